@@ -1,0 +1,253 @@
+//! Values larger than `inline_threshold`, and raw blobs, live in an
+//! iroh-blobs `FsStore`, content-addressed by BLAKE3: identical bytes are
+//! stored once.
+//!
+//! Garbage collection. iroh-blobs deletes blobs only through its own GC loop,
+//! which calls a protect callback before each mark-and-sweep; it keeps every
+//! tagged or temp-tagged blob. We create no permanent tags: the index is the
+//! source of truth for what is live. The rules that make this safe:
+//!
+//! 1. A write holds a temp tag on its blob from `add` until its index entry is
+//!    applied; the writer then moves the tag to `pending`.
+//! 2. The protect callback first takes `pending` (those blobs' entries are
+//!    already applied), then scans the index for every referenced hash. A blob
+//!    committed after the take stays temp-tagged in `pending` until the next
+//!    run, so the mark phase that follows sees it as a temp root.
+//! 3. Blobs added after the store's `clear_protected` (which runs after the
+//!    callback) are protected by iroh itself for the sweep.
+//!
+//! The loop ticks every `TICK`; the callback returns `Abort` (a cheap no-op)
+//! unless the schedule is due or someone asked for a run with
+//! [`Blobs::collect`]. iroh offers no public on-demand GC, so a request is
+//! answered by the callback of the following tick, which only runs after the
+//! requested run finished.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use iroh_blobs::api::TempTag;
+use iroh_blobs::store::fs::options::Options;
+use iroh_blobs::store::fs::FsStore;
+use iroh_blobs::store::{GcConfig, ProtectOutcome};
+use iroh_blobs::Hash;
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+
+const TICK: Duration = Duration::from_millis(100);
+
+/// Source of the live set: scans the index (blocking).
+pub type LiveFn = Arc<dyn Fn() -> Result<HashSet<[u8; 32]>> + Send + Sync>;
+
+#[derive(Default)]
+struct GcState {
+    /// Temp tags of blobs whose index entries are applied.
+    pending: Vec<TempTag>,
+    /// Callers waiting for the next run to start.
+    requested: Vec<oneshot::Sender<Result<()>>>,
+    /// Callers waiting for the run in progress to finish.
+    running: Vec<oneshot::Sender<Result<()>>>,
+    last_run: Option<Instant>,
+}
+
+pub struct Blobs {
+    store: FsStore,
+    gc: Arc<Mutex<GcState>>,
+    live: Arc<Mutex<Option<LiveFn>>>,
+}
+
+impl Blobs {
+    /// Open the blob store in `dir`. `interval` is the GC schedule (zero: only
+    /// on demand).
+    pub async fn open(dir: &Path, interval: Duration) -> Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let gc: Arc<Mutex<GcState>> = Arc::default();
+        let live: Arc<Mutex<Option<LiveFn>>> = Arc::default();
+        let cb_gc = Arc::downgrade(&gc);
+        let cb_live = Arc::downgrade(&live);
+        let add_protected: iroh_blobs::store::ProtectCb = Arc::new(move |set| {
+            let gc = cb_gc.clone();
+            let live = cb_live.clone();
+            protect(gc, live, interval, set)
+        });
+        let mut opts = Options::new(dir);
+        opts.gc = Some(GcConfig {
+            interval: TICK,
+            add_protected: Some(add_protected),
+        });
+        let store = FsStore::load_with_opts(dir.join("blobs.db"), opts)
+            .await
+            .map_err(Error::blobs)?;
+        Ok(Blobs { store, gc, live })
+    }
+
+    /// Install the live-set source (the index scan). Until then GC never runs.
+    pub fn set_live_source(&self, f: LiveFn) {
+        *self.live.lock().expect("gc lock") = Some(f);
+    }
+
+    /// Store bytes; the returned temp tag protects them until dropped.
+    pub async fn add(&self, data: Bytes) -> Result<TempTag> {
+        self.store
+            .blobs()
+            .add_bytes(data)
+            .temp_tag()
+            .await
+            .map_err(Error::blobs)
+    }
+
+    /// Read a blob; `None` if the store does not have it (complete).
+    pub async fn get(&self, hash: &[u8; 32]) -> Result<Option<Bytes>> {
+        let h = Hash::from_bytes(*hash);
+        if !self.store.blobs().has(h).await.map_err(Error::blobs)? {
+            return Ok(None);
+        }
+        match self.store.blobs().get_bytes(h).await {
+            Ok(b) => Ok(Some(b)),
+            Err(e) => Err(Error::blobs(e)),
+        }
+    }
+
+    /// Read a blob an index entry refers to; missing is an error.
+    pub async fn get_referenced(&self, hash: &[u8; 32]) -> Result<Bytes> {
+        self.store
+            .blobs()
+            .get_bytes(Hash::from_bytes(*hash))
+            .await
+            .map_err(|e| {
+                tracing::error!("blob {} referenced by the index: {e}", Hash::from_bytes(*hash));
+                Error::BlobMissing(Hash::from_bytes(*hash).to_hex())
+            })
+    }
+
+    /// Hand over temp tags of blobs whose entries are now applied.
+    pub fn committed(&self, tags: Vec<TempTag>) {
+        if tags.is_empty() {
+            return;
+        }
+        self.gc.lock().expect("gc lock").pending.extend(tags);
+    }
+
+    /// Commit the blob store's metadata (called for `sync` writes and `flush`).
+    pub async fn sync(&self) -> Result<()> {
+        self.store.sync_db().await.map_err(Error::blobs)
+    }
+
+    /// Run a garbage collection now and wait for it to finish.
+    pub async fn collect(&self, timeout: Duration) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.gc.lock().expect("gc lock").requested.push(tx);
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(Error::Blobs("blob store closed during collection".into())),
+            Err(_) => Err(Error::Blobs(format!(
+                "garbage collection did not finish within {timeout:?}"
+            ))),
+        }
+    }
+
+    /// Number of complete blobs in the store.
+    pub async fn count(&self) -> Result<usize> {
+        use futures_util::StreamExt;
+        let mut n = 0;
+        let mut s = self.store.blobs().list().stream().await.map_err(Error::blobs)?;
+        while let Some(h) = s.next().await {
+            h.map_err(Error::blobs)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub async fn shutdown(&self) -> Result<()> {
+        let waiting = {
+            let mut g = self.gc.lock().expect("gc lock");
+            g.pending.clear();
+            let mut w = std::mem::take(&mut g.requested);
+            w.append(&mut g.running);
+            w
+        };
+        for tx in waiting {
+            let _ = tx.send(Err(Error::Closed));
+        }
+        let _ = self.store.sync_db().await;
+        self.store.shutdown().await.map_err(Error::blobs)
+    }
+}
+
+type ProtectFuture<'a> = Pin<Box<dyn std::future::Future<Output = ProtectOutcome> + Send + Sync + 'a>>;
+
+fn protect<'a>(
+    gc: Weak<Mutex<GcState>>,
+    live: Weak<Mutex<Option<LiveFn>>>,
+    interval: Duration,
+    set: &'a mut HashSet<Hash>,
+) -> ProtectFuture<'a> {
+    Box::pin(async move {
+        let Some(gc) = gc.upgrade() else {
+            return ProtectOutcome::Abort;
+        };
+        // The previous run (if any) has finished: we are called again only
+        // after it completed.
+        let (finished, pending, starting) = {
+            let mut g = gc.lock().expect("gc lock");
+            let finished = std::mem::take(&mut g.running);
+            let due_by_schedule = !interval.is_zero()
+                && g.last_run.map(|t| t.elapsed() >= interval).unwrap_or(true);
+            if g.requested.is_empty() && !due_by_schedule {
+                drop(g);
+                for tx in finished {
+                    let _ = tx.send(Ok(()));
+                }
+                return ProtectOutcome::Abort;
+            }
+            g.last_run = Some(Instant::now());
+            let starting = std::mem::take(&mut g.requested);
+            // Rule 2: take the tags of already-applied blobs before scanning.
+            let pending = std::mem::take(&mut g.pending);
+            (finished, pending, starting)
+        };
+        for tx in finished {
+            let _ = tx.send(Ok(()));
+        }
+        let source = live.upgrade().and_then(|l| l.lock().expect("gc lock").clone());
+        let Some(source) = source else {
+            fail(&gc, starting, pending, "the store is closing");
+            return ProtectOutcome::Abort;
+        };
+        let scanned = tokio::task::spawn_blocking(move || source()).await;
+        match scanned {
+            Ok(Ok(hashes)) => {
+                set.extend(hashes.into_iter().map(Hash::from_bytes));
+                drop(pending);
+                gc.lock().expect("gc lock").running.extend(starting);
+                ProtectOutcome::Continue
+            }
+            Ok(Err(e)) => {
+                fail(&gc, starting, pending, &e.to_string());
+                ProtectOutcome::Abort
+            }
+            Err(e) => {
+                fail(&gc, starting, pending, &e.to_string());
+                ProtectOutcome::Abort
+            }
+        }
+    })
+}
+
+fn fail(
+    gc: &Mutex<GcState>,
+    waiters: Vec<oneshot::Sender<Result<()>>>,
+    pending: Vec<TempTag>,
+    why: &str,
+) {
+    tracing::warn!("blob gc skipped: {why}");
+    // Keep the tags: without a scan we cannot prove those blobs are referenced.
+    gc.lock().expect("gc lock").pending.extend(pending);
+    for tx in waiters {
+        let _ = tx.send(Err(Error::Blobs(format!("garbage collection skipped: {why}"))));
+    }
+}

@@ -1,0 +1,316 @@
+//! Store configuration: defaults chosen by measurement (docs/PERFORMANCE.md),
+//! a builder, and validation at open.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// When a write is acknowledged, and what survives a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Durability {
+    /// Acknowledged once applied to the index in memory; sled flushes only when
+    /// asked ([`crate::Store::flush`]) or at close.
+    None,
+    /// Acknowledged once applied; flushed every `flush_every_ms` by sled's
+    /// flusher, so a crash loses at most that interval.
+    #[default]
+    Batch,
+    /// Acknowledged only after the writer's group has been flushed and fsynced.
+    Sync,
+}
+
+impl Durability {
+    /// Parse the names the bindings use: `none`, `batch`, `sync`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Ok(Durability::None),
+            "batch" => Ok(Durability::Batch),
+            "sync" => Ok(Durability::Sync),
+            other => Err(Error::config(
+                "durability",
+                format!("`{other}` is not one of none, batch, sync"),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Durability::None => "none",
+            Durability::Batch => "batch",
+            Durability::Sync => "sync",
+        }
+    }
+}
+
+/// sled's two page-cache modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ThroughputMode {
+    /// sled's default (`Mode::LowSpace`). Measured faster for our batches here.
+    #[default]
+    LowSpace,
+    /// `Mode::HighThroughput`.
+    HighThroughput,
+}
+
+impl ThroughputMode {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "low_space" | "lowspace" => Ok(ThroughputMode::LowSpace),
+            "high_throughput" | "highthroughput" => Ok(ThroughputMode::HighThroughput),
+            other => Err(Error::config(
+                "throughput_mode",
+                format!("`{other}` is not one of low_space, high_throughput"),
+            )),
+        }
+    }
+}
+
+/// Everything tunable about a store. Build with [`Config::builder`] or start
+/// from [`Config::default`] and set fields; [`Config::validate`] runs at open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// sled page cache, bytes.
+    pub sled_cache_capacity: u64,
+    /// Interval of sled's background flush (used by `Durability::Batch`).
+    pub flush_every_ms: u64,
+    /// sled page-cache mode.
+    pub throughput_mode: ThroughputMode,
+    /// zstd compression of sled pages.
+    pub compression: bool,
+    /// zstd level when `compression` is on (1..=22).
+    pub compression_factor: i32,
+    /// Hot cache tier (no TTL), bytes.
+    pub hot_cache_bytes: u64,
+    /// Warm cache tier, bytes.
+    pub warm_cache_bytes: u64,
+    /// Time-to-live of warm entries.
+    pub warm_ttl: Duration,
+    /// Values at or below this size live inline in the index entry; larger
+    /// ones in the iroh-blobs store. Both are addressed by their BLAKE3 hash.
+    pub inline_threshold: usize,
+    /// Longest key accepted, bytes.
+    pub max_key_len: usize,
+    /// Largest value accepted, bytes.
+    pub max_value_len: usize,
+    /// Most writes the group-commit writer applies in one sled batch.
+    pub writer_max_batch: usize,
+    /// Longest the writer keeps collecting a group once it has one write and
+    /// more are already queued. It never waits for an empty queue to fill.
+    pub writer_max_delay: Duration,
+    /// Bound of the writer's queue (in requests); a full queue makes writers
+    /// wait (back-pressure).
+    pub writer_queue_depth: usize,
+    /// When a write is acknowledged.
+    pub durability: Durability,
+    /// Interval of the scheduled blob garbage collection (0 = only on demand).
+    pub gc_interval: Duration,
+    /// Entries per page when scanning.
+    pub scan_page_size: usize,
+    /// Worker threads of the runtime a store creates for itself
+    /// ([`crate::Store::open_blocking`]).
+    pub runtime_threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sled_cache_capacity: 256 * 1024 * 1024,
+            flush_every_ms: 500,
+            throughput_mode: ThroughputMode::LowSpace,
+            compression: false,
+            compression_factor: 3,
+            hot_cache_bytes: 32 * 1024 * 1024,
+            warm_cache_bytes: 96 * 1024 * 1024,
+            warm_ttl: Duration::from_secs(300),
+            inline_threshold: 4096,
+            max_key_len: 1024,
+            max_value_len: 64 * 1024 * 1024,
+            writer_max_batch: 1024,
+            writer_max_delay: Duration::from_millis(2),
+            writer_queue_depth: 4096,
+            durability: Durability::Batch,
+            gc_interval: Duration::from_secs(60),
+            scan_page_size: 256,
+            runtime_threads: 2,
+        }
+    }
+}
+
+impl Config {
+    /// Start a builder from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder(Config::default())
+    }
+
+    /// Check every field; the first bad one is a [`Error::InvalidConfig`].
+    pub fn validate(&self) -> Result<()> {
+        fn need(ok: bool, field: &'static str, reason: &str) -> Result<()> {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::config(field, reason))
+            }
+        }
+        need(
+            self.sled_cache_capacity >= 1024 * 1024,
+            "sled_cache_capacity",
+            "must be at least 1 MiB",
+        )?;
+        need(
+            self.durability != Durability::Batch || self.flush_every_ms > 0,
+            "flush_every_ms",
+            "must be > 0 with durability=batch",
+        )?;
+        need(
+            self.flush_every_ms <= 3_600_000,
+            "flush_every_ms",
+            "must be at most one hour",
+        )?;
+        need(
+            (1..=22).contains(&self.compression_factor),
+            "compression_factor",
+            "must be in 1..=22",
+        )?;
+        need(
+            self.hot_cache_bytes <= 1 << 40 && self.warm_cache_bytes <= 1 << 40,
+            "hot_cache_bytes",
+            "cache tiers must be at most 1 TiB",
+        )?;
+        need(!self.warm_ttl.is_zero(), "warm_ttl", "must be > 0")?;
+        need(
+            self.inline_threshold <= 1024 * 1024,
+            "inline_threshold",
+            "must be at most 1 MiB (larger values belong in blobs)",
+        )?;
+        need(
+            (1..=65_536).contains(&self.max_key_len),
+            "max_key_len",
+            "must be in 1..=65536",
+        )?;
+        need(
+            self.max_value_len >= 1 && self.max_value_len <= 1 << 32,
+            "max_value_len",
+            "must be in 1..=4 GiB",
+        )?;
+        need(
+            (1..=1_000_000).contains(&self.writer_max_batch),
+            "writer_max_batch",
+            "must be in 1..=1000000",
+        )?;
+        need(
+            self.writer_max_delay <= Duration::from_secs(1),
+            "writer_max_delay",
+            "must be at most 1 s",
+        )?;
+        need(
+            (1..=1_000_000).contains(&self.writer_queue_depth),
+            "writer_queue_depth",
+            "must be in 1..=1000000",
+        )?;
+        need(
+            (1..=100_000).contains(&self.scan_page_size),
+            "scan_page_size",
+            "must be in 1..=100000",
+        )?;
+        need(
+            (1..=256).contains(&self.runtime_threads),
+            "runtime_threads",
+            "must be in 1..=256",
+        )?;
+        Ok(())
+    }
+}
+
+/// Builder for [`Config`]; `build()` validates.
+#[derive(Debug, Clone)]
+pub struct ConfigBuilder(Config);
+
+macro_rules! setters {
+    ($($(#[$m:meta])* $name:ident : $ty:ty),* $(,)?) => {
+        impl ConfigBuilder {
+            $(
+                $(#[$m])*
+                pub fn $name(mut self, v: $ty) -> Self {
+                    self.0.$name = v;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    sled_cache_capacity: u64,
+    flush_every_ms: u64,
+    throughput_mode: ThroughputMode,
+    compression: bool,
+    compression_factor: i32,
+    hot_cache_bytes: u64,
+    warm_cache_bytes: u64,
+    warm_ttl: Duration,
+    inline_threshold: usize,
+    max_key_len: usize,
+    max_value_len: usize,
+    writer_max_batch: usize,
+    writer_max_delay: Duration,
+    writer_queue_depth: usize,
+    durability: Durability,
+    gc_interval: Duration,
+    scan_page_size: usize,
+    runtime_threads: usize,
+}
+
+impl ConfigBuilder {
+    /// Validate and return the config.
+    pub fn build(self) -> Result<Config> {
+        self.0.validate()?;
+        Ok(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_typed_errors() {
+        let e = Config::builder().writer_max_batch(0).build().unwrap_err();
+        assert!(matches!(
+            e,
+            Error::InvalidConfig {
+                field: "writer_max_batch",
+                ..
+            }
+        ));
+        let e = Config::builder()
+            .durability(Durability::Batch)
+            .flush_every_ms(0)
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            Error::InvalidConfig {
+                field: "flush_every_ms",
+                ..
+            }
+        ));
+        assert!(Config::builder().compression_factor(0).build().is_err());
+        assert!(Config::builder().max_key_len(0).build().is_err());
+        assert!(Config::builder()
+            .durability(Durability::None)
+            .flush_every_ms(0)
+            .build()
+            .is_ok());
+    }
+
+    #[test]
+    fn durability_parses() {
+        assert_eq!(Durability::parse("SYNC").unwrap(), Durability::Sync);
+        assert!(Durability::parse("fast").is_err());
+    }
+}

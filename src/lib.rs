@@ -1,0 +1,31 @@
+//! cyberfly_store: the storage core of a Cyberfly data node.
+//!
+//! A typed key-value store whose values are content-addressed by BLAKE3:
+//! small values live inline in a sled index, large ones in an iroh-blobs
+//! `FsStore`. Reads are served from a tiered moka cache; writes go through a
+//! group-commit writer with three durability modes. See `docs/ARCHITECTURE.md`.
+//!
+//! ```no_run
+//! # async fn demo() -> cyberfly_store::Result<()> {
+//! use cyberfly_store::{Config, Store};
+//! let store = Store::open("/tmp/demo-store", Config::default()).await?;
+//! store.set("mydb:greeting", "hello").await?;
+//! assert_eq!(store.get("mydb:greeting").await?.as_deref(), Some("hello"));
+//! store.close().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod blobs;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod index;
+pub mod metrics;
+pub mod store;
+pub mod value;
+pub mod writer;
+
+pub use config::{Config, ConfigBuilder, Durability, ThroughputMode};
+pub use error::{Error, ErrorCode, Result};
+pub use store::{ContentHash, Scan, Stats, Store};
+pub use value::ValueKind;

@@ -1,0 +1,981 @@
+//! The façade: one `Store` per directory, cheap to clone and safe to share
+//! between threads. Layout on disk:
+//!
+//! ```text
+//! {path}/LOCK      exclusive lock held while the store is open
+//! {path}/index/    sled
+//! {path}/blobs/    iroh-blobs FsStore
+//! ```
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::future::try_join_all;
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::blobs::Blobs;
+use crate::cache::{Cached, CachedValue, TieredCache};
+use crate::config::{Config, Durability};
+use crate::error::{Error, Result};
+use crate::index::Index;
+use crate::metrics::{histogram_quantile, Metrics, Op};
+use crate::value::{decode_string, hash_hex, parse_hash_hex, Entry, Payload, ValueKind};
+use crate::writer::{self, Msg, OpOutcome, WriteOp, WriterCtx};
+
+/// A BLAKE3 content hash (the same hash iroh-blobs reports).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl ContentHash {
+    pub fn of(bytes: &[u8]) -> Self {
+        ContentHash(*blake3::hash(bytes).as_bytes())
+    }
+    pub fn to_hex(&self) -> String {
+        hash_hex(&self.0)
+    }
+    pub fn from_hex(s: &str) -> Result<Self> {
+        parse_hash_hex(s).map(ContentHash)
+    }
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ContentHash({})", self.to_hex())
+    }
+}
+
+impl std::fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// A snapshot of a store's counters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    /// Operation counts by kind.
+    pub ops: Vec<(&'static str, u64)>,
+    pub hot_hits: u64,
+    pub warm_hits: u64,
+    pub misses: u64,
+    /// Hits over lookups, 0 when there were none.
+    pub hit_rate: f64,
+    pub hot_entries: u64,
+    pub hot_bytes: u64,
+    pub warm_entries: u64,
+    pub warm_bytes: u64,
+    pub writer_batches: u64,
+    pub writes_acked: u64,
+    pub mean_batch_size: f64,
+    pub queue_depth: i64,
+    /// Upper bounds of the histogram buckets holding the percentile, seconds.
+    pub write_latency_p50: Option<f64>,
+    pub write_latency_p99: Option<f64>,
+    pub read_miss_latency_p50: Option<f64>,
+    pub read_miss_latency_p99: Option<f64>,
+    pub index_entries: usize,
+    pub gc_runs: u64,
+}
+
+fn open_paths() -> &'static Mutex<HashSet<PathBuf>> {
+    static OPEN: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    OPEN.get_or_init(Default::default)
+}
+
+/// Holds the directory: an in-process registration and an OS file lock
+/// (flock, which also excludes other processes).
+struct DirLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl DirLock {
+    fn acquire(path: &Path) -> Result<Self> {
+        let canon = path.canonicalize()?;
+        {
+            let mut open = open_paths().lock().expect("open-path registry");
+            if !open.insert(canon.clone()) {
+                return Err(Error::AlreadyOpen {
+                    path: canon,
+                    detail: "open in this process".into(),
+                });
+            }
+        }
+        let unregister = |p: &PathBuf| {
+            open_paths().lock().expect("open-path registry").remove(p);
+        };
+        let file = match File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(canon.join("LOCK"))
+        {
+            Ok(f) => f,
+            Err(e) => {
+                unregister(&canon);
+                return Err(e.into());
+            }
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(DirLock {
+                path: canon,
+                _file: file,
+            }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                unregister(&canon);
+                Err(Error::AlreadyOpen {
+                    path: canon,
+                    detail: "locked by another process".into(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                unregister(&canon);
+                Err(e.into())
+            }
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        open_paths()
+            .lock()
+            .expect("open-path registry")
+            .remove(&self.path);
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    config: Config,
+    closed: AtomicBool,
+    /// `None` once closed; taken so that sled's own lock is released at close.
+    index: RwLock<Option<Arc<Index>>>,
+    blobs: Arc<Blobs>,
+    cache: Arc<TieredCache>,
+    metrics: Arc<Metrics>,
+    tx: mpsc::Sender<Msg>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    handle: Handle,
+    runtime: Mutex<Option<Runtime>>,
+    lock: Mutex<Option<DirLock>>,
+}
+
+/// An open store. Clones share the same store.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// One value read by a miss: the resolved value, or the blob to fetch.
+enum Resolved {
+    Absent,
+    Value(Arc<Cached>),
+    Blob {
+        hash: [u8; 32],
+        expires_at_ms: Option<u64>,
+    },
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Open (or create) the store at `path` on the calling tokio runtime; its
+    /// background work runs on that runtime's blocking pool and on the
+    /// store's own writer thread.
+    pub async fn open(path: impl AsRef<Path>, config: Config) -> Result<Store> {
+        Self::open_inner(path.as_ref(), config, Handle::current(), None).await
+    }
+
+    /// Open from synchronous code: the store builds and owns a multi-thread
+    /// runtime of `config.runtime_threads` workers. Use [`Store::block_on`] to
+    /// drive its async methods from threads outside any runtime (the C ABI
+    /// does). Must not be called from inside an async context.
+    pub fn open_blocking(path: impl AsRef<Path>, config: Config) -> Result<Store> {
+        config.validate()?;
+        if Handle::try_current().is_ok() {
+            return Err(Error::invalid(
+                "open_blocking called inside an async runtime; use Store::open().await",
+            ));
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.runtime_threads)
+            .thread_name("cyberfly-store")
+            .enable_all()
+            .build()?;
+        let handle = rt.handle().clone();
+        let path = path.as_ref().to_path_buf();
+        let store = rt.block_on(Self::open_inner(&path, config, handle, None));
+        match store {
+            Ok(s) => {
+                *s.inner.runtime.lock().expect("runtime lock") = Some(rt);
+                Ok(s)
+            }
+            Err(e) => {
+                rt.shutdown_background();
+                Err(e)
+            }
+        }
+    }
+
+    async fn open_inner(
+        path: &Path,
+        config: Config,
+        handle: Handle,
+        runtime: Option<Runtime>,
+    ) -> Result<Store> {
+        config.validate()?;
+        std::fs::create_dir_all(path)?;
+        let lock = DirLock::acquire(path)?;
+        let path = lock.path.clone();
+        let index_dir = path.join("index");
+        let cfg = config.clone();
+        let index = handle
+            .spawn_blocking(move || Index::open(&index_dir, &cfg))
+            .await??;
+        let index = Arc::new(index);
+        let blobs = Arc::new(Blobs::open(&path.join("blobs"), config.gc_interval).await?);
+        let weak_index = Arc::downgrade(&index);
+        blobs.set_live_source(Arc::new(move || match weak_index.upgrade() {
+            Some(ix) => ix.live_blob_hashes(),
+            None => Err(Error::Closed),
+        }));
+        let metrics = Arc::new(Metrics::new()?);
+        let cache = Arc::new(TieredCache::new(
+            config.hot_cache_bytes,
+            config.warm_cache_bytes,
+            config.warm_ttl,
+        ));
+        let (tx, rx) = mpsc::channel(config.writer_queue_depth);
+        let ctx = WriterCtx {
+            index: index.clone(),
+            cache: cache.clone(),
+            blobs: blobs.clone(),
+            metrics: metrics.clone(),
+            durability: config.durability,
+            max_batch: config.writer_max_batch,
+            max_delay: config.writer_max_delay,
+        };
+        let cap = config.writer_queue_depth;
+        let writer = std::thread::Builder::new()
+            .name("cyberfly-writer".into())
+            .spawn(move || writer::run(ctx, rx, cap))?;
+        tracing::debug!(path = %path.display(), "store opened");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                config,
+                closed: AtomicBool::new(false),
+                index: RwLock::new(Some(index)),
+                blobs,
+                cache,
+                metrics,
+                tx,
+                writer: Mutex::new(Some(writer)),
+                handle,
+                runtime: Mutex::new(runtime),
+                lock: Mutex::new(Some(lock)),
+            }),
+        })
+    }
+
+    /// Drive a future of this store to completion from a thread outside any
+    /// async runtime (blocking the caller).
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.inner.handle.block_on(f)
+    }
+
+    /// The runtime handle the store runs its background work on.
+    pub fn handle(&self) -> &Handle {
+        &self.inner.handle
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn index(&self) -> Result<Arc<Index>> {
+        self.inner
+            .index
+            .read()
+            .expect("index lock")
+            .clone()
+            .ok_or(Error::Closed)
+    }
+
+    #[inline]
+    fn check_key(&self, key: &str) -> Result<()> {
+        if key.is_empty() {
+            return Err(Error::invalid("key is empty"));
+        }
+        let max = self.inner.config.max_key_len;
+        if key.len() > max {
+            return Err(Error::KeyTooLong {
+                len: key.len(),
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_value(&self, len: usize) -> Result<()> {
+        let max = self.inner.config.max_value_len;
+        if len > max {
+            return Err(Error::ValueTooLarge { len, max });
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /// Read from the cache only: `Some(Ok(v))` on a hit (no thread hop, no
+    /// copy of the value), `None` when the index must be consulted. The
+    /// bindings use this to answer hits synchronously.
+    #[inline]
+    pub fn get_cached(&self, key: &str) -> Option<Result<Option<Arc<str>>>> {
+        if let Err(e) = self.check_open() {
+            return Some(Err(e));
+        }
+        if let Err(e) = self.check_key(key) {
+            return Some(Err(e));
+        }
+        let c = self.inner.cache.get(key, &self.inner.metrics)?;
+        self.inner.metrics.op(Op::Get);
+        Some(Ok(cached_string(&c)))
+    }
+
+    /// The string value of `key`, or `None`.
+    pub async fn get(&self, key: &str) -> Result<Option<Arc<str>>> {
+        if let Some(r) = self.get_cached(key) {
+            return r;
+        }
+        self.inner.metrics.op(Op::Get);
+        let t0 = Instant::now();
+        let epoch = self.inner.cache.epoch(key);
+        let index = self.index()?;
+        let k = key.to_owned();
+        let resolved = self
+            .inner
+            .handle
+            .spawn_blocking(move || resolve(&index, &k))
+            .await??;
+        let out = self.finish_resolve(key, epoch, resolved).await;
+        self.inner
+            .metrics
+            .read_latency
+            .observe(t0.elapsed().as_secs_f64());
+        out
+    }
+
+    async fn finish_resolve(
+        &self,
+        key: &str,
+        epoch: u64,
+        r: Resolved,
+    ) -> Result<Option<Arc<str>>> {
+        let cached = match r {
+            Resolved::Absent => return Ok(None),
+            Resolved::Value(c) => c,
+            Resolved::Blob {
+                hash,
+                expires_at_ms,
+            } => {
+                let bytes = self.inner.blobs.get_referenced(&hash).await?;
+                let s = decode_string(bytes.to_vec())?;
+                Arc::new(Cached {
+                    value: CachedValue::String(s.into()),
+                    expires_at_ms,
+                })
+            }
+        };
+        let out = cached_string(&cached);
+        self.inner.cache.fill(key, epoch, cached);
+        Ok(out)
+    }
+
+    /// Values of `keys`, in order; hits from the cache, misses resolved in
+    /// parallel chunks on the blocking pool.
+    pub async fn get_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<Vec<Option<Arc<str>>>> {
+        self.check_open()?;
+        for k in keys {
+            self.check_key(k.as_ref())?;
+        }
+        self.inner.metrics.op(Op::GetMany);
+        let mut out: Vec<Option<Arc<str>>> = vec![None; keys.len()];
+        let mut misses: Vec<(usize, String, u64)> = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            let k = k.as_ref();
+            match self.inner.cache.get(k, &self.inner.metrics) {
+                Some(c) => out[i] = cached_string(&c),
+                None => misses.push((i, k.to_owned(), self.inner.cache.epoch(k))),
+            }
+        }
+        if misses.is_empty() {
+            return Ok(out);
+        }
+        let t0 = Instant::now();
+        let index = self.index()?;
+        // Two chunks per runtime thread at least, at most 256 keys a chunk.
+        let chunk = misses
+            .len()
+            .div_ceil(self.inner.config.runtime_threads.max(2) * 2)
+            .clamp(1, 256);
+        let mut tasks = Vec::new();
+        for part in misses.chunks(chunk) {
+            let index = index.clone();
+            let part: Vec<(usize, String, u64)> = part.to_vec();
+            tasks.push(self.inner.handle.spawn_blocking(move || {
+                part.into_iter()
+                    .map(|(i, k, e)| resolve(&index, &k).map(|r| (i, k, e, r)))
+                    .collect::<Result<Vec<_>>>()
+            }));
+        }
+        drop(index);
+        let mut blob_reads = Vec::new();
+        for t in tasks {
+            for (i, k, e, r) in t.await?? {
+                match r {
+                    Resolved::Blob { .. } => blob_reads.push((i, k, e, r)),
+                    other => out[i] = self.finish_resolve(&k, e, other).await?,
+                }
+            }
+        }
+        let fetched = try_join_all(
+            blob_reads
+                .into_iter()
+                .map(|(i, k, e, r)| async move { self.finish_resolve(&k, e, r).await.map(|v| (i, v)) }),
+        )
+        .await?;
+        for (i, v) in fetched {
+            out[i] = v;
+        }
+        self.inner
+            .metrics
+            .read_latency
+            .observe(t0.elapsed().as_secs_f64());
+        Ok(out)
+    }
+
+    /// Whether `key` holds a value (of any type).
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        self.check_open()?;
+        self.check_key(key)?;
+        self.inner.metrics.op(Op::Exists);
+        if let Some(c) = self.inner.cache.get(key, &self.inner.metrics) {
+            return Ok(!is_expired(c.expires_at_ms));
+        }
+        let index = self.index()?;
+        let k = key.to_owned();
+        self.inner
+            .handle
+            .spawn_blocking(move || -> Result<bool> {
+                match index.get(k.as_bytes())? {
+                    None => Ok(false),
+                    Some(v) => {
+                        let h = crate::value::EntryHeader::decode(&v)?;
+                        Ok(!is_expired(h.expires_at_ms(&v)))
+                    }
+                }
+            })
+            .await?
+    }
+
+    /// Scan string values whose key starts with `prefix`, in key order, a page
+    /// at a time (`config.scan_page_size` entries per trip to the index).
+    pub fn scan(&self, prefix: &str) -> Scan {
+        Scan {
+            store: self.clone(),
+            prefix: prefix.as_bytes().to_vec(),
+            after: None,
+            done: false,
+            page: std::collections::VecDeque::new(),
+        }
+    }
+
+    // --------------------------------------------------------------- writes
+
+    async fn submit(&self, ops: Vec<WriteOp>, tags: Vec<iroh_blobs::api::TempTag>) -> Result<Vec<OpOutcome>> {
+        self.check_open()?;
+        let t0 = Instant::now();
+        let (ack, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Msg::Write { ops, tags, ack })
+            .await
+            .map_err(|_| Error::Closed)?;
+        let r = rx.await.map_err(|_| Error::Closed)?;
+        self.inner
+            .metrics
+            .write_latency
+            .observe(t0.elapsed().as_secs_f64());
+        r
+    }
+
+    /// Encode a value into an entry, storing it as a blob when large.
+    async fn prepare(&self, value: Vec<u8>) -> Result<(Vec<u8>, Option<iroh_blobs::api::TempTag>)> {
+        if value.len() <= self.inner.config.inline_threshold {
+            return Ok((Entry::inline(ValueKind::String, value).encode(), None));
+        }
+        let len = value.len() as u64;
+        let tag = self.inner.blobs.add(Bytes::from(value)).await?;
+        let entry = Entry::blob(ValueKind::String, *tag.hash().as_bytes(), len);
+        Ok((entry.encode(), Some(tag)))
+    }
+
+    /// Set `key` to a string value.
+    pub async fn set(&self, key: &str, value: impl Into<String>) -> Result<()> {
+        self.check_open()?;
+        self.check_key(key)?;
+        let value: String = value.into();
+        self.check_value(value.len())?;
+        self.inner.metrics.op(Op::Set);
+        let (entry, tag) = self.prepare(value.into_bytes()).await?;
+        if tag.is_some() && self.inner.config.durability == Durability::Sync {
+            self.inner.blobs.sync().await?;
+        }
+        self.submit(
+            vec![WriteOp::Put {
+                key: key.to_owned(),
+                entry,
+            }],
+            tag.into_iter().collect(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Set many keys in one atomic group. Every item is validated first: one
+    /// bad item fails the call and nothing is written.
+    pub async fn set_many<K, V, I>(&self, items: I) -> Result<()>
+    where
+        K: Into<String>,
+        V: Into<String>,
+        I: IntoIterator<Item = (K, V)>,
+    {
+        self.check_open()?;
+        let items: Vec<(String, String)> = items
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        for (k, v) in &items {
+            self.check_key(k)?;
+            self.check_value(v.len())?;
+        }
+        self.inner.metrics.op(Op::SetMany);
+        let threshold = self.inner.config.inline_threshold;
+        let mut ops = Vec::with_capacity(items.len());
+        let mut large = Vec::new();
+        for (k, v) in items {
+            if v.len() <= threshold {
+                ops.push(WriteOp::Put {
+                    key: k,
+                    entry: Entry::inline(ValueKind::String, v.into_bytes()).encode(),
+                });
+            } else {
+                large.push((ops.len(), k, v));
+                ops.push(WriteOp::Delete { key: String::new() }); // placeholder, replaced below
+            }
+        }
+        let mut tags = Vec::new();
+        if !large.is_empty() {
+            let added = try_join_all(large.into_iter().map(|(i, k, v)| async move {
+                let len = v.len() as u64;
+                let tag = self.inner.blobs.add(Bytes::from(v.into_bytes())).await?;
+                Ok::<_, Error>((i, k, len, tag))
+            }))
+            .await?;
+            for (i, k, len, tag) in added {
+                ops[i] = WriteOp::Put {
+                    key: k,
+                    entry: Entry::blob(ValueKind::String, *tag.hash().as_bytes(), len).encode(),
+                };
+                tags.push(tag);
+            }
+            if self.inner.config.durability == Durability::Sync {
+                self.inner.blobs.sync().await?;
+            }
+        }
+        self.submit(ops, tags).await?;
+        Ok(())
+    }
+
+    /// Remove `key`; whether it existed.
+    pub async fn delete(&self, key: &str) -> Result<bool> {
+        self.check_open()?;
+        self.check_key(key)?;
+        self.inner.metrics.op(Op::Delete);
+        let r = self
+            .submit(
+                vec![WriteOp::Delete {
+                    key: key.to_owned(),
+                }],
+                vec![],
+            )
+            .await?;
+        Ok(matches!(r.first(), Some(OpOutcome::Removed(true))))
+    }
+
+    /// Make every write acknowledged before this call durable (fsync of the
+    /// index and commit of the blob store's metadata).
+    pub async fn flush(&self) -> Result<()> {
+        self.check_open()?;
+        self.inner.metrics.op(Op::Flush);
+        self.inner.blobs.sync().await?;
+        let (ack, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Msg::Flush(ack))
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    // ---------------------------------------------------------------- blobs
+
+    /// Store raw bytes content-addressed and keep them until
+    /// [`remove_blob`](Self::remove_blob). Returns their BLAKE3 hash.
+    pub async fn add_blob(&self, data: impl Into<Bytes>) -> Result<ContentHash> {
+        self.check_open()?;
+        let data: Bytes = data.into();
+        self.check_value(data.len())?;
+        self.inner.metrics.op(Op::AddBlob);
+        let tag = self.inner.blobs.add(data).await?;
+        let hash = ContentHash(*tag.hash().as_bytes());
+        if self.inner.config.durability == Durability::Sync {
+            self.inner.blobs.sync().await?;
+        }
+        self.submit(vec![WriteOp::Pin { hash: hash.0 }], vec![tag])
+            .await?;
+        Ok(hash)
+    }
+
+    /// The bytes of a blob, or `None` if the store does not hold it.
+    pub async fn get_blob(&self, hash: &ContentHash) -> Result<Option<Bytes>> {
+        self.check_open()?;
+        self.inner.metrics.op(Op::GetBlob);
+        self.inner.blobs.get(&hash.0).await
+    }
+
+    /// Stop keeping a raw blob; it is collected unless a value refers to it.
+    /// Whether it was kept.
+    pub async fn remove_blob(&self, hash: &ContentHash) -> Result<bool> {
+        let r = self.submit(vec![WriteOp::Unpin { hash: hash.0 }], vec![]).await?;
+        Ok(matches!(r.first(), Some(OpOutcome::Removed(true))))
+    }
+
+    /// Collect blobs no key or pin refers to, now, and wait for it.
+    pub async fn collect_garbage(&self) -> Result<()> {
+        self.check_open()?;
+        self.inner.metrics.op(Op::Gc);
+        self.inner.blobs.collect(Duration::from_secs(120)).await?;
+        self.inner.metrics.gc_runs.inc();
+        Ok(())
+    }
+
+    /// Number of blobs in the blob store.
+    pub async fn blob_count(&self) -> Result<usize> {
+        self.check_open()?;
+        self.inner.blobs.count().await
+    }
+
+    // ------------------------------------------------------------ lifecycle
+
+    /// Flush, stop the writer, release the directory. Idempotent; every call
+    /// after it returns [`Error::Closed`].
+    pub async fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let inner = self.inner.clone();
+        let r = self
+            .inner
+            .handle
+            .spawn_blocking(move || inner.shutdown_writer_and_index())
+            .await?;
+        let b = self.inner.blobs.shutdown().await;
+        self.inner.cache.clear();
+        self.inner.lock.lock().expect("lock").take();
+        r.and(b)
+    }
+
+    /// `close` for synchronous callers outside a runtime.
+    pub fn close_blocking(&self) -> Result<()> {
+        self.block_on(self.close())
+    }
+
+    // -------------------------------------------------------------- metrics
+
+    /// Prometheus text exposition of this store's registry.
+    pub fn metrics_text(&self) -> Result<String> {
+        self.inner.metrics.text()
+    }
+
+    /// The store's Prometheus registry (to merge into a process registry).
+    pub fn registry(&self) -> &prometheus::Registry {
+        &self.inner.metrics.registry
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        let m = &self.inner.metrics;
+        let (hot, warm) = self.inner.cache.sizes();
+        let (hh, wh, mi) = (m.hot_hits.get(), m.warm_hits.get(), m.misses.get());
+        let lookups = hh + wh + mi;
+        let batches = m.batch_size.get_sample_count();
+        Stats {
+            ops: m.op_counts(),
+            hot_hits: hh,
+            warm_hits: wh,
+            misses: mi,
+            hit_rate: if lookups == 0 {
+                0.0
+            } else {
+                (hh + wh) as f64 / lookups as f64
+            },
+            hot_entries: hot.0,
+            hot_bytes: hot.1,
+            warm_entries: warm.0,
+            warm_bytes: warm.1,
+            writer_batches: batches,
+            writes_acked: m.writes_acked.get(),
+            mean_batch_size: if batches == 0 {
+                0.0
+            } else {
+                m.batch_size.get_sample_sum() / batches as f64
+            },
+            queue_depth: m.queue_depth.get(),
+            write_latency_p50: histogram_quantile(&m.write_latency, 0.5),
+            write_latency_p99: histogram_quantile(&m.write_latency, 0.99),
+            read_miss_latency_p50: histogram_quantile(&m.read_latency, 0.5),
+            read_miss_latency_p99: histogram_quantile(&m.read_latency, 0.99),
+            index_entries: self.index().map(|i| i.len()).unwrap_or(0),
+            gc_runs: m.gc_runs.get(),
+        }
+    }
+
+    /// Bytes on disk under the store's directory (index and blobs).
+    pub fn disk_usage(&self) -> Result<u64> {
+        dir_size(&self.inner.path)
+    }
+}
+
+impl Inner {
+    /// Blocking part of close: drain the writer, flush, drop the index.
+    fn shutdown_writer_and_index(&self) -> Result<()> {
+        // The writer drains what is queued, flushes, and exits.
+        let _ = self.tx.blocking_send(Msg::Shutdown);
+        if let Some(h) = self.writer.lock().expect("writer lock").take() {
+            if h.join().is_err() {
+                tracing::error!("writer thread panicked");
+            }
+        }
+        let index = self.index.write().expect("index lock").take();
+        let mut r = Ok(());
+        if let Some(index) = index {
+            r = index.flush();
+            // Wait (briefly) for in-flight reads to drop their clones, so that
+            // sled closes and releases its own file lock now.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Arc::strong_count(&index) > 1 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(index);
+        }
+        r
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            // Dropped without close(): drain the writer and flush so that
+            // nothing acknowledged is lost.
+            if let Err(e) = self.shutdown_writer_and_index() {
+                tracing::error!("flush on drop failed: {e}");
+            }
+        }
+        if let Some(rt) = self.runtime.lock().ok().and_then(|mut r| r.take()) {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn is_expired(expires_at_ms: Option<u64>) -> bool {
+    matches!(expires_at_ms, Some(t) if t <= now_ms())
+}
+
+fn cached_string(c: &Cached) -> Option<Arc<str>> {
+    if is_expired(c.expires_at_ms) {
+        return None;
+    }
+    match &c.value {
+        CachedValue::String(s) => Some(s.clone()),
+    }
+}
+
+/// Index lookup and decode, on the blocking pool.
+fn resolve(index: &Index, key: &str) -> Result<Resolved> {
+    let Some(raw) = index.get(key.as_bytes())? else {
+        return Ok(Resolved::Absent);
+    };
+    let entry = Entry::decode(&raw)?;
+    if entry.kind != ValueKind::String {
+        return Err(Error::WrongType {
+            expected: ValueKind::String.name(),
+            actual: entry.kind.name(),
+        });
+    }
+    if is_expired(entry.expires_at_ms) {
+        return Ok(Resolved::Absent);
+    }
+    Ok(match entry.payload {
+        Payload::Inline(bytes) => Resolved::Value(Arc::new(Cached {
+            value: CachedValue::String(decode_string(bytes)?.into()),
+            expires_at_ms: entry.expires_at_ms,
+        })),
+        Payload::Blob => Resolved::Blob {
+            hash: entry.hash,
+            expires_at_ms: entry.expires_at_ms,
+        },
+    })
+}
+
+fn dir_size(p: &Path) -> Result<u64> {
+    let mut total = 0;
+    for e in std::fs::read_dir(p)? {
+        let e = e?;
+        let md = e.metadata()?;
+        if md.is_dir() {
+            total += dir_size(&e.path())?;
+        } else {
+            total += md.len();
+        }
+    }
+    Ok(total)
+}
+
+/// A prefix scan, fetched a page at a time.
+pub struct Scan {
+    store: Store,
+    prefix: Vec<u8>,
+    after: Option<Vec<u8>>,
+    done: bool,
+    page: std::collections::VecDeque<(String, Arc<str>)>,
+}
+
+impl Scan {
+    /// The next page of (key, value) pairs; `None` at the end.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<(String, Arc<str>)>>> {
+        if !self.page.is_empty() {
+            return Ok(Some(self.page.drain(..).collect()));
+        }
+        if self.done {
+            return Ok(None);
+        }
+        self.store.check_open()?;
+        self.store.inner.metrics.op(Op::Scan);
+        let index = self.store.index()?;
+        let prefix = self.prefix.clone();
+        let after = self.after.clone();
+        let limit = self.store.inner.config.scan_page_size;
+        let raw = self
+            .store
+            .inner
+            .handle
+            .spawn_blocking(move || index.scan_page(&prefix, after.as_deref(), limit))
+            .await??;
+        if raw.len() < limit {
+            self.done = true;
+        }
+        let Some((last, _)) = raw.last() else {
+            self.done = true;
+            return Ok(None);
+        };
+        self.after = Some(last.to_vec());
+        let mut out = Vec::with_capacity(raw.len());
+        for (k, v) in raw {
+            let entry = Entry::decode(&v)?;
+            if entry.kind != ValueKind::String || is_expired(entry.expires_at_ms) {
+                continue;
+            }
+            let key = String::from_utf8(k.to_vec())
+                .map_err(|_| Error::Corrupt("key is not UTF-8".into()))?;
+            let value: Arc<str> = match entry.payload {
+                Payload::Inline(b) => decode_string(b)?.into(),
+                Payload::Blob => {
+                    let b = self.store.inner.blobs.get_referenced(&entry.hash).await?;
+                    decode_string(b.to_vec())?.into()
+                }
+            };
+            out.push((key, value));
+        }
+        if out.is_empty() && !self.done {
+            // Every entry of this page was of another type or expired.
+            return Box::pin(self.next_page()).await;
+        }
+        if out.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(out))
+    }
+
+    /// The next (key, value) pair; `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<(String, Arc<str>)>> {
+        if self.page.is_empty() {
+            match self.next_page().await? {
+                Some(p) => self.page.extend(p),
+                None => return Ok(None),
+            }
+        }
+        Ok(self.page.pop_front())
+    }
+
+    /// Collect everything left (for tests and small scans).
+    pub async fn collect_all(mut self) -> Result<Vec<(String, Arc<str>)>> {
+        let mut all = Vec::new();
+        while let Some(p) = self.next_page().await? {
+            all.extend(p);
+        }
+        Ok(all)
+    }
+}
