@@ -119,7 +119,10 @@ impl Blobs {
             .get_bytes(Hash::from_bytes(*hash))
             .await
             .map_err(|e| {
-                tracing::error!("blob {} referenced by the index: {e}", Hash::from_bytes(*hash));
+                tracing::error!(
+                    "blob {} referenced by the index: {e}",
+                    Hash::from_bytes(*hash)
+                );
                 Error::BlobMissing(Hash::from_bytes(*hash).to_hex())
             })
     }
@@ -154,7 +157,13 @@ impl Blobs {
     pub async fn count(&self) -> Result<usize> {
         use futures_util::StreamExt;
         let mut n = 0;
-        let mut s = self.store.blobs().list().stream().await.map_err(Error::blobs)?;
+        let mut s = self
+            .store
+            .blobs()
+            .list()
+            .stream()
+            .await
+            .map_err(Error::blobs)?;
         while let Some(h) = s.next().await {
             h.map_err(Error::blobs)?;
             n += 1;
@@ -178,7 +187,8 @@ impl Blobs {
     }
 }
 
-type ProtectFuture<'a> = Pin<Box<dyn std::future::Future<Output = ProtectOutcome> + Send + Sync + 'a>>;
+type ProtectFuture<'a> =
+    Pin<Box<dyn std::future::Future<Output = ProtectOutcome> + Send + Sync + 'a>>;
 
 fn protect<'a>(
     gc: Weak<Mutex<GcState>>,
@@ -195,8 +205,8 @@ fn protect<'a>(
         let (finished, pending, starting) = {
             let mut g = gc.lock().expect("gc lock");
             let finished = std::mem::take(&mut g.running);
-            let due_by_schedule = !interval.is_zero()
-                && g.last_run.map(|t| t.elapsed() >= interval).unwrap_or(true);
+            let due_by_schedule =
+                !interval.is_zero() && g.last_run.map(|t| t.elapsed() >= interval).unwrap_or(true);
             if g.requested.is_empty() && !due_by_schedule {
                 drop(g);
                 for tx in finished {
@@ -213,7 +223,9 @@ fn protect<'a>(
         for tx in finished {
             let _ = tx.send(Ok(()));
         }
-        let source = live.upgrade().and_then(|l| l.lock().expect("gc lock").clone());
+        let source = live
+            .upgrade()
+            .and_then(|l| l.lock().expect("gc lock").clone());
         let Some(source) = source else {
             fail(&gc, starting, pending, "the store is closing");
             return ProtectOutcome::Abort;
@@ -248,6 +260,8 @@ fn fail(
     // Keep the tags: without a scan we cannot prove those blobs are referenced.
     gc.lock().expect("gc lock").pending.extend(pending);
     for tx in waiters {
-        let _ = tx.send(Err(Error::Blobs(format!("garbage collection skipped: {why}"))));
+        let _ = tx.send(Err(Error::Blobs(format!(
+            "garbage collection skipped: {why}"
+        ))));
     }
 }

@@ -53,6 +53,7 @@ pub struct TieredCache {
     epochs: Box<[AtomicU64]>,
 }
 
+#[allow(clippy::borrowed_box)] // moka passes &K
 fn weigh(k: &Box<str>, v: &Arc<Cached>) -> u32 {
     (k.len() + v.value.weight() + ENTRY_OVERHEAD).min(u32::MAX as usize) as u32
 }

@@ -46,7 +46,8 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Result<Self> {
-        let registry = Registry::new_custom(Some("cyberfly".into()), None).map_err(Error::internal)?;
+        let registry =
+            Registry::new_custom(Some("cyberfly".into()), None).map_err(Error::internal)?;
         let ops = IntCounterVec::new(Opts::new("ops_total", "operations by kind"), &["op"])
             .map_err(Error::internal)?;
         let cache = IntCounterVec::new(
@@ -54,7 +55,8 @@ impl Metrics {
             &["tier", "result"],
         )
         .map_err(Error::internal)?;
-        let lat_buckets = prometheus::exponential_buckets(1e-6, 2.0, 24).map_err(Error::internal)?;
+        let lat_buckets =
+            prometheus::exponential_buckets(1e-6, 2.0, 24).map_err(Error::internal)?;
         let read_latency = Histogram::with_opts(
             HistogramOpts::new(
                 "read_miss_latency_seconds",
@@ -87,8 +89,8 @@ impl Metrics {
         .map_err(Error::internal)?;
         let queue_depth = IntGauge::new("writer_queue_depth", "requests waiting for the writer")
             .map_err(Error::internal)?;
-        let gc_runs =
-            IntCounter::new("gc_runs_total", "blob garbage collections").map_err(Error::internal)?;
+        let gc_runs = IntCounter::new("gc_runs_total", "blob garbage collections")
+            .map_err(Error::internal)?;
         let writes_acked = IntCounter::new("writes_acked_total", "writes acknowledged")
             .map_err(Error::internal)?;
         for c in [
@@ -104,7 +106,8 @@ impl Metrics {
         ] {
             registry.register(c).map_err(Error::internal)?;
         }
-        let ops_handles: Vec<IntCounter> = OPS.iter().map(|op| ops.with_label_values(&[op])).collect();
+        let ops_handles: Vec<IntCounter> =
+            OPS.iter().map(|op| ops.with_label_values(&[op])).collect();
         Ok(Metrics {
             hot_hits: cache.with_label_values(&["hot", "hit"]),
             warm_hits: cache.with_label_values(&["warm", "hit"]),
@@ -128,7 +131,10 @@ impl Metrics {
 
     /// Count of one operation kind, and all kinds by name.
     pub fn op_counts(&self) -> Vec<(&'static str, u64)> {
-        OPS.iter().zip(&self.ops).map(|(n, c)| (*n, c.get())).collect()
+        OPS.iter()
+            .zip(&self.ops)
+            .map(|(n, c)| (*n, c.get()))
+            .collect()
     }
 
     /// Prometheus text exposition.

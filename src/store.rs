@@ -407,12 +407,7 @@ impl Store {
         out
     }
 
-    async fn finish_resolve(
-        &self,
-        key: &str,
-        epoch: u64,
-        r: Resolved,
-    ) -> Result<Option<Arc<str>>> {
+    async fn finish_resolve(&self, key: &str, epoch: u64, r: Resolved) -> Result<Option<Arc<str>>> {
         let cached = match r {
             Resolved::Absent => return Ok(None),
             Resolved::Value(c) => c,
@@ -480,11 +475,9 @@ impl Store {
                 }
             }
         }
-        let fetched = try_join_all(
-            blob_reads
-                .into_iter()
-                .map(|(i, k, e, r)| async move { self.finish_resolve(&k, e, r).await.map(|v| (i, v)) }),
-        )
+        let fetched = try_join_all(blob_reads.into_iter().map(|(i, k, e, r)| async move {
+            self.finish_resolve(&k, e, r).await.map(|v| (i, v))
+        }))
         .await?;
         for (i, v) in fetched {
             out[i] = v;
@@ -534,7 +527,11 @@ impl Store {
 
     // --------------------------------------------------------------- writes
 
-    async fn submit(&self, ops: Vec<WriteOp>, tags: Vec<iroh_blobs::api::TempTag>) -> Result<Vec<OpOutcome>> {
+    async fn submit(
+        &self,
+        ops: Vec<WriteOp>,
+        tags: Vec<iroh_blobs::api::TempTag>,
+    ) -> Result<Vec<OpOutcome>> {
         self.check_open()?;
         let t0 = Instant::now();
         let (ack, rx) = oneshot::channel();
@@ -699,7 +696,9 @@ impl Store {
     /// Stop keeping a raw blob; it is collected unless a value refers to it.
     /// Whether it was kept.
     pub async fn remove_blob(&self, hash: &ContentHash) -> Result<bool> {
-        let r = self.submit(vec![WriteOp::Unpin { hash: hash.0 }], vec![]).await?;
+        let r = self
+            .submit(vec![WriteOp::Unpin { hash: hash.0 }], vec![])
+            .await?;
         Ok(matches!(r.first(), Some(OpOutcome::Removed(true))))
     }
 
@@ -832,6 +831,14 @@ impl Drop for Inner {
             // nothing acknowledged is lost.
             if let Err(e) = self.shutdown_writer_and_index() {
                 tracing::error!("flush on drop failed: {e}");
+            }
+            // Shut the blob store down too, so that the directory can be opened
+            // again at once. A fresh thread is never inside an async context,
+            // so blocking on it is allowed wherever the drop happens.
+            let (blobs, handle) = (self.blobs.clone(), self.handle.clone());
+            let joined = std::thread::spawn(move || handle.block_on(blobs.shutdown())).join();
+            if !matches!(joined, Ok(Ok(()))) {
+                tracing::warn!("blob store shutdown on drop did not complete cleanly");
             }
         }
         if let Some(rt) = self.runtime.lock().ok().and_then(|mut r| r.take()) {

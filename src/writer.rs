@@ -214,7 +214,9 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
     }
     // A read error in one request fails the whole group: the batch is built
     // from all of them and is applied atomically or not at all.
-    let first_err = results.iter().find_map(|r| r.as_ref().err().map(|e| e.to_string()));
+    let first_err = results
+        .iter()
+        .find_map(|r| r.as_ref().err().map(|e| e.to_string()));
     let applied: Result<()> = match first_err {
         Some(msg) => Err(Error::Index(msg)),
         None => (|| {
