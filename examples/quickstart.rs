@@ -22,7 +22,12 @@ async fn main() -> cyberfly_store::Result<()> {
 
     // Many at once: one atomic group through the writer.
     store
-        .set_many((0..1000).map(|i| (format!("sensors:temp:{i:04}"), format!("{}", 20.0 + i as f64 / 100.0))))
+        .set_many((0..1000).map(|i| {
+            (
+                format!("sensors:temp:{i:04}"),
+                format!("{}", 20.0 + i as f64 / 100.0),
+            )
+        }))
         .await?;
     let some = store
         .get_many(&["sensors:temp:0001", "sensors:temp:0999", "sensors:absent"])
@@ -57,7 +62,9 @@ async fn main() -> cyberfly_store::Result<()> {
     println!(
         "metrics: {} lines of Prometheus text, e.g. {}",
         text.lines().count(),
-        text.lines().find(|l| l.starts_with("cyberfly_ops_total")).unwrap_or("")
+        text.lines()
+            .find(|l| l.starts_with("cyberfly_ops_total"))
+            .unwrap_or("")
     );
     store.close().await?;
     println!("closed");

@@ -8,16 +8,59 @@ use crate::config::{Config, Durability, ThroughputMode};
 use crate::error::Result;
 use crate::value::{Entry, EntryHeader};
 
-/// Tree names. `kv` holds entries; `pins` holds raw blobs added with
-/// `add_blob`, kept alive until removed.
-const KV_TREE: &str = "kv";
-const PINS_TREE: &str = "pins";
+/// Everything lives in one sled tree so that one `sled::Batch` — atomic only
+/// within a tree — covers a container's metadata and its sub-entries together.
+/// Namespaces by first byte:
+///
+/// - `k` + key → [`Entry`] (the metadata of every key)
+/// - `s` + u32 BE key length + key + u64 BE version + tag + suffix → sub-entry
+///   of a container (hash field, list item, set member, …)
+/// - `p` + hash → () (raw blobs kept by `add_blob`)
+const DATA_TREE: &str = "data";
+pub const NS_ENTRY: u8 = b'k';
+pub const NS_SUB: u8 = b's';
+pub const NS_PIN: u8 = b'p';
+
+/// The index key of a user key's entry.
+#[inline]
+pub fn entry_key(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.len());
+    k.push(NS_ENTRY);
+    k.extend_from_slice(key);
+    k
+}
+
+/// The index key of a pin.
+pub fn pin_key(hash: &[u8; 32]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(33);
+    k.push(NS_PIN);
+    k.extend_from_slice(hash);
+    k
+}
+
+/// Prefix of every sub-entry of one version of a container.
+pub fn sub_prefix(key: &[u8], version: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + 4 + key.len() + 8 + 1 + 16);
+    k.push(NS_SUB);
+    k.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    k.extend_from_slice(key);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+/// Split a sub-entry key into (user key, version); `None` if malformed.
+pub fn parse_sub_key(k: &[u8]) -> Option<(&[u8], u64)> {
+    let rest = k.strip_prefix(&[NS_SUB])?;
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let key = rest.get(4..4 + len)?;
+    let v = u64::from_be_bytes(rest.get(4 + len..4 + len + 8)?.try_into().ok()?);
+    Some((key, v))
+}
 
 #[derive(Clone)]
 pub struct Index {
     db: sled::Db,
-    pub(crate) kv: sled::Tree,
-    pub(crate) pins: sled::Tree,
+    pub(crate) tree: sled::Tree,
 }
 
 impl Index {
@@ -40,44 +83,68 @@ impl Index {
             .use_compression(cfg.compression)
             .compression_factor(cfg.compression_factor)
             .open()?;
-        let kv = db.open_tree(KV_TREE)?;
-        let pins = db.open_tree(PINS_TREE)?;
-        Ok(Index { db, kv, pins })
+        let tree = db.open_tree(DATA_TREE)?;
+        Ok(Index { db, tree })
     }
 
+    /// The raw entry of a user key.
     pub fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
-        Ok(self.kv.get(key)?)
+        Ok(self.tree.get(entry_key(key))?)
     }
 
+    /// The decoded entry of a user key.
     pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
-        match self.kv.get(key)? {
+        match self.get(key)? {
             Some(v) => Ok(Some(Entry::decode(&v)?)),
             None => Ok(None),
         }
     }
 
-    pub fn contains(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.kv.contains_key(key)?)
+    /// A raw read of any index key (sub-entries, pins).
+    pub fn get_raw(&self, k: &[u8]) -> Result<Option<sled::IVec>> {
+        Ok(self.tree.get(k)?)
     }
 
-    /// Up to `limit` entries whose key starts with `prefix`, strictly after
-    /// `after` when given. Returns the page; an empty page ends the scan.
+    /// Whether a blob is pinned.
+    pub fn is_pinned(&self, hash: &[u8; 32]) -> Result<bool> {
+        Ok(self.tree.contains_key(pin_key(hash))?)
+    }
+
+    /// A new container version: unique and increasing for the life of the
+    /// store (sled persists the counter).
+    pub fn new_version(&self) -> Result<u64> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// Up to `limit` entries whose user key starts with `prefix`, strictly
+    /// after the user key `after` when given, as (user key, raw entry). A
+    /// short page ends the scan.
     pub fn scan_page(
         &self,
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
+    ) -> Result<Vec<(Vec<u8>, sled::IVec)>> {
+        let full_prefix = entry_key(prefix);
+        let out = self.raw_page(&full_prefix, after.map(entry_key).as_deref(), limit)?;
+        Ok(out.into_iter().map(|(k, v)| (k[1..].to_vec(), v)).collect())
+    }
+
+    /// Up to `limit` raw (index key, value) pairs under `prefix`, strictly
+    /// after the raw key `after`.
+    pub fn raw_page(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
     ) -> Result<Vec<(sled::IVec, sled::IVec)>> {
-        let mut out = Vec::with_capacity(limit.min(1024));
-        let iter = match after {
-            Some(a) => {
-                let mut start = a.to_vec();
-                start.push(0); // the smallest key greater than `a`
-                self.kv.range(start..)
-            }
-            None => self.kv.range(prefix.to_vec()..),
+        use std::ops::Bound;
+        let lower = match after {
+            Some(a) => Bound::Excluded(a.to_vec()),
+            None => Bound::Included(prefix.to_vec()),
         };
-        for item in iter {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for item in self.tree.range::<Vec<u8>, _>((lower, Bound::Unbounded)) {
             let (k, v) = item?;
             if !k.starts_with(prefix) {
                 break;
@@ -93,7 +160,7 @@ impl Index {
     /// Every blob hash an entry or a pin refers to. Reads entry headers only.
     pub fn live_blob_hashes(&self) -> Result<HashSet<[u8; 32]>> {
         let mut live = HashSet::new();
-        for item in self.kv.iter() {
+        for item in self.tree.scan_prefix([NS_ENTRY]) {
             let (_, v) = item?;
             match EntryHeader::decode(&v) {
                 Ok(h) if !h.is_inline() => {
@@ -107,9 +174,9 @@ impl Index {
                 }
             }
         }
-        for item in self.pins.iter() {
+        for item in self.tree.scan_prefix([NS_PIN]) {
             let (k, _) = item?;
-            if let Ok(h) = <[u8; 32]>::try_from(k.as_ref()) {
+            if let Ok(h) = <[u8; 32]>::try_from(&k[1..]) {
                 live.insert(h);
             }
         }
@@ -122,12 +189,9 @@ impl Index {
         Ok(())
     }
 
-    pub fn len(&self) -> usize {
-        self.kv.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.kv.is_empty()
+    /// Number of keys (entries), counted by a scan of the entry namespace.
+    pub fn count_keys(&self) -> usize {
+        self.tree.scan_prefix([NS_ENTRY]).keys().count()
     }
 
     /// Bytes sled uses on disk.

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::metrics::{histogram_quantile, Metrics, Op};
 use crate::value::{decode_string, hash_hex, parse_hash_hex, Entry, Payload, ValueKind};
-use crate::writer::{self, Msg, OpOutcome, WriteOp, WriterCtx};
+use crate::writer::{self, Msg, Reply, Txn, WriteOp, WriterCtx};
 
 /// A BLAKE3 content hash (the same hash iroh-blobs reports).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,7 +82,6 @@ pub struct Stats {
     pub write_latency_p99: Option<f64>,
     pub read_miss_latency_p50: Option<f64>,
     pub read_miss_latency_p99: Option<f64>,
-    pub index_entries: usize,
     pub gc_runs: u64,
 }
 
@@ -326,7 +325,7 @@ impl Store {
     }
 
     #[inline]
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.inner.closed.load(Ordering::Acquire) {
             Err(Error::Closed)
         } else {
@@ -334,7 +333,7 @@ impl Store {
         }
     }
 
-    fn index(&self) -> Result<Arc<Index>> {
+    pub(crate) fn index(&self) -> Result<Arc<Index>> {
         self.inner
             .index
             .read()
@@ -344,7 +343,7 @@ impl Store {
     }
 
     #[inline]
-    fn check_key(&self, key: &str) -> Result<()> {
+    pub(crate) fn check_key(&self, key: &str) -> Result<()> {
         if key.is_empty() {
             return Err(Error::invalid("key is empty"));
         }
@@ -358,12 +357,51 @@ impl Store {
         Ok(())
     }
 
-    fn check_value(&self, len: usize) -> Result<()> {
+    pub(crate) fn check_value(&self, len: usize) -> Result<()> {
         let max = self.inner.config.max_value_len;
         if len > max {
             return Err(Error::ValueTooLarge { len, max });
         }
         Ok(())
+    }
+
+    /// Run a blocking read against the index on the blocking pool: one hop.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Index) -> Result<T> + Send + 'static,
+    {
+        self.check_open()?;
+        let index = self.index()?;
+        self.inner.handle.spawn_blocking(move || f(&index)).await?
+    }
+
+    /// Run a read-modify-write of `key` on the writer thread, atomically.
+    pub(crate) async fn update<F>(&self, key: &str, f: F) -> Result<Reply>
+    where
+        F: FnOnce(&mut Txn<'_>) -> Result<Reply> + Send + 'static,
+    {
+        self.check_open()?;
+        self.check_key(key)?;
+        let mut r = self
+            .submit(
+                vec![WriteOp::Update {
+                    key: key.to_owned(),
+                    f: Box::new(f),
+                }],
+                vec![],
+            )
+            .await?;
+        r.pop()
+            .ok_or_else(|| Error::internal("writer returned no reply"))
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn blobs(&self) -> &Blobs {
+        &self.inner.blobs
     }
 
     // ---------------------------------------------------------------- reads
@@ -527,11 +565,11 @@ impl Store {
 
     // --------------------------------------------------------------- writes
 
-    async fn submit(
+    pub(crate) async fn submit(
         &self,
         ops: Vec<WriteOp>,
         tags: Vec<iroh_blobs::api::TempTag>,
-    ) -> Result<Vec<OpOutcome>> {
+    ) -> Result<Vec<Reply>> {
         self.check_open()?;
         let t0 = Instant::now();
         let (ack, rx) = oneshot::channel();
@@ -649,7 +687,7 @@ impl Store {
                 vec![],
             )
             .await?;
-        Ok(matches!(r.first(), Some(OpOutcome::Removed(true))))
+        Ok(matches!(r.first(), Some(Reply::Bool(true))))
     }
 
     /// Make every write acknowledged before this call durable (fsync of the
@@ -699,7 +737,7 @@ impl Store {
         let r = self
             .submit(vec![WriteOp::Unpin { hash: hash.0 }], vec![])
             .await?;
-        Ok(matches!(r.first(), Some(OpOutcome::Removed(true))))
+        Ok(matches!(r.first(), Some(Reply::Bool(true))))
     }
 
     /// Collect blobs no key or pin refers to, now, and wait for it.
@@ -787,7 +825,6 @@ impl Store {
             write_latency_p99: histogram_quantile(&m.write_latency, 0.99),
             read_miss_latency_p50: histogram_quantile(&m.read_latency, 0.5),
             read_miss_latency_p99: histogram_quantile(&m.read_latency, 0.99),
-            index_entries: self.index().map(|i| i.len()).unwrap_or(0),
             gc_runs: m.gc_runs.get(),
         }
     }
@@ -938,15 +975,15 @@ impl Scan {
             self.done = true;
             return Ok(None);
         };
-        self.after = Some(last.to_vec());
+        self.after = Some(last.clone());
         let mut out = Vec::with_capacity(raw.len());
         for (k, v) in raw {
             let entry = Entry::decode(&v)?;
             if entry.kind != ValueKind::String || is_expired(entry.expires_at_ms) {
                 continue;
             }
-            let key = String::from_utf8(k.to_vec())
-                .map_err(|_| Error::Corrupt("key is not UTF-8".into()))?;
+            let key =
+                String::from_utf8(k).map_err(|_| Error::Corrupt("key is not UTF-8".into()))?;
             let value: Arc<str> = match entry.payload {
                 Payload::Inline(b) => decode_string(b)?.into(),
                 Payload::Blob => {

@@ -4,12 +4,18 @@
 //! Requests arrive on a bounded queue (a full queue makes submitters wait:
 //! back-pressure). The thread blocks for the first request, then takes what is
 //! already queued — up to `max_batch` writes, for at most `max_delay` — without
-//! ever waiting for more to arrive. It applies the group as one atomic sled
-//! batch, flushes (fsync) once if the durability mode asks for it, invalidates
-//! the cache for the keys it touched, and acknowledges each request with its own
-//! result.
+//! ever waiting for more to arrive. It runs every request against a
+//! transaction view (sled plus the group's pending writes), applies the whole
+//! group as one atomic sled batch, flushes (fsync) once if the durability mode
+//! asks for it, invalidates the cache for the keys it touched, and
+//! acknowledges each request with its own result.
+//!
+//! Read-modify-write operations (hset, rpush, zadd, …) run here, on the one
+//! thread that writes, so they are atomic per key without locks: no update is
+//! lost. A request whose operation fails changes nothing; the other requests of
+//! the group are unaffected.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,31 +26,60 @@ use crate::blobs::Blobs;
 use crate::cache::TieredCache;
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::index::Index;
+use crate::index::{entry_key, pin_key, Index};
 use crate::metrics::Metrics;
+use crate::value::{Entry, EntryHeader};
+
+/// A read-modify-write function run on the writer thread.
+pub type UpdateFn = Box<dyn FnOnce(&mut Txn<'_>) -> Result<Reply> + Send>;
 
 /// One mutation.
-#[derive(Debug)]
 pub enum WriteOp {
-    /// Store an encoded entry under a key.
+    /// Store an encoded entry under a key (replacing whatever was there).
     Put { key: String, entry: Vec<u8> },
-    /// Remove a key.
+    /// Store an entry only if the key's current value hash is `expected`
+    /// (`None`: the key must be absent). Replies `Bool(false)` on a mismatch.
+    PutIfHash {
+        key: String,
+        expected: Option<[u8; 32]>,
+        entry: Vec<u8>,
+    },
+    /// Remove a key (of any type); replies whether it existed.
     Delete { key: String },
     /// Keep a raw blob alive.
     Pin { hash: [u8; 32] },
-    /// Let a raw blob go.
+    /// Let a raw blob go; replies whether it was kept.
     Unpin { hash: [u8; 32] },
+    /// Remove raw index keys (sub-entries found orphaned by the sweeper).
+    RemoveRaw { keys: Vec<Vec<u8>> },
+    /// A read-modify-write of one key.
+    Update { key: String, f: UpdateFn },
 }
 
-/// What one op did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpOutcome {
-    Written,
-    /// Whether the key (or pin) existed before.
-    Removed(bool),
+impl std::fmt::Debug for WriteOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteOp::Put { key, .. } => write!(f, "Put({key})"),
+            WriteOp::PutIfHash { key, .. } => write!(f, "PutIfHash({key})"),
+            WriteOp::Delete { key } => write!(f, "Delete({key})"),
+            WriteOp::Pin { .. } => write!(f, "Pin"),
+            WriteOp::Unpin { .. } => write!(f, "Unpin"),
+            WriteOp::RemoveRaw { keys } => write!(f, "RemoveRaw({})", keys.len()),
+            WriteOp::Update { key, .. } => write!(f, "Update({key})"),
+        }
+    }
 }
 
-pub type Ack = oneshot::Sender<Result<Vec<OpOutcome>>>;
+/// What one op answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Unit,
+    Bool(bool),
+    Int(i64),
+    Str(String),
+}
+
+pub type Ack = oneshot::Sender<Result<Vec<Reply>>>;
 
 pub enum Msg {
     Write {
@@ -70,6 +105,85 @@ struct Pending {
     ops: Vec<WriteOp>,
     tags: Vec<TempTag>,
     ack: Ack,
+}
+
+/// A transaction view for one request: reads see sled, then the group's
+/// earlier writes, then this request's own writes.
+pub struct Txn<'a> {
+    index: &'a Index,
+    group: &'a BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    staged: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    touched: Vec<String>,
+    /// Wall-clock time of the group, ms since the epoch (one value for the
+    /// whole request so that expiry checks agree).
+    pub now_ms: u64,
+}
+
+impl<'a> Txn<'a> {
+    /// Read a raw index key.
+    pub fn get_raw(&self, k: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(v) = self.staged.get(k) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.group.get(k) {
+            return Ok(v.clone());
+        }
+        Ok(self.index.get_raw(k)?.map(|v| v.to_vec()))
+    }
+
+    pub fn put_raw(&mut self, k: Vec<u8>, v: Vec<u8>) {
+        self.staged.insert(k, Some(v));
+    }
+
+    pub fn remove_raw(&mut self, k: Vec<u8>) {
+        self.staged.insert(k, None);
+    }
+
+    /// The live entry of a key: `None` if absent or expired.
+    pub fn entry(&self, key: &str) -> Result<Option<Entry>> {
+        match self.get_raw(&entry_key(key.as_bytes()))? {
+            None => Ok(None),
+            Some(raw) => {
+                let e = Entry::decode(&raw)?;
+                if matches!(e.expires_at_ms, Some(t) if t <= self.now_ms) {
+                    Ok(None)
+                } else {
+                    Ok(Some(e))
+                }
+            }
+        }
+    }
+
+    /// Whether the key has an entry (expired or not).
+    pub fn entry_exists_raw(&self, key: &str) -> Result<bool> {
+        Ok(self.get_raw(&entry_key(key.as_bytes()))?.is_some())
+    }
+
+    pub fn put_entry(&mut self, key: &str, e: &Entry) {
+        self.put_raw(entry_key(key.as_bytes()), e.encode());
+        self.touch(key);
+    }
+
+    pub fn remove_entry(&mut self, key: &str) {
+        self.remove_raw(entry_key(key.as_bytes()));
+        self.touch(key);
+    }
+
+    /// Mark a key for cache invalidation.
+    pub fn touch(&mut self, key: &str) {
+        self.touched.push(key.to_owned());
+    }
+
+    /// A fresh container version.
+    pub fn new_version(&self) -> Result<u64> {
+        self.index.new_version()
+    }
+
+    /// Range read of sub-entries from sled only (sees nothing staged). Used
+    /// by operations that read before they write, e.g. collecting a range.
+    pub fn index(&self) -> &Index {
+        self.index
+    }
 }
 
 /// Run the writer until `Shutdown` (after draining) or until every sender is gone.
@@ -145,95 +259,116 @@ pub fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>, queue_cap: usize) {
     }
 }
 
+fn run_op(txn: &mut Txn<'_>, op: WriteOp) -> Result<Reply> {
+    match op {
+        WriteOp::Put { key, entry } => {
+            txn.put_raw(entry_key(key.as_bytes()), entry);
+            txn.touch(&key);
+            Ok(Reply::Unit)
+        }
+        WriteOp::PutIfHash {
+            key,
+            expected,
+            entry,
+        } => {
+            let current = txn.entry(&key)?.map(|e| e.hash);
+            if current != expected {
+                return Ok(Reply::Bool(false));
+            }
+            txn.put_raw(entry_key(key.as_bytes()), entry);
+            txn.touch(&key);
+            Ok(Reply::Bool(true))
+        }
+        WriteOp::Delete { key } => {
+            let existed = txn.entry(&key)?.is_some();
+            if txn.entry_exists_raw(&key)? {
+                // Containers: removing the entry is enough (O(1)); their
+                // sub-entries are orphaned and collected by the sweeper.
+                txn.remove_entry(&key);
+            }
+            Ok(Reply::Bool(existed))
+        }
+        WriteOp::Pin { hash } => {
+            txn.put_raw(pin_key(&hash), Vec::new());
+            Ok(Reply::Unit)
+        }
+        WriteOp::Unpin { hash } => {
+            let k = pin_key(&hash);
+            let existed = txn.get_raw(&k)?.is_some();
+            txn.remove_raw(k);
+            Ok(Reply::Bool(existed))
+        }
+        WriteOp::RemoveRaw { keys } => {
+            let n = keys.len();
+            for k in keys {
+                txn.remove_raw(k);
+            }
+            Ok(Reply::Int(n as i64))
+        }
+        WriteOp::Update { f, .. } => f(txn),
+    }
+}
+
 fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
     let t0 = Instant::now();
-    let mut batch = sled::Batch::default();
-    let mut pins = sled::Batch::default();
-    let mut has_pins = false;
-    // State of keys touched earlier in this group: true = present.
-    let mut overlay: HashMap<&str, bool> = HashMap::new();
-    let mut pin_overlay: HashMap<[u8; 32], bool> = HashMap::new();
-    let mut results: Vec<Result<Vec<OpOutcome>>> = Vec::with_capacity(group.len());
-    for p in &group {
-        let mut out = Vec::with_capacity(p.ops.len());
-        let mut err = None;
-        for op in &p.ops {
-            match op {
-                WriteOp::Put { key, entry } => {
-                    batch.insert(key.as_bytes(), entry.as_slice());
-                    overlay.insert(key.as_str(), true);
-                    out.push(OpOutcome::Written);
-                }
-                WriteOp::Delete { key } => {
-                    let existed = match overlay.get(key.as_str()) {
-                        Some(p) => Ok(*p),
-                        None => ctx.index.contains(key.as_bytes()),
-                    };
-                    match existed {
-                        Ok(e) => {
-                            batch.remove(key.as_bytes());
-                            overlay.insert(key.as_str(), false);
-                            out.push(OpOutcome::Removed(e));
-                        }
-                        Err(e) => {
-                            err = Some(e);
-                            break;
-                        }
-                    }
-                }
-                WriteOp::Pin { hash } => {
-                    pins.insert(&hash[..], &[][..]);
-                    has_pins = true;
-                    pin_overlay.insert(*hash, true);
-                    out.push(OpOutcome::Written);
-                }
-                WriteOp::Unpin { hash } => {
-                    let existed = match pin_overlay.get(hash) {
-                        Some(p) => Ok(*p),
-                        None => ctx.index.pins.contains_key(&hash[..]).map_err(Error::from),
-                    };
-                    match existed {
-                        Ok(e) => {
-                            pins.remove(&hash[..]);
-                            has_pins = true;
-                            pin_overlay.insert(*hash, false);
-                            out.push(OpOutcome::Removed(e));
-                        }
-                        Err(e) => {
-                            err = Some(e);
-                            break;
-                        }
-                    }
+    let now_ms = crate::store::now_ms();
+    let mut pending_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+    let mut touched: HashSet<String> = HashSet::new();
+    let mut acks = Vec::with_capacity(group.len());
+    let mut tags = Vec::new();
+    for p in group {
+        let Pending { ops, tags: t, ack } = p;
+        let n = ops.len();
+        let mut txn = Txn {
+            index: &ctx.index,
+            group: &pending_writes,
+            staged: BTreeMap::new(),
+            touched: Vec::new(),
+            now_ms,
+        };
+        let mut replies = Vec::with_capacity(n);
+        let mut failed = None;
+        for op in ops {
+            match run_op(&mut txn, op) {
+                Ok(r) => replies.push(r),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
                 }
             }
         }
-        results.push(match err {
-            Some(e) => Err(e),
-            None => Ok(out),
-        });
+        match failed {
+            None => {
+                let Txn {
+                    staged,
+                    touched: tk,
+                    ..
+                } = txn;
+                pending_writes.extend(staged);
+                touched.extend(tk);
+                tags.extend(t);
+                acks.push((ack, Ok(replies), n));
+            }
+            // The request changes nothing: its staged writes are dropped.
+            Some(e) => acks.push((ack, Err(e), n)),
+        }
     }
-    // A read error in one request fails the whole group: the batch is built
-    // from all of them and is applied atomically or not at all.
-    let first_err = results
-        .iter()
-        .find_map(|r| r.as_ref().err().map(|e| e.to_string()));
-    let applied: Result<()> = match first_err {
-        Some(msg) => Err(Error::Index(msg)),
-        None => (|| {
-            // Pins first: a crash between the two leaves an extra pin (kept
-            // blob), never an entry whose blob may be collected.
-            if has_pins {
-                ctx.index.pins.apply_batch(pins)?;
-            }
-            ctx.index.kv.apply_batch(batch)?;
-            if ctx.durability == Durability::Sync {
-                ctx.index.flush()?;
-            }
-            Ok(())
-        })(),
-    };
+    let mut batch = sled::Batch::default();
+    for (k, v) in pending_writes {
+        match v {
+            Some(v) => batch.insert(k, v),
+            None => batch.remove(k),
+        }
+    }
+    let applied: Result<()> = (|| {
+        ctx.index.tree.apply_batch(batch)?;
+        if ctx.durability == Durability::Sync {
+            ctx.index.flush()?;
+        }
+        Ok(())
+    })();
     let t_apply = t0.elapsed();
-    ctx.cache.invalidate(overlay.keys().copied());
+    ctx.cache.invalidate(touched.iter().map(|s| s.as_str()));
     ctx.metrics.batch_size.observe(n_ops as f64);
     ctx.metrics
         .batch_apply
@@ -241,24 +376,34 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
         .observe(t_apply.as_secs_f64());
     match applied {
         Ok(()) => {
-            let mut tags = Vec::new();
-            for (p, r) in group.into_iter().zip(results) {
-                tags.extend(p.tags);
-                ctx.metrics.writes_acked.inc_by(p.ops.len() as u64);
-                let _ = p.ack.send(r);
+            for (ack, r, n) in acks {
+                if r.is_ok() {
+                    ctx.metrics.writes_acked.inc_by(n as u64);
+                }
+                let _ = ack.send(r);
             }
             ctx.blobs.committed(tags);
         }
         Err(e) => {
             let msg = e.to_string();
             tracing::error!("writer batch of {n_ops} writes failed: {msg}");
-            for p in group {
-                let _ = p.ack.send(Err(match &e {
-                    Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), msg.clone())),
-                    Error::Corrupt(m) => Error::Corrupt(m.clone()),
-                    _ => Error::Index(msg.clone()),
-                }));
+            for (ack, r, _) in acks {
+                let _ = ack.send(match r {
+                    Err(op_err) => Err(op_err),
+                    Ok(_) => Err(match &e {
+                        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), msg.clone())),
+                        Error::Corrupt(m) => Error::Corrupt(m.clone()),
+                        _ => Error::Index(msg.clone()),
+                    }),
+                });
             }
         }
     }
+}
+
+/// Header of a raw entry, for sweepers that must not decode values.
+pub fn header_expiry(raw: &[u8]) -> Option<u64> {
+    EntryHeader::decode(raw)
+        .ok()
+        .and_then(|h| h.expires_at_ms(raw))
 }
