@@ -104,6 +104,10 @@ pub struct Config {
     pub durability: Durability,
     /// Interval of the scheduled blob garbage collection (0 = only on demand).
     pub gc_interval: Duration,
+    /// Interval of the background sweeper that removes expired keys and the
+    /// orphaned sub-entries of deleted containers (0 = only on demand with
+    /// `Store::sweep`).
+    pub sweep_interval: Duration,
     /// Entries per page when scanning.
     pub scan_page_size: usize,
     /// Worker threads of the runtime a store creates for itself
@@ -130,6 +134,7 @@ impl Default for Config {
             writer_queue_depth: 4096,
             durability: Durability::Batch,
             gc_interval: Duration::from_secs(60),
+            sweep_interval: Duration::from_secs(60),
             scan_page_size: 256,
             runtime_threads: 2,
         }
@@ -256,6 +261,7 @@ setters! {
     writer_queue_depth: usize,
     durability: Durability,
     gc_interval: Duration,
+    sweep_interval: Duration,
     scan_page_size: usize,
     runtime_threads: usize,
 }

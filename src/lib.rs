@@ -22,10 +22,15 @@ pub mod error;
 pub mod index;
 pub mod metrics;
 pub mod store;
+pub mod types;
 pub mod value;
 pub mod writer;
 
 pub use config::{Config, ConfigBuilder, Durability, ThroughputMode};
 pub use error::{Error, ErrorCode, Result};
 pub use store::{ContentHash, Scan, Stats, Store};
-pub use value::ValueKind;
+pub use types::geo::{GeoMatch, GeoUnit, RadiusOpts};
+pub use types::stream::{StreamEntry, StreamId};
+pub use types::ttl::{KeyInfo, SweepReport};
+pub use types::{GetAll, SubScan, TypedValue};
+pub use value::{SigMeta, ValueKind};

@@ -283,7 +283,7 @@ impl Store {
             .name("cyberfly-writer".into())
             .spawn(move || writer::run(ctx, rx, cap))?;
         tracing::debug!(path = %path.display(), "store opened");
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 path,
                 config,
@@ -298,7 +298,43 @@ impl Store {
                 runtime: Mutex::new(runtime),
                 lock: Mutex::new(Some(lock)),
             }),
-        })
+        };
+        store.spawn_sweeper();
+        Ok(store)
+    }
+
+    /// The background sweeper: every `sweep_interval`, remove expired keys
+    /// and orphaned sub-entries. Holds only a weak reference, so it never
+    /// keeps a dropped store alive.
+    fn spawn_sweeper(&self) {
+        let every = self.inner.config.sweep_interval;
+        if every.is_zero() {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        self.inner.handle.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else { break };
+                let store = Store { inner };
+                if store.is_closed() {
+                    break;
+                }
+                match store.sweep().await {
+                    Ok(r) if r != Default::default() => {
+                        tracing::debug!(?r, "sweep");
+                    }
+                    Ok(_) => {}
+                    Err(Error::Closed) => break,
+                    Err(e) => tracing::warn!("sweep failed: {e}"),
+                }
+                // Drop the strong reference before sleeping; if this was the
+                // last one, the store's Drop must not run on a worker thread
+                // blocking the runtime — hand it to the blocking pool.
+                let h = store.inner.handle.clone();
+                h.spawn_blocking(move || drop(store));
+            }
+        });
     }
 
     /// Drive a future of this store to completion from a thread outside any
@@ -394,10 +430,6 @@ impl Store {
             .await?;
         r.pop()
             .ok_or_else(|| Error::internal("writer returned no reply"))
-    }
-
-    pub(crate) fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
     }
 
     pub(crate) fn blobs(&self) -> &Blobs {
@@ -586,37 +618,75 @@ impl Store {
         r
     }
 
-    /// Encode a value into an entry, storing it as a blob when large.
-    async fn prepare(&self, value: Vec<u8>) -> Result<(Vec<u8>, Option<iroh_blobs::api::TempTag>)> {
+    /// Encode a value into an entry of `kind`, storing it as a blob when
+    /// larger than `inline_threshold`; the temp tag protects the blob until
+    /// the entry is applied.
+    pub(crate) async fn prepare_value(
+        &self,
+        kind: ValueKind,
+        value: Vec<u8>,
+    ) -> Result<(Vec<u8>, Option<iroh_blobs::api::TempTag>)> {
+        self.prepare_entry(kind, value)
+            .await
+            .map(|(e, t)| (e.encode(), t))
+    }
+
+    async fn prepare_entry(
+        &self,
+        kind: ValueKind,
+        value: Vec<u8>,
+    ) -> Result<(Entry, Option<iroh_blobs::api::TempTag>)> {
         if value.len() <= self.inner.config.inline_threshold {
-            return Ok((Entry::inline(ValueKind::String, value).encode(), None));
+            return Ok((Entry::inline(kind, value), None));
         }
         let len = value.len() as u64;
         let tag = self.inner.blobs.add(Bytes::from(value)).await?;
-        let entry = Entry::blob(ValueKind::String, *tag.hash().as_bytes(), len);
-        Ok((entry.encode(), Some(tag)))
-    }
-
-    /// Set `key` to a string value.
-    pub async fn set(&self, key: &str, value: impl Into<String>) -> Result<()> {
-        self.check_open()?;
-        self.check_key(key)?;
-        let value: String = value.into();
-        self.check_value(value.len())?;
-        self.inner.metrics.op(Op::Set);
-        let (entry, tag) = self.prepare(value.into_bytes()).await?;
-        if tag.is_some() && self.inner.config.durability == Durability::Sync {
+        if self.inner.config.durability == Durability::Sync {
             self.inner.blobs.sync().await?;
         }
+        let entry = Entry::blob(kind, *tag.hash().as_bytes(), len);
+        Ok((entry, Some(tag)))
+    }
+
+    /// Write a whole value of `kind` with optional expiry and signature
+    /// metadata (replacing whatever the key held).
+    pub(crate) async fn set_entry(
+        &self,
+        key: &str,
+        kind: ValueKind,
+        value: Vec<u8>,
+        expires_at_ms: Option<u64>,
+        sig: Option<crate::value::SigMeta>,
+    ) -> Result<()> {
+        self.check_open()?;
+        self.check_key(key)?;
+        self.check_value(value.len())?;
+        let (mut entry, tag) = self.prepare_entry(kind, value).await?;
+        entry.expires_at_ms = expires_at_ms;
+        entry.sig = sig;
         self.submit(
             vec![WriteOp::Put {
                 key: key.to_owned(),
-                entry,
+                entry: entry.encode(),
             }],
             tag.into_iter().collect(),
         )
         .await?;
         Ok(())
+    }
+
+    /// Set `key` to a string value.
+    pub async fn set(&self, key: &str, value: impl Into<String>) -> Result<()> {
+        self.check_open()?;
+        self.inner.metrics.op(Op::Set);
+        self.set_entry(
+            key,
+            ValueKind::String,
+            value.into().into_bytes(),
+            None,
+            None,
+        )
+        .await
     }
 
     /// Set many keys in one atomic group. Every item is validated first: one
@@ -864,19 +934,22 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            // Dropped without close(): drain the writer and flush so that
-            // nothing acknowledged is lost.
-            if let Err(e) = self.shutdown_writer_and_index() {
-                tracing::error!("flush on drop failed: {e}");
-            }
-            // Shut the blob store down too, so that the directory can be opened
-            // again at once. A fresh thread is never inside an async context,
-            // so blocking on it is allowed wherever the drop happens.
-            let (blobs, handle) = (self.blobs.clone(), self.handle.clone());
-            let joined = std::thread::spawn(move || handle.block_on(blobs.shutdown())).join();
-            if !matches!(joined, Ok(Ok(()))) {
-                tracing::warn!("blob store shutdown on drop did not complete cleanly");
-            }
+            // Dropped without close(): drain the writer, flush, and shut the
+            // blob store down so that nothing acknowledged is lost and the
+            // directory can be opened again at once. The drop may run on a
+            // runtime worker, where blocking calls panic; a scoped thread is
+            // never inside an async context.
+            let this = &*self;
+            std::thread::scope(|sc| {
+                sc.spawn(|| {
+                    if let Err(e) = this.shutdown_writer_and_index() {
+                        tracing::error!("flush on drop failed: {e}");
+                    }
+                    if let Err(e) = this.handle.block_on(this.blobs.shutdown()) {
+                        tracing::warn!("blob store shutdown on drop: {e}");
+                    }
+                });
+            });
         }
         if let Some(rt) = self.runtime.lock().ok().and_then(|mut r| r.take()) {
             rt.shutdown_background();

@@ -1,0 +1,218 @@
+//! Json: one document per key, stored like a String value (inline or as a
+//! blob, addressed by the BLAKE3 of its text). Paths are JSONPath (RFC 9535)
+//! through the `serde_json_path` crate. A path update is a compare-and-swap
+//! on the document's hash, retried on conflict, so concurrent updates of
+//! different paths are not lost.
+
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::value::{Entry, Payload, ValueKind};
+use crate::writer::{Reply, WriteOp};
+
+fn parse_path(path: &str) -> Result<JsonPath> {
+    JsonPath::parse(path).map_err(|e| Error::invalid(format!("invalid JSONPath `{path}`: {e}")))
+}
+
+pub(crate) fn parse_doc(bytes: &[u8]) -> Result<Value> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
+}
+
+/// Split `$.a.b` / `$['a']['b']` into (parent path, last member name), for
+/// creating a member that does not exist yet.
+fn split_last_name(path: &str) -> Option<(String, String)> {
+    let p = path.trim_end();
+    if let Some(rest) = p.strip_suffix("']") {
+        let i = rest.rfind("['")?;
+        return Some((rest[..i].to_owned(), rest[i + 2..].to_owned()));
+    }
+    let i = p.rfind('.')?;
+    let name = &p[i + 1..];
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
+        return None;
+    }
+    Some((p[..i].to_owned(), name.to_owned()))
+}
+
+/// Set `value` at every location `path` selects in `doc`; creates a missing
+/// last member of an object. Returns how many locations were set.
+pub fn set_at_path(doc: &mut Value, path: &str, value: &Value) -> Result<usize> {
+    let jp = parse_path(path)?;
+    let pointers: Vec<String> = jp
+        .query_located(doc)
+        .locations()
+        .map(|l| l.to_json_pointer())
+        .collect();
+    if !pointers.is_empty() {
+        for p in &pointers {
+            if let Some(slot) = doc.pointer_mut(p) {
+                *slot = value.clone();
+            }
+        }
+        return Ok(pointers.len());
+    }
+    let Some((parent, name)) = split_last_name(path) else {
+        return Ok(0);
+    };
+    let pj = parse_path(&parent)?;
+    let parents: Vec<String> = pj
+        .query_located(doc)
+        .locations()
+        .map(|l| l.to_json_pointer())
+        .collect();
+    let mut n = 0;
+    for p in parents {
+        if let Some(Value::Object(map)) = doc.pointer_mut(&p) {
+            map.insert(name.clone(), value.clone());
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+impl Store {
+    /// The document of `key` and the hash it is stored under.
+    async fn read_doc(&self, key: &str) -> Result<Option<(Value, [u8; 32])>> {
+        self.check_key(key)?;
+        let k = key.to_owned();
+        let entry = self
+            .read(move |ix| {
+                let Some(e) = ix.get_entry(k.as_bytes())? else {
+                    return Ok(None);
+                };
+                if matches!(e.expires_at_ms, Some(t) if t <= crate::store::now_ms()) {
+                    return Ok(None);
+                }
+                if e.kind != ValueKind::Json {
+                    return Err(Error::WrongType {
+                        expected: ValueKind::Json.name(),
+                        actual: e.kind.name(),
+                    });
+                }
+                // Decode inline documents here, on the blocking pool.
+                let doc = match &e.payload {
+                    Payload::Inline(b) => Some(parse_doc(b)?),
+                    Payload::Blob => None,
+                };
+                Ok(Some((e, doc)))
+            })
+            .await?;
+        let Some((e, doc)) = entry else {
+            return Ok(None);
+        };
+        let doc = match doc {
+            Some(d) => d,
+            None => parse_doc(&self.blobs().get_referenced(&e.hash).await?)?,
+        };
+        Ok(Some((doc, e.hash)))
+    }
+
+    /// Set a document (`path = "$"`) or the value at a JSONPath inside the
+    /// existing document. A missing key can only be set at `$`.
+    pub async fn json_set(&self, key: &str, path: &str, value: Value) -> Result<()> {
+        self.check_key(key)?;
+        let jp_root = path.trim() == "$";
+        if !jp_root {
+            parse_path(path)?;
+        }
+        for _ in 0..64 {
+            let (doc, expected) = if jp_root {
+                (value.clone(), None)
+            } else {
+                let Some((mut doc, hash)) = self.read_doc(key).await? else {
+                    return Err(Error::invalid(format!(
+                        "key `{key}` holds no document: set it at `$` first"
+                    )));
+                };
+                if set_at_path(&mut doc, path, &value)? == 0 {
+                    return Err(Error::invalid(format!(
+                        "JSONPath `{path}` selects nothing in the document"
+                    )));
+                }
+                (doc, Some(hash))
+            };
+            let text = serde_json::to_vec(&doc).map_err(Error::internal)?;
+            self.check_value(text.len())?;
+            let (entry, tag) = self.prepare_value(ValueKind::Json, text).await?;
+            let op = match expected {
+                None => WriteOp::Put {
+                    key: key.to_owned(),
+                    entry,
+                },
+                Some(h) => WriteOp::PutIfHash {
+                    key: key.to_owned(),
+                    expected: Some(h),
+                    entry,
+                },
+            };
+            let r = self.submit(vec![op], tag.into_iter().collect()).await?;
+            if r.first() != Some(&Reply::Bool(false)) {
+                return Ok(());
+            }
+            // Another writer changed the document between our read and our
+            // write: read it again and re-apply.
+        }
+        Err(Error::internal(
+            "json_set: too many concurrent conflicting updates",
+        ))
+    }
+
+    /// The whole document (`path = None`), or the array of values the
+    /// JSONPath selects.
+    pub async fn json_get(&self, key: &str, path: Option<&str>) -> Result<Option<Value>> {
+        let jp = path.map(parse_path).transpose()?;
+        let Some((doc, _)) = self.read_doc(key).await? else {
+            return Ok(None);
+        };
+        Ok(Some(match jp {
+            None => doc,
+            Some(jp) => Value::Array(jp.query(&doc).all().into_iter().cloned().collect()),
+        }))
+    }
+
+    /// The values a JSONPath filter expression selects in the document of
+    /// `key` (e.g. `$.items[?@.price < 10]`). Only this key's document is
+    /// decoded.
+    pub async fn json_filter(&self, key: &str, path: &str) -> Result<Vec<Value>> {
+        let jp = parse_path(path)?;
+        let Some((doc, _)) = self.read_doc(key).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(jp.query(&doc).all().into_iter().cloned().collect())
+    }
+}
+
+/// Decode a Json entry's inline document (for get_all).
+pub(crate) fn inline_doc(e: &Entry) -> Option<Result<Value>> {
+    match &e.payload {
+        Payload::Inline(b) => Some(parse_doc(b)),
+        Payload::Blob => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_existing_and_new_members() {
+        let mut d = json!({"a": {"b": 1}, "list": [1, 2]});
+        assert_eq!(set_at_path(&mut d, "$.a.b", &json!(5)).unwrap(), 1);
+        assert_eq!(set_at_path(&mut d, "$.a.c", &json!("new")).unwrap(), 1);
+        assert_eq!(set_at_path(&mut d, "$['a']['d']", &json!(true)).unwrap(), 1);
+        assert_eq!(set_at_path(&mut d, "$.list[1]", &json!(9)).unwrap(), 1);
+        assert_eq!(
+            d,
+            json!({"a": {"b": 5, "c": "new", "d": true}, "list": [1, 9]})
+        );
+        assert_eq!(set_at_path(&mut d, "$.nope.x", &json!(1)).unwrap(), 0);
+        assert!(set_at_path(&mut d, "$[", &json!(1)).is_err());
+    }
+}
