@@ -7,7 +7,7 @@ use super::{f64_from_le, load_or_new, range, read_meta, save, sub_key, tag, utf8
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::value::ValueKind;
-use crate::writer::Reply;
+use crate::writer::{Reply, Txn};
 
 const EARTH_RADIUS_M: f64 = 6_371_000.0;
 /// The latitude limits of Web-Mercator, as Redis enforces them.
@@ -103,6 +103,26 @@ pub(crate) fn decode_pos(b: &[u8]) -> Result<(f64, f64)> {
     Ok((f64_from_le(&b[..8])?, f64_from_le(&b[8..])?))
 }
 
+/// `geoadd` on the writer thread (coordinates already checked).
+pub(crate) fn txn_geoadd(
+    txn: &mut Txn<'_>,
+    k: &str,
+    items: Vec<(f64, f64, String)>,
+) -> Result<i64> {
+    let (entry, mut meta) = load_or_new(txn, k, ValueKind::Geo)?;
+    let mut added = 0;
+    for (lo, la, m) in items {
+        let sk = sub_key(k, meta.version, tag::GEO, m.as_bytes());
+        if txn.get_raw(&sk)?.is_none() {
+            meta.size += 1;
+            added += 1;
+        }
+        txn.put_raw(sk, encode_pos(lo, la));
+    }
+    save(txn, k, entry, &meta);
+    Ok(added)
+}
+
 impl Store {
     /// Add or move members: (longitude, latitude, member). Returns how many
     /// were new.
@@ -121,20 +141,7 @@ impl Store {
         }
         let k = key.to_owned();
         let r = self
-            .update(key, move |txn| {
-                let (entry, mut meta) = load_or_new(txn, &k, ValueKind::Geo)?;
-                let mut added = 0;
-                for (lo, la, m) in items {
-                    let sk = sub_key(&k, meta.version, tag::GEO, m.as_bytes());
-                    if txn.get_raw(&sk)?.is_none() {
-                        meta.size += 1;
-                        added += 1;
-                    }
-                    txn.put_raw(sk, encode_pos(lo, la));
-                }
-                save(txn, &k, entry, &meta);
-                Ok(Reply::Int(added))
-            })
+            .update(key, move |txn| txn_geoadd(txn, &k, items).map(Reply::Int))
             .await?;
         int(r)
     }

@@ -4,7 +4,7 @@ use super::{load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubSc
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::value::ValueKind;
-use crate::writer::Reply;
+use crate::writer::{Reply, Txn};
 
 impl Store {
     /// Set fields of a hash; returns how many fields are new.
@@ -23,20 +23,7 @@ impl Store {
         }
         let k = key.to_owned();
         let r = self
-            .update(key, move |txn| {
-                let (entry, mut meta) = load_or_new(txn, &k, ValueKind::Hash)?;
-                let mut added = 0;
-                for (f, v) in fields {
-                    let sk = sub_key(&k, meta.version, tag::HASH, f.as_bytes());
-                    if txn.get_raw(&sk)?.is_none() {
-                        added += 1;
-                        meta.size += 1;
-                    }
-                    txn.put_raw(sk, v.into_bytes());
-                }
-                save(txn, &k, entry, &meta);
-                Ok(Reply::Int(added))
-            })
+            .update(key, move |txn| txn_hset(txn, &k, fields).map(Reply::Int))
             .await?;
         int(r)
     }
@@ -139,6 +126,22 @@ impl Store {
             }),
         )
     }
+}
+
+/// `hset` on the writer thread.
+pub(crate) fn txn_hset(txn: &mut Txn<'_>, k: &str, fields: Vec<(String, String)>) -> Result<i64> {
+    let (entry, mut meta) = load_or_new(txn, k, ValueKind::Hash)?;
+    let mut added = 0;
+    for (f, v) in fields {
+        let sk = sub_key(k, meta.version, tag::HASH, f.as_bytes());
+        if txn.get_raw(&sk)?.is_none() {
+            added += 1;
+            meta.size += 1;
+        }
+        txn.put_raw(sk, v.into_bytes());
+    }
+    save(txn, k, entry, &meta);
+    Ok(added)
 }
 
 pub(crate) fn int(r: Reply) -> Result<i64> {

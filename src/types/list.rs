@@ -9,7 +9,29 @@ use super::{
 use crate::error::Result;
 use crate::store::Store;
 use crate::value::ValueKind;
-use crate::writer::Reply;
+use crate::writer::{Reply, Txn};
+
+/// `lpush/rpush` on the writer thread; returns the new length.
+pub(crate) fn txn_push(txn: &mut Txn<'_>, k: &str, values: Vec<String>, left: bool) -> Result<i64> {
+    let (entry, mut meta) = load_or_new(txn, k, ValueKind::List)?;
+    for v in values {
+        let idx = if left {
+            meta.head -= 1;
+            meta.head
+        } else {
+            meta.tail += 1;
+            meta.tail - 1
+        };
+        txn.put_raw(
+            sub_key(k, meta.version, tag::LIST, &enc_i64(idx)),
+            v.into_bytes(),
+        );
+        meta.size += 1;
+    }
+    let len = meta.size as i64;
+    save(txn, k, entry, &meta);
+    Ok(len)
+}
 
 impl Store {
     async fn push(&self, key: &str, values: Vec<String>, left: bool) -> Result<i64> {
@@ -19,24 +41,7 @@ impl Store {
         let k = key.to_owned();
         let r = self
             .update(key, move |txn| {
-                let (entry, mut meta) = load_or_new(txn, &k, ValueKind::List)?;
-                for v in values {
-                    let idx = if left {
-                        meta.head -= 1;
-                        meta.head
-                    } else {
-                        meta.tail += 1;
-                        meta.tail - 1
-                    };
-                    txn.put_raw(
-                        sub_key(&k, meta.version, tag::LIST, &enc_i64(idx)),
-                        v.into_bytes(),
-                    );
-                    meta.size += 1;
-                }
-                let len = meta.size as i64;
-                save(txn, &k, entry, &meta);
-                Ok(Reply::Int(len))
+                txn_push(txn, &k, values, left).map(Reply::Int)
             })
             .await?;
         int(r)

@@ -5,7 +5,23 @@ use super::{load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubSc
 use crate::error::Result;
 use crate::store::Store;
 use crate::value::ValueKind;
-use crate::writer::Reply;
+use crate::writer::{Reply, Txn};
+
+/// `sadd` on the writer thread.
+pub(crate) fn txn_sadd(txn: &mut Txn<'_>, k: &str, members: Vec<String>) -> Result<i64> {
+    let (entry, mut meta) = load_or_new(txn, k, ValueKind::Set)?;
+    let mut added = 0;
+    for m in members {
+        let sk = sub_key(k, meta.version, tag::SET, m.as_bytes());
+        if txn.get_raw(&sk)?.is_none() {
+            txn.put_raw(sk, Vec::new());
+            meta.size += 1;
+            added += 1;
+        }
+    }
+    save(txn, k, entry, &meta);
+    Ok(added)
+}
 
 impl Store {
     /// Add members; returns how many were new.
@@ -20,20 +36,7 @@ impl Store {
         }
         let k = key.to_owned();
         let r = self
-            .update(key, move |txn| {
-                let (entry, mut meta) = load_or_new(txn, &k, ValueKind::Set)?;
-                let mut added = 0;
-                for m in members {
-                    let sk = sub_key(&k, meta.version, tag::SET, m.as_bytes());
-                    if txn.get_raw(&sk)?.is_none() {
-                        txn.put_raw(sk, Vec::new());
-                        meta.size += 1;
-                        added += 1;
-                    }
-                }
-                save(txn, &k, entry, &meta);
-                Ok(Reply::Int(added))
-            })
+            .update(key, move |txn| txn_sadd(txn, &k, members).map(Reply::Int))
             .await?;
         int(r)
     }

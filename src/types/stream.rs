@@ -5,7 +5,7 @@ use super::{load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::value::ValueKind;
-use crate::writer::Reply;
+use crate::writer::{Reply, Txn};
 
 /// One stream entry: its id and its field/value pairs, in the order given.
 pub type StreamEntry = (String, Vec<(String, String)>);
@@ -98,13 +98,13 @@ fn upper_bound(hi: StreamId) -> Option<Vec<u8>> {
 }
 
 /// What `xadd` was asked for.
-enum IdSpec {
+pub(crate) enum IdSpec {
     Auto,
     AutoSeq(u64),
     Explicit(StreamId),
 }
 
-fn parse_spec(id: &str) -> Result<IdSpec> {
+pub(crate) fn parse_spec(id: &str) -> Result<IdSpec> {
     if id == "*" {
         return Ok(IdSpec::Auto);
     }
@@ -152,6 +152,55 @@ pub(crate) fn decode_entry(sfx: &[u8], v: &[u8]) -> Result<StreamEntry> {
     Ok((StreamId::decode(sfx)?.to_string(), decode_fields(v)?))
 }
 
+/// `xadd` on the writer thread.
+pub(crate) fn txn_xadd(
+    txn: &mut Txn<'_>,
+    k: &str,
+    spec: IdSpec,
+    fields: Vec<(String, String)>,
+) -> Result<StreamId> {
+    let (entry, mut meta) = load_or_new(txn, k, ValueKind::Stream)?;
+    let last = StreamId {
+        ms: meta.last_ms,
+        seq: meta.last_seq,
+    };
+    let next_in = |ms: u64| -> Result<StreamId> {
+        if ms > last.ms {
+            Ok(StreamId { ms, seq: 0 })
+        } else if ms == last.ms && last.seq < u64::MAX {
+            Ok(StreamId {
+                ms,
+                seq: last.seq + 1,
+            })
+        } else {
+            Err(Error::invalid(format!(
+                "stream id must be greater than the last id {last}"
+            )))
+        }
+    };
+    let new = match spec {
+        IdSpec::Auto => next_in(txn.now_ms.max(last.ms))?,
+        IdSpec::AutoSeq(ms) => next_in(ms)?,
+        IdSpec::Explicit(id) => {
+            if id <= last || id == StreamId::MIN {
+                return Err(Error::invalid(format!(
+                    "stream id {id} must be greater than the last id {last} (and than 0-0)"
+                )));
+            }
+            id
+        }
+    };
+    txn.put_raw(
+        sub_key(k, meta.version, tag::STREAM, &new.encode()),
+        encode_fields(&fields),
+    );
+    meta.last_ms = new.ms;
+    meta.last_seq = new.seq;
+    meta.size += 1;
+    save(txn, k, entry, &meta);
+    Ok(new)
+}
+
 impl Store {
     /// Append an entry. `id` is `*` (a new id `{now ms}-{seq}`, strictly
     /// increasing even within one millisecond), `{ms}-*`, or an explicit
@@ -175,46 +224,7 @@ impl Store {
         let k = key.to_owned();
         let r = self
             .update(key, move |txn| {
-                let (entry, mut meta) = load_or_new(txn, &k, ValueKind::Stream)?;
-                let last = StreamId {
-                    ms: meta.last_ms,
-                    seq: meta.last_seq,
-                };
-                let next_in = |ms: u64| -> Result<StreamId> {
-                    if ms > last.ms {
-                        Ok(StreamId { ms, seq: 0 })
-                    } else if ms == last.ms && last.seq < u64::MAX {
-                        Ok(StreamId {
-                            ms,
-                            seq: last.seq + 1,
-                        })
-                    } else {
-                        Err(Error::invalid(format!(
-                            "stream id must be greater than the last id {last}"
-                        )))
-                    }
-                };
-                let new = match spec {
-                    IdSpec::Auto => next_in(txn.now_ms.max(last.ms))?,
-                    IdSpec::AutoSeq(ms) => next_in(ms)?,
-                    IdSpec::Explicit(id) => {
-                        if id <= last || id == StreamId::MIN {
-                            return Err(Error::invalid(format!(
-                                "stream id {id} must be greater than the last id {last} (and than 0-0)"
-                            )));
-                        }
-                        id
-                    }
-                };
-                txn.put_raw(
-                    sub_key(&k, meta.version, tag::STREAM, &new.encode()),
-                    encode_fields(&fields),
-                );
-                meta.last_ms = new.ms;
-                meta.last_seq = new.seq;
-                meta.size += 1;
-                save(txn, &k, entry, &meta);
-                Ok(Reply::Str(new.to_string()))
+                txn_xadd(txn, &k, spec, fields).map(|id| Reply::Str(id.to_string()))
             })
             .await?;
         match r {

@@ -9,7 +9,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::value::ValueKind;
-use crate::writer::Reply;
+use crate::writer::{Reply, Txn};
 
 pub(crate) fn decode_point(sfx: &[u8], v: &[u8]) -> Result<(i64, f64)> {
     Ok((dec_i64(sfx)?, f64_from_le(v)?))
@@ -22,6 +22,22 @@ fn bounds(from: i64, to: i64) -> (Vec<u8>, Option<Vec<u8>>) {
         Some(enc_i64(to + 1).to_vec())
     };
     (enc_i64(from).to_vec(), hi)
+}
+
+/// `ts_add` on the writer thread; returns how many points were new.
+pub(crate) fn txn_ts_add(txn: &mut Txn<'_>, k: &str, points: Vec<(i64, f64)>) -> Result<i64> {
+    let (entry, mut meta) = load_or_new(txn, k, ValueKind::TimeSeries)?;
+    let mut added = 0;
+    for (t, v) in points {
+        let sk = sub_key(k, meta.version, tag::TS, &enc_i64(t));
+        if txn.get_raw(&sk)?.is_none() {
+            meta.size += 1;
+            added += 1;
+        }
+        txn.put_raw(sk, f64_le(v).to_vec());
+    }
+    save(txn, k, entry, &meta);
+    Ok(added)
 }
 
 impl Store {
@@ -43,20 +59,7 @@ impl Store {
         }
         let k = key.to_owned();
         let r = self
-            .update(key, move |txn| {
-                let (entry, mut meta) = load_or_new(txn, &k, ValueKind::TimeSeries)?;
-                let mut added = 0;
-                for (t, v) in points {
-                    let sk = sub_key(&k, meta.version, tag::TS, &enc_i64(t));
-                    if txn.get_raw(&sk)?.is_none() {
-                        meta.size += 1;
-                        added += 1;
-                    }
-                    txn.put_raw(sk, f64_le(v).to_vec());
-                }
-                save(txn, &k, entry, &meta);
-                Ok(Reply::Int(added))
-            })
+            .update(key, move |txn| txn_ts_add(txn, &k, points).map(Reply::Int))
             .await?;
         int(r)
     }

@@ -43,6 +43,43 @@ fn remove_member(txn: &mut Txn<'_>, k: &str, meta: &mut Meta, member: &str) -> R
     Ok(true)
 }
 
+/// `zadd` on the writer thread (scores already checked).
+pub(crate) fn txn_zadd(txn: &mut Txn<'_>, k: &str, items: Vec<(String, f64)>) -> Result<i64> {
+    let (entry, mut meta) = load_or_new(txn, k, ValueKind::SortedSet)?;
+    let mut added = 0;
+    for (member, score) in items {
+        let id = doc_id(&member);
+        if let Some(id) = &id {
+            let ik = sub_key(k, meta.version, tag::ZID, id.as_bytes());
+            if let Some(prev) = txn.get_raw(&ik)? {
+                let prev = utf8(&prev)?;
+                if prev != member {
+                    remove_member(txn, k, &mut meta, &prev)?;
+                }
+            }
+            txn.put_raw(ik, member.as_bytes().to_vec());
+        }
+        let mk = sub_key(k, meta.version, tag::ZMEMBER, member.as_bytes());
+        match txn.get_raw(&mk)? {
+            Some(old) => {
+                let mut zk = enc_f64(f64_from_le(&old)?).to_vec();
+                zk.extend_from_slice(member.as_bytes());
+                txn.remove_raw(sub_key(k, meta.version, tag::ZSCORE, &zk));
+            }
+            None => {
+                meta.size += 1;
+                added += 1;
+            }
+        }
+        txn.put_raw(mk, f64_le(score).to_vec());
+        let mut zk = enc_f64(score).to_vec();
+        zk.extend_from_slice(member.as_bytes());
+        txn.put_raw(sub_key(k, meta.version, tag::ZSCORE, &zk), Vec::new());
+    }
+    save(txn, k, entry, &meta);
+    Ok(added)
+}
+
 impl Store {
     /// Add members with scores (or update their scores); returns how many
     /// members are new. Scores must be finite. A JSON-object member with a
@@ -59,41 +96,7 @@ impl Store {
         }
         let k = key.to_owned();
         let r = self
-            .update(key, move |txn| {
-                let (entry, mut meta) = load_or_new(txn, &k, ValueKind::SortedSet)?;
-                let mut added = 0;
-                for (member, score) in items {
-                    let id = doc_id(&member);
-                    if let Some(id) = &id {
-                        let ik = sub_key(&k, meta.version, tag::ZID, id.as_bytes());
-                        if let Some(prev) = txn.get_raw(&ik)? {
-                            let prev = utf8(&prev)?;
-                            if prev != member {
-                                remove_member(txn, &k, &mut meta, &prev)?;
-                            }
-                        }
-                        txn.put_raw(ik, member.as_bytes().to_vec());
-                    }
-                    let mk = sub_key(&k, meta.version, tag::ZMEMBER, member.as_bytes());
-                    match txn.get_raw(&mk)? {
-                        Some(old) => {
-                            let mut zk = enc_f64(f64_from_le(&old)?).to_vec();
-                            zk.extend_from_slice(member.as_bytes());
-                            txn.remove_raw(sub_key(&k, meta.version, tag::ZSCORE, &zk));
-                        }
-                        None => {
-                            meta.size += 1;
-                            added += 1;
-                        }
-                    }
-                    txn.put_raw(mk, f64_le(score).to_vec());
-                    let mut zk = enc_f64(score).to_vec();
-                    zk.extend_from_slice(member.as_bytes());
-                    txn.put_raw(sub_key(&k, meta.version, tag::ZSCORE, &zk), Vec::new());
-                }
-                save(txn, &k, entry, &meta);
-                Ok(Reply::Int(added))
-            })
+            .update(key, move |txn| txn_zadd(txn, &k, items).map(Reply::Int))
             .await?;
         int(r)
     }
