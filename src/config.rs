@@ -65,6 +65,33 @@ impl ThroughputMode {
     }
 }
 
+/// What opening a store does with its operation log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LogCheck {
+    /// Decode every entry (a corrupt one is reported and skipped) but trust
+    /// the signatures this store verified when it applied them.
+    #[default]
+    Trust,
+    /// Decode and re-verify every signature, in parallel chunks.
+    Verify,
+    /// Do not read the log at open.
+    Skip,
+}
+
+impl LogCheck {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "trust" => Ok(LogCheck::Trust),
+            "verify" => Ok(LogCheck::Verify),
+            "skip" => Ok(LogCheck::Skip),
+            other => Err(Error::config(
+                "log_check",
+                format!("`{other}` is not one of trust, verify, skip"),
+            )),
+        }
+    }
+}
+
 /// Everything tunable about a store. Build with [`Config::builder`] or start
 /// from [`Config::default`] and set fields; [`Config::validate`] runs at open.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +137,17 @@ pub struct Config {
     pub sweep_interval: Duration,
     /// Entries per page when scanning.
     pub scan_page_size: usize,
+    /// A newly submitted signed operation must carry a timestamp within this
+    /// window of now (ms). Operations from the log or from sync are exempt.
+    pub freshness_window_ms: u64,
+    /// Also accept the Cyberfly node's short signed message
+    /// `"{db_name}:{key}:{value}"` (which leaves type, field, score,
+    /// timestamp and op_id unsigned). Off by default.
+    pub legacy_signatures: bool,
+    /// What open does with the operation log.
+    pub log_check: LogCheck,
+    /// Entries of the signature verdict cache.
+    pub verdict_cache_entries: u64,
     /// Worker threads of the runtime a store creates for itself
     /// ([`crate::Store::open_blocking`]).
     pub runtime_threads: usize,
@@ -136,6 +174,10 @@ impl Default for Config {
             gc_interval: Duration::from_secs(60),
             sweep_interval: Duration::from_secs(60),
             scan_page_size: 256,
+            freshness_window_ms: 3_600_000,
+            legacy_signatures: false,
+            log_check: LogCheck::Trust,
+            verdict_cache_entries: 1 << 20,
             runtime_threads: 2,
         }
     }
@@ -218,6 +260,16 @@ impl Config {
             "must be in 1..=100000",
         )?;
         need(
+            self.freshness_window_ms >= 1000,
+            "freshness_window_ms",
+            "must be at least 1000",
+        )?;
+        need(
+            self.verdict_cache_entries >= 1,
+            "verdict_cache_entries",
+            "must be at least 1",
+        )?;
+        need(
             (1..=256).contains(&self.runtime_threads),
             "runtime_threads",
             "must be in 1..=256",
@@ -263,6 +315,10 @@ setters! {
     gc_interval: Duration,
     sweep_interval: Duration,
     scan_page_size: usize,
+    freshness_window_ms: u64,
+    legacy_signatures: bool,
+    log_check: LogCheck,
+    verdict_cache_entries: u64,
     runtime_threads: usize,
 }
 

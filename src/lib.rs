@@ -17,16 +17,24 @@
 
 pub mod blobs;
 pub mod cache;
+#[cfg(feature = "capi")]
+pub mod capi;
 pub mod config;
 pub mod error;
 pub mod index;
 pub mod metrics;
+pub mod oplog;
 pub mod store;
 pub mod types;
 pub mod value;
+pub mod verify;
 pub mod writer;
 
-pub use config::{Config, ConfigBuilder, Durability, ThroughputMode};
+/// The Python module `cyberfly_store._native` (feature `python`, built by maturin).
+#[cfg(feature = "python")]
+pub mod python;
+
+pub use config::{Config, ConfigBuilder, Durability, LogCheck, ThroughputMode};
 pub use error::{Error, ErrorCode, Result};
 pub use store::{ContentHash, Scan, Stats, Store};
 pub use types::geo::{GeoMatch, GeoUnit, RadiusOpts};

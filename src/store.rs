@@ -167,6 +167,8 @@ struct Inner {
     handle: Handle,
     runtime: Mutex<Option<Runtime>>,
     lock: Mutex<Option<DirLock>>,
+    verifier: Arc<crate::verify::Verifier>,
+    log_report: Mutex<Option<crate::oplog::LoadReport>>,
 }
 
 /// An open store. Clones share the same store.
@@ -206,7 +208,24 @@ impl Store {
     /// background work runs on that runtime's blocking pool and on the
     /// store's own writer thread.
     pub async fn open(path: impl AsRef<Path>, config: Config) -> Result<Store> {
-        Self::open_inner(path.as_ref(), config, Handle::current(), None).await
+        Self::open_inner(path.as_ref(), config, Handle::current(), None, None).await
+    }
+
+    /// Like [`open`](Self::open), reporting (done, total) while the
+    /// operation log is read (`Config::log_check`).
+    pub async fn open_with_progress(
+        path: impl AsRef<Path>,
+        config: Config,
+        progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
+    ) -> Result<Store> {
+        Self::open_inner(
+            path.as_ref(),
+            config,
+            Handle::current(),
+            None,
+            Some(progress),
+        )
+        .await
     }
 
     /// Open from synchronous code: the store builds and owns a multi-thread
@@ -227,7 +246,7 @@ impl Store {
             .build()?;
         let handle = rt.handle().clone();
         let path = path.as_ref().to_path_buf();
-        let store = rt.block_on(Self::open_inner(&path, config, handle, None));
+        let store = rt.block_on(Self::open_inner(&path, config, handle, None, None));
         match store {
             Ok(s) => {
                 *s.inner.runtime.lock().expect("runtime lock") = Some(rt);
@@ -245,6 +264,7 @@ impl Store {
         config: Config,
         handle: Handle,
         runtime: Option<Runtime>,
+        progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
     ) -> Result<Store> {
         config.validate()?;
         std::fs::create_dir_all(path)?;
@@ -286,7 +306,7 @@ impl Store {
         let store = Store {
             inner: Arc::new(Inner {
                 path,
-                config,
+                config: config.clone(),
                 closed: AtomicBool::new(false),
                 index: RwLock::new(Some(index)),
                 blobs,
@@ -297,10 +317,39 @@ impl Store {
                 handle,
                 runtime: Mutex::new(runtime),
                 lock: Mutex::new(Some(lock)),
+                verifier: Arc::new(crate::verify::Verifier::new(config.verdict_cache_entries)),
+                log_report: Mutex::new(None),
             }),
         };
+        let check = store.inner.config.log_check;
+        match store.load_log(check, progress).await {
+            Ok(r) => {
+                if !r.corrupt.is_empty() || !r.invalid_signatures.is_empty() {
+                    tracing::warn!(
+                        corrupt = r.corrupt.len(),
+                        invalid = r.invalid_signatures.len(),
+                        "operation log has bad entries (skipped)"
+                    );
+                }
+                *store.inner.log_report.lock().expect("report") = Some(r);
+            }
+            Err(e) => {
+                let _ = store.close().await;
+                return Err(e);
+            }
+        }
         store.spawn_sweeper();
         Ok(store)
+    }
+
+    /// The verifier of this store (its verdict cache and counters).
+    pub fn verifier(&self) -> &Arc<crate::verify::Verifier> {
+        &self.inner.verifier
+    }
+
+    /// What reading the operation log at open found.
+    pub fn log_report(&self) -> Option<crate::oplog::LoadReport> {
+        self.inner.log_report.lock().expect("report").clone()
     }
 
     /// The background sweeper: every `sweep_interval`, remove expired keys
@@ -602,12 +651,28 @@ impl Store {
         ops: Vec<WriteOp>,
         tags: Vec<iroh_blobs::api::TempTag>,
     ) -> Result<Vec<Reply>> {
+        self.submit_with(ops, tags, false).await
+    }
+
+    /// Submit ops to the writer; with `independent`, each op succeeds or
+    /// fails on its own (`Reply::Failed`).
+    pub(crate) async fn submit_with(
+        &self,
+        ops: Vec<WriteOp>,
+        tags: Vec<iroh_blobs::api::TempTag>,
+        independent: bool,
+    ) -> Result<Vec<Reply>> {
         self.check_open()?;
         let t0 = Instant::now();
         let (ack, rx) = oneshot::channel();
         self.inner
             .tx
-            .send(Msg::Write { ops, tags, ack })
+            .send(Msg::Write {
+                ops,
+                tags,
+                independent,
+                ack,
+            })
             .await
             .map_err(|_| Error::Closed)?;
         let r = rx.await.map_err(|_| Error::Closed)?;
@@ -631,7 +696,7 @@ impl Store {
             .map(|(e, t)| (e.encode(), t))
     }
 
-    async fn prepare_entry(
+    pub(crate) async fn prepare_entry(
         &self,
         kind: ValueKind,
         value: Vec<u8>,

@@ -71,12 +71,24 @@ impl std::fmt::Debug for WriteOp {
 }
 
 /// What one op answered.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub enum Reply {
     Unit,
     Bool(bool),
     Int(i64),
     Str(String),
+    /// The op failed and changed nothing (only in independent requests).
+    Failed(OpError),
+}
+
+/// A typed error inside a reply.
+#[derive(Debug)]
+pub struct OpError(pub Error);
+
+impl PartialEq for OpError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.code() == other.0.code() && self.0.to_string() == other.0.to_string()
+    }
 }
 
 pub type Ack = oneshot::Sender<Result<Vec<Reply>>>;
@@ -85,6 +97,9 @@ pub enum Msg {
     Write {
         ops: Vec<WriteOp>,
         tags: Vec<TempTag>,
+        /// Ops succeed or fail one by one (`Reply::Failed`) instead of the
+        /// request failing as a whole.
+        independent: bool,
         ack: Ack,
     },
     Flush(oneshot::Sender<Result<()>>),
@@ -104,6 +119,7 @@ pub struct WriterCtx {
 struct Pending {
     ops: Vec<WriteOp>,
     tags: Vec<TempTag>,
+    independent: bool,
     ack: Ack,
 }
 
@@ -113,7 +129,10 @@ pub struct Txn<'a> {
     index: &'a Index,
     group: &'a BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     staged: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Writes of the current op when ops are independent (a savepoint).
+    op_staged: Option<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
     touched: Vec<String>,
+    op_touched: Vec<String>,
     /// Wall-clock time of the group, ms since the epoch (one value for the
     /// whole request so that expiry checks agree).
     pub now_ms: u64,
@@ -122,6 +141,9 @@ pub struct Txn<'a> {
 impl<'a> Txn<'a> {
     /// Read a raw index key.
     pub fn get_raw(&self, k: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(v) = self.op_staged.as_ref().and_then(|m| m.get(k)) {
+            return Ok(v.clone());
+        }
         if let Some(v) = self.staged.get(k) {
             return Ok(v.clone());
         }
@@ -132,11 +154,17 @@ impl<'a> Txn<'a> {
     }
 
     pub fn put_raw(&mut self, k: Vec<u8>, v: Vec<u8>) {
-        self.staged.insert(k, Some(v));
+        match &mut self.op_staged {
+            Some(m) => m.insert(k, Some(v)),
+            None => self.staged.insert(k, Some(v)),
+        };
     }
 
     pub fn remove_raw(&mut self, k: Vec<u8>) {
-        self.staged.insert(k, None);
+        match &mut self.op_staged {
+            Some(m) => m.insert(k, None),
+            None => self.staged.insert(k, None),
+        };
     }
 
     /// The live entry of a key: `None` if absent or expired.
@@ -171,7 +199,27 @@ impl<'a> Txn<'a> {
 
     /// Mark a key for cache invalidation.
     pub fn touch(&mut self, key: &str) {
-        self.touched.push(key.to_owned());
+        if self.op_staged.is_some() {
+            self.op_touched.push(key.to_owned());
+        } else {
+            self.touched.push(key.to_owned());
+        }
+    }
+
+    fn begin_op(&mut self) {
+        self.op_staged = Some(BTreeMap::new());
+    }
+
+    fn commit_op(&mut self) {
+        if let Some(m) = self.op_staged.take() {
+            self.staged.extend(m);
+        }
+        self.touched.append(&mut self.op_touched);
+    }
+
+    fn rollback_op(&mut self) {
+        self.op_staged = None;
+        self.op_touched.clear();
     }
 
     /// A fresh container version.
@@ -200,9 +248,19 @@ pub fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>, queue_cap: usize) {
         let mut next = Some(first);
         loop {
             match next.take() {
-                Some(Msg::Write { ops, tags, ack }) => {
+                Some(Msg::Write {
+                    ops,
+                    tags,
+                    independent,
+                    ack,
+                }) => {
                     n_ops += ops.len();
-                    group.push(Pending { ops, tags, ack });
+                    group.push(Pending {
+                        ops,
+                        tags,
+                        independent,
+                        ack,
+                    });
                 }
                 Some(other) => {
                     control = Some(other);
@@ -241,9 +299,19 @@ pub fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>, queue_cap: usize) {
     let mut n = 0;
     while let Ok(m) = rx.try_recv() {
         match m {
-            Msg::Write { ops, tags, ack } => {
+            Msg::Write {
+                ops,
+                tags,
+                independent,
+                ack,
+            } => {
                 n += ops.len();
-                rest.push(Pending { ops, tags, ack });
+                rest.push(Pending {
+                    ops,
+                    tags,
+                    independent,
+                    ack,
+                });
             }
             Msg::Flush(ack) => {
                 let _ = ack.send(Err(Error::Closed));
@@ -317,18 +385,39 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
     let mut acks = Vec::with_capacity(group.len());
     let mut tags = Vec::new();
     for p in group {
-        let Pending { ops, tags: t, ack } = p;
+        let Pending {
+            ops,
+            tags: t,
+            independent,
+            ack,
+        } = p;
         let n = ops.len();
         let mut txn = Txn {
             index: &ctx.index,
             group: &pending_writes,
             staged: BTreeMap::new(),
+            op_staged: None,
             touched: Vec::new(),
+            op_touched: Vec::new(),
             now_ms,
         };
         let mut replies = Vec::with_capacity(n);
         let mut failed = None;
         for op in ops {
+            if independent {
+                txn.begin_op();
+                match run_op(&mut txn, op) {
+                    Ok(r) => {
+                        txn.commit_op();
+                        replies.push(r);
+                    }
+                    Err(e) => {
+                        txn.rollback_op();
+                        replies.push(Reply::Failed(OpError(e)));
+                    }
+                }
+                continue;
+            }
             match run_op(&mut txn, op) {
                 Ok(r) => replies.push(r),
                 Err(e) => {

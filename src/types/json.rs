@@ -78,7 +78,7 @@ pub fn set_at_path(doc: &mut Value, path: &str, value: &Value) -> Result<usize> 
 
 impl Store {
     /// The document of `key` and the hash it is stored under.
-    async fn read_doc(&self, key: &str) -> Result<Option<(Value, [u8; 32])>> {
+    pub(crate) async fn read_json_doc(&self, key: &str) -> Result<Option<(Value, [u8; 32])>> {
         self.check_key(key)?;
         let k = key.to_owned();
         let entry = self
@@ -125,7 +125,7 @@ impl Store {
             let (doc, expected) = if jp_root {
                 (value.clone(), None)
             } else {
-                let Some((mut doc, hash)) = self.read_doc(key).await? else {
+                let Some((mut doc, hash)) = self.read_json_doc(key).await? else {
                     return Err(Error::invalid(format!(
                         "key `{key}` holds no document: set it at `$` first"
                     )));
@@ -167,7 +167,7 @@ impl Store {
     /// JSONPath selects.
     pub async fn json_get(&self, key: &str, path: Option<&str>) -> Result<Option<Value>> {
         let jp = path.map(parse_path).transpose()?;
-        let Some((doc, _)) = self.read_doc(key).await? else {
+        let Some((doc, _)) = self.read_json_doc(key).await? else {
             return Ok(None);
         };
         Ok(Some(match jp {
@@ -181,7 +181,7 @@ impl Store {
     /// decoded.
     pub async fn json_filter(&self, key: &str, path: &str) -> Result<Vec<Value>> {
         let jp = parse_path(path)?;
-        let Some((doc, _)) = self.read_doc(key).await? else {
+        let Some((doc, _)) = self.read_json_doc(key).await? else {
             return Ok(Vec::new());
         };
         Ok(jp.query(&doc).all().into_iter().cloned().collect())

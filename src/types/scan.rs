@@ -291,3 +291,63 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// A BLAKE3 digest of the store's whole logical state: every live key
+    /// with its type, contents, expiry and signature metadata, in key order.
+    /// Internal details (container versions, blob placement, orphans not yet
+    /// swept) do not affect it, so two stores holding the same data agree.
+    pub async fn state_digest(&self) -> Result<String> {
+        let mut h = blake3::Hasher::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self.config().scan_page_size;
+            let a = after.clone();
+            let (rows, last, n) = self
+                .read(move |ix| {
+                    let raw = ix.scan_page(&[], a.as_deref(), page)?;
+                    let n = raw.len();
+                    let last = raw.last().map(|(k, _)| k.clone());
+                    let now = now_ms();
+                    let mut rows = Vec::new();
+                    for (k, v) in raw {
+                        let e = Entry::decode(&v)?;
+                        if matches!(e.expires_at_ms, Some(t) if t <= now) {
+                            continue;
+                        }
+                        let key = String::from_utf8(k)
+                            .map_err(|_| Error::Corrupt("key is not UTF-8".into()))?;
+                        let p = materialize(ix, &key, &e)?;
+                        rows.push((key, e, p));
+                    }
+                    Ok((rows, last, n))
+                })
+                .await?;
+            for (key, e, p) in rows {
+                let v = match p {
+                    Pending::Ready(v) => v,
+                    Pending::Blob(hash) => {
+                        let b = self.blobs().get_referenced(&hash).await?;
+                        match e.kind {
+                            ValueKind::Json => TypedValue::Json(super::json::parse_doc(&b)?),
+                            _ => TypedValue::String(decode_string(b.to_vec())?),
+                        }
+                    }
+                };
+                let row = format!(
+                    "{key}\u{0}{}\u{0}{v:?}\u{0}{:?}\u{0}{:?}\n",
+                    e.kind.name(),
+                    e.expires_at_ms,
+                    e.sig
+                );
+                h.update(&(row.len() as u64).to_le_bytes());
+                h.update(row.as_bytes());
+            }
+            if n < page {
+                break;
+            }
+            after = last;
+        }
+        Ok(h.finalize().to_hex().to_string())
+    }
+}

@@ -1,0 +1,1013 @@
+//! Signed operations and the operation log.
+//!
+//! A [`SignedOperation`] carries the Cyberfly node's fields. Its signed
+//! message is a canonical, versioned binary encoding of every field that
+//! changes the outcome ([`SignedOperation::canonical_message`]); the node's
+//! short form `"{db_name}:{key}:{value}"` is accepted only with
+//! `Config::legacy_signatures`.
+//!
+//! Applying an operation (one writer transaction, so all or nothing):
+//! 1. shape, ownership (`db_name` ends with `-{public_key}`) and, for new
+//!    submissions, freshness are checked; signatures are verified in parallel
+//!    batches for `apply_many`;
+//! 2. an `op_id` seen before is a `Duplicate` no-op;
+//! 3. last-write-wins on `(timestamp, op_id)`: per key for String, per key and
+//!    path for Json, per key and field for Hash, per key and member for
+//!    SortedSet and Geo, per key and point for TimeSeries. List, Set and
+//!    Stream operations append (set-add is idempotent), so they have no
+//!    "older" write to lose to; `op_id` de-duplication is what keeps them
+//!    exactly-once;
+//! 4. the value is applied to `{db_name}:{key}` by `store_type`, the entry
+//!    gets the signature metadata, and the operation is appended to the log
+//!    (`L | timestamp | op_id`) with its `op_id` marker.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::LogCheck;
+use crate::error::{Error, Result};
+use crate::store::{now_ms, Store};
+use crate::types::geo::check_coords;
+use crate::types::json::set_at_path;
+use crate::types::stream::{parse_spec, IdSpec};
+use crate::types::{geo, hash, list, set, stream, timeseries, zset};
+use crate::value::{Entry, SigMeta, ValueKind};
+use crate::verify::{decode_hex, Keypair, VerifyItem};
+use crate::writer::{Reply, Txn, WriteOp};
+
+const DOMAIN: &[u8] = b"cyberfly-op/v1\0";
+const NS_OPID: u8 = b'o';
+const NS_LOG: u8 = b'L';
+const NS_LWW: u8 = b'w';
+const LOG_COUNT_KEY: &[u8] = b"#oplog_count";
+
+/// A signed write, with the Cyberfly node's fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedOperation {
+    pub op_id: String,
+    /// ms since the epoch.
+    pub timestamp: u64,
+    pub db_name: String,
+    pub key: String,
+    pub value: String,
+    /// The node's `StoreType` name: String, Hash, List, Set, SortedSet, Json,
+    /// Stream, TimeSeries, Geo.
+    pub store_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_fields: Option<Vec<(String, String)>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts_timestamp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    /// Lowercase hex, 32 bytes.
+    #[serde(default)]
+    pub public_key: String,
+    /// Lowercase hex, 64 bytes.
+    #[serde(default)]
+    pub signature: String,
+}
+
+/// The node's name of a value kind.
+pub fn store_type_name(k: ValueKind) -> &'static str {
+    match k {
+        ValueKind::String => "String",
+        ValueKind::Hash => "Hash",
+        ValueKind::List => "List",
+        ValueKind::Set => "Set",
+        ValueKind::SortedSet => "SortedSet",
+        ValueKind::Json => "Json",
+        ValueKind::Stream => "Stream",
+        ValueKind::TimeSeries => "TimeSeries",
+        ValueKind::Geo => "Geo",
+    }
+}
+
+/// Parse a store type name (the node's, or snake case).
+pub fn parse_store_type(s: &str) -> Result<ValueKind> {
+    Ok(match s.to_ascii_lowercase().replace('_', "").as_str() {
+        "string" => ValueKind::String,
+        "hash" => ValueKind::Hash,
+        "list" => ValueKind::List,
+        "set" => ValueKind::Set,
+        "sortedset" | "zset" => ValueKind::SortedSet,
+        "json" => ValueKind::Json,
+        "stream" => ValueKind::Stream,
+        "timeseries" => ValueKind::TimeSeries,
+        "geo" => ValueKind::Geo,
+        _ => return Err(Error::invalid(format!("unknown store_type `{s}`"))),
+    })
+}
+
+fn put_str(b: &mut Vec<u8>, s: &str) {
+    b.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    b.extend_from_slice(s.as_bytes());
+}
+
+fn put_opt<T>(b: &mut Vec<u8>, v: &Option<T>, f: impl FnOnce(&mut Vec<u8>, &T)) {
+    match v {
+        None => b.push(0),
+        Some(x) => {
+            b.push(1);
+            f(b, x);
+        }
+    }
+}
+
+/// A new op_id that sorts by creation within this process: the timestamp
+/// (12 hex digits), a process-wide counter (8), then 8 random bytes. Replay
+/// follows (timestamp, op_id) order, so operations created in order replay
+/// in that order even within one millisecond.
+pub fn new_op_id(timestamp_ms: u64) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed) as u32;
+    let mut r = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
+    format!("{timestamp_ms:012x}{n:08x}{}", hex::encode(r))
+}
+
+/// Check that `db_name` is `{name}-{public_key_hex}` with a non-empty name of
+/// letters, digits, `_` and `-`, owned by `public_key_hex`.
+pub fn check_owner(db_name: &str, public_key_hex: &str) -> Result<()> {
+    let pk = public_key_hex.to_ascii_lowercase();
+    let Some(name) = db_name
+        .strip_suffix(pk.as_str())
+        .and_then(|r| r.strip_suffix('-'))
+    else {
+        return Err(Error::NotOwner(format!(
+            "database `{db_name}` does not end with -{pk}"
+        )));
+    };
+    if pk.len() != 64 {
+        return Err(Error::NotOwner(
+            "public key is not 64 hex characters".into(),
+        ));
+    }
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(Error::NotOwner(format!(
+            "database name `{name}` must be non-empty letters, digits, _ or -"
+        )));
+    }
+    Ok(())
+}
+
+impl SignedOperation {
+    /// A new unsigned operation with a random `op_id` and the current time.
+    pub fn new(
+        db_name: impl Into<String>,
+        key: impl Into<String>,
+        value: impl Into<String>,
+        kind: ValueKind,
+    ) -> Self {
+        let timestamp = now_ms();
+        SignedOperation {
+            op_id: new_op_id(timestamp),
+            timestamp,
+            db_name: db_name.into(),
+            key: key.into(),
+            value: value.into(),
+            store_type: store_type_name(kind).to_owned(),
+            field: None,
+            score: None,
+            json_path: None,
+            stream_fields: None,
+            ts_timestamp: None,
+            longitude: None,
+            latitude: None,
+            public_key: String::new(),
+            signature: String::new(),
+        }
+    }
+
+    /// The signed message, version 1: a domain tag then every field that
+    /// changes the outcome, length-prefixed, options with a presence byte,
+    /// numbers big-endian (floats by their bits).
+    pub fn canonical_message(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(128 + self.value.len());
+        b.extend_from_slice(DOMAIN);
+        put_str(&mut b, &self.op_id);
+        b.extend_from_slice(&self.timestamp.to_be_bytes());
+        put_str(&mut b, &self.db_name);
+        put_str(&mut b, &self.key);
+        put_str(&mut b, &self.value);
+        // The kind, normalised, so that "sorted_set" and "SortedSet" sign alike.
+        let kind = parse_store_type(&self.store_type)
+            .map(store_type_name)
+            .unwrap_or(self.store_type.as_str());
+        put_str(&mut b, kind);
+        put_opt(&mut b, &self.field, |b, s| put_str(b, s));
+        put_opt(&mut b, &self.score, |b, f| {
+            b.extend_from_slice(&f.to_bits().to_be_bytes())
+        });
+        put_opt(&mut b, &self.json_path, |b, s| put_str(b, s));
+        put_opt(&mut b, &self.stream_fields, |b, fs| {
+            b.extend_from_slice(&(fs.len() as u32).to_be_bytes());
+            for (f, v) in fs {
+                put_str(b, f);
+                put_str(b, v);
+            }
+        });
+        put_opt(&mut b, &self.ts_timestamp, |b, t| {
+            b.extend_from_slice(&t.to_be_bytes())
+        });
+        put_opt(&mut b, &self.longitude, |b, f| {
+            b.extend_from_slice(&f.to_bits().to_be_bytes())
+        });
+        put_opt(&mut b, &self.latitude, |b, f| {
+            b.extend_from_slice(&f.to_bits().to_be_bytes())
+        });
+        b
+    }
+
+    /// The Cyberfly node's short form, `"{db_name}:{key}:{value}"`.
+    pub fn legacy_message(&self) -> Vec<u8> {
+        format!("{}:{}:{}", self.db_name, self.key, self.value).into_bytes()
+    }
+
+    /// Fill `public_key` and `signature` by signing the canonical message.
+    pub fn sign(&mut self, kp: &Keypair) {
+        self.public_key = kp.public_key_hex();
+        self.signature = hex::encode(kp.sign(&self.canonical_message()));
+    }
+
+    /// The store key the node writes: `{db_name}:{key}`.
+    pub fn full_key(&self) -> String {
+        format!("{}:{}", self.db_name, self.key)
+    }
+
+    pub fn kind(&self) -> Result<ValueKind> {
+        parse_store_type(&self.store_type)
+    }
+
+    pub fn from_json(s: &str) -> Result<Self> {
+        serde_json::from_str(s).map_err(|e| Error::invalid(format!("signed operation JSON: {e}")))
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("operations serialize")
+    }
+
+    /// Everything checkable without the store: fields per type, ownership,
+    /// hex lengths. Returns the kind.
+    pub fn check_shape(&self) -> Result<ValueKind> {
+        if self.op_id.is_empty() || self.op_id.len() > 256 {
+            return Err(Error::invalid("op_id must be 1..=256 bytes"));
+        }
+        if self.key.is_empty() {
+            return Err(Error::invalid("key is empty"));
+        }
+        let kind = self.kind()?;
+        decode_hex(&self.public_key, 32, "public_key")?;
+        decode_hex(&self.signature, 64, "signature")?;
+        check_owner(&self.db_name, &self.public_key)?;
+        match kind {
+            ValueKind::Hash if self.field.as_deref().is_none_or(str::is_empty) => {
+                return Err(Error::invalid("a Hash operation needs a field"));
+            }
+            ValueKind::SortedSet => match self.score {
+                Some(s) if s.is_finite() => {}
+                _ => return Err(Error::invalid("a SortedSet operation needs a finite score")),
+            },
+            ValueKind::Geo => match (self.longitude, self.latitude) {
+                (Some(lo), Some(la)) => check_coords(lo, la)?,
+                _ => {
+                    return Err(Error::invalid(
+                        "a Geo operation needs longitude and latitude",
+                    ))
+                }
+            },
+            ValueKind::TimeSeries => {
+                let v: f64 = self.value.trim().parse().map_err(|_| {
+                    Error::invalid(format!(
+                        "time-series value `{}` is not a number",
+                        self.value
+                    ))
+                })?;
+                crate::types::finite(v, "time-series value")?;
+            }
+            ValueKind::Json => {
+                serde_json::from_str::<serde_json::Value>(&self.value)
+                    .map_err(|e| Error::invalid(format!("Json value: {e}")))?;
+                if let Some(p) = &self.json_path {
+                    serde_json_path::JsonPath::parse(p)
+                        .map_err(|e| Error::invalid(format!("invalid JSONPath `{p}`: {e}")))?;
+                }
+            }
+            ValueKind::Stream => {
+                if self.stream_fields.as_ref().is_some_and(|f| f.is_empty()) {
+                    return Err(Error::invalid("stream_fields must not be empty"));
+                }
+            }
+            _ => {}
+        }
+        Ok(kind)
+    }
+}
+
+/// What applying one operation did.
+#[derive(Debug)]
+pub enum Outcome {
+    Applied,
+    /// Older than what the store holds for the same key (and field): no
+    /// change, but recorded so that a replay is a duplicate.
+    Superseded,
+    /// This `op_id` was applied before: no change.
+    Duplicate,
+    /// Refused with a typed error; nothing changed.
+    Rejected(Error),
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Superseded => "superseded",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Rejected(_) => "rejected",
+        }
+    }
+
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Outcome::Applied)
+    }
+}
+
+impl PartialEq for Outcome {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Outcome::Rejected(a), Outcome::Rejected(b)) => a.code() == b.code(),
+            _ => self.name() == other.name(),
+        }
+    }
+}
+
+/// The result of reading the log at open (or with [`Store::load_log`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadReport {
+    pub total: u64,
+    pub ok: u64,
+    /// (log key in hex, error) of entries that do not decode; skipped.
+    pub corrupt: Vec<(String, String)>,
+    /// op_ids whose signature does not verify (with `LogCheck::Verify`).
+    pub invalid_signatures: Vec<String>,
+    pub elapsed: Duration,
+}
+
+fn log_key(ts: u64, op_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + op_id.len());
+    k.push(NS_LOG);
+    k.extend_from_slice(&ts.to_be_bytes());
+    k.extend_from_slice(op_id.as_bytes());
+    k
+}
+
+fn opid_key(op_id: &str) -> Vec<u8> {
+    let mut k = vec![NS_OPID];
+    k.extend_from_slice(op_id.as_bytes());
+    k
+}
+
+fn lww_key(full: &str, kind: ValueKind, op: &SignedOperation) -> Option<Vec<u8>> {
+    let sub: Option<String> = match kind {
+        ValueKind::String => Some(String::new()),
+        ValueKind::Json => Some(op.json_path.clone().unwrap_or_else(|| "$".into())),
+        ValueKind::Hash => op.field.clone(),
+        ValueKind::SortedSet | ValueKind::Geo => Some(op.value.clone()),
+        ValueKind::TimeSeries => Some(op.ts_timestamp.unwrap_or(op.timestamp as i64).to_string()),
+        ValueKind::List | ValueKind::Set | ValueKind::Stream => None,
+    };
+    let sub = sub?;
+    let mut k = vec![NS_LWW];
+    k.extend_from_slice(&(full.len() as u32).to_be_bytes());
+    k.extend_from_slice(full.as_bytes());
+    k.push(0);
+    k.extend_from_slice(sub.as_bytes());
+    Some(k)
+}
+
+fn lww_value(ts: u64, op_id: &str) -> Vec<u8> {
+    let mut v = ts.to_be_bytes().to_vec();
+    v.extend_from_slice(op_id.as_bytes());
+    v
+}
+
+/// What the writer needs besides the op: a prepared whole-value entry
+/// (String, Json) and, for a Json path update, the hash the document must
+/// still have.
+struct Prepared {
+    entry: Option<Entry>,
+    expect_hash: Option<[u8; 32]>,
+}
+
+const APPLIED: &str = "applied";
+const SUPERSEDED: &str = "superseded";
+const DUPLICATE: &str = "duplicate";
+const CONFLICT: &str = "conflict";
+
+fn apply_in_txn(
+    txn: &mut Txn<'_>,
+    op: &SignedOperation,
+    kind: ValueKind,
+    prep: Prepared,
+) -> Result<Reply> {
+    let full = op.full_key();
+    let okey = opid_key(&op.op_id);
+    if txn.get_raw(&okey)?.is_some() {
+        return Ok(Reply::Str(DUPLICATE.into()));
+    }
+    let lk = log_key(op.timestamp, &op.op_id);
+    let record = |txn: &mut Txn<'_>| -> Result<()> {
+        txn.put_raw(okey.clone(), lk.clone());
+        txn.put_raw(lk.clone(), op.to_json().into_bytes());
+        let n = txn
+            .get_raw(LOG_COUNT_KEY)?
+            .and_then(|v| v.try_into().ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        txn.put_raw(LOG_COUNT_KEY.to_vec(), (n + 1).to_be_bytes().to_vec());
+        Ok(())
+    };
+    if let Some(wk) = lww_key(&full, kind, op) {
+        if let Some(prev) = txn.get_raw(&wk)? {
+            if prev.len() >= 8 {
+                let pts = u64::from_be_bytes(prev[..8].try_into().expect("8"));
+                let pid = &prev[8..];
+                if (pts, pid) > (op.timestamp, op.op_id.as_bytes()) {
+                    record(txn)?;
+                    return Ok(Reply::Str(SUPERSEDED.into()));
+                }
+            }
+        }
+        if let Some(h) = prep.expect_hash {
+            if txn.entry(&full)?.map(|e| e.hash) != Some(h) {
+                return Ok(Reply::Str(CONFLICT.into()));
+            }
+        }
+        txn.put_raw(wk, lww_value(op.timestamp, &op.op_id));
+    }
+    match kind {
+        ValueKind::String | ValueKind::Json => {
+            let entry = prep
+                .entry
+                .ok_or_else(|| Error::internal("whole-value op without an entry"))?;
+            if let Some(e) = txn.entry(&full)? {
+                if e.kind != kind {
+                    return Err(Error::WrongType {
+                        expected: kind.name(),
+                        actual: e.kind.name(),
+                    });
+                }
+            }
+            txn.put_entry(&full, &entry);
+        }
+        ValueKind::Hash => {
+            let f = op.field.clone().unwrap_or_default();
+            hash::txn_hset(txn, &full, vec![(f, op.value.clone())])?;
+        }
+        ValueKind::List => {
+            list::txn_push(txn, &full, vec![op.value.clone()], false)?;
+        }
+        ValueKind::Set => {
+            set::txn_sadd(txn, &full, vec![op.value.clone()])?;
+        }
+        ValueKind::SortedSet => {
+            zset::txn_zadd(
+                txn,
+                &full,
+                vec![(op.value.clone(), op.score.unwrap_or(0.0))],
+            )?;
+        }
+        ValueKind::Stream => {
+            let fields = op
+                .stream_fields
+                .clone()
+                .unwrap_or_else(|| vec![("value".into(), op.value.clone())]);
+            // Prefer an id from the operation's own time; a stream that has
+            // already moved past it gets the next id.
+            let r = stream::txn_xadd(txn, &full, IdSpec::AutoSeq(op.timestamp), fields.clone());
+            if let Err(Error::InvalidArgument(_)) = r {
+                stream::txn_xadd(txn, &full, parse_spec("*")?, fields)?;
+            } else {
+                r?;
+            }
+        }
+        ValueKind::TimeSeries => {
+            let v: f64 = op
+                .value
+                .trim()
+                .parse()
+                .map_err(|_| Error::invalid("time-series value is not a number"))?;
+            let t = op.ts_timestamp.unwrap_or(op.timestamp as i64);
+            timeseries::txn_ts_add(txn, &full, vec![(t, v)])?;
+        }
+        ValueKind::Geo => {
+            let (lo, la) = (op.longitude.unwrap_or(0.0), op.latitude.unwrap_or(0.0));
+            geo::txn_geoadd(txn, &full, vec![(lo, la, op.value.clone())])?;
+        }
+    }
+    if let Some(mut e) = txn.entry(&full)? {
+        e.sig = Some(SigMeta {
+            public_key: hex::decode(&op.public_key).unwrap_or_default(),
+            signature: hex::decode(&op.signature).unwrap_or_default(),
+            timestamp_ms: op.timestamp,
+        });
+        txn.put_entry(&full, &e);
+    }
+    record(txn)?;
+    Ok(Reply::Str(APPLIED.into()))
+}
+
+impl Store {
+    /// Apply one newly submitted signed operation. A refused operation is a
+    /// typed error (`InvalidSignature`, `NotOwner`, `Stale`, …) and changes
+    /// nothing.
+    pub async fn apply(&self, op: SignedOperation) -> Result<Outcome> {
+        match self.apply_many(vec![op]).await?.pop() {
+            Some(Outcome::Rejected(e)) => Err(e),
+            Some(o) => Ok(o),
+            None => Err(Error::internal("no outcome")),
+        }
+    }
+
+    /// Apply newly submitted operations, in order, with one outcome each.
+    /// Signatures are verified in parallel batches off the async executor.
+    pub async fn apply_many(&self, ops: Vec<SignedOperation>) -> Result<Vec<Outcome>> {
+        self.apply_ops(ops, true).await
+    }
+
+    /// Apply operations loaded from a log or received for sync: like
+    /// `apply_many` but never rejected for their age.
+    pub async fn apply_replicated(&self, ops: Vec<SignedOperation>) -> Result<Vec<Outcome>> {
+        self.apply_ops(ops, false).await
+    }
+
+    async fn apply_ops(&self, ops: Vec<SignedOperation>, fresh: bool) -> Result<Vec<Outcome>> {
+        self.check_open()?;
+        let n = ops.len();
+        let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
+        let mut kinds: Vec<Option<ValueKind>> = vec![None; n];
+        let window = self.config().freshness_window_ms;
+        let now = now_ms();
+        let mut items: Vec<VerifyItem> = Vec::new();
+        let mut item_of: Vec<usize> = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let checked = op.check_shape().and_then(|k| {
+                self.check_key(&op.full_key())?;
+                if fresh && now.abs_diff(op.timestamp) > window {
+                    return Err(Error::Stale(format!(
+                        "timestamp {} is more than {window} ms from now ({now})",
+                        op.timestamp
+                    )));
+                }
+                Ok(k)
+            });
+            match checked {
+                Ok(k) => {
+                    kinds[i] = Some(k);
+                    items.push((
+                        hex::decode(&op.public_key).unwrap_or_default(),
+                        op.canonical_message(),
+                        hex::decode(&op.signature).unwrap_or_default(),
+                    ));
+                    item_of.push(i);
+                }
+                Err(e) => outcomes[i] = Some(Outcome::Rejected(e)),
+            }
+        }
+        let verifier = self.verifier().clone();
+        let verdicts = verifier.verify_many_async(Arc::new(items)).await?;
+        for (j, ok) in verdicts.into_iter().enumerate() {
+            let i = item_of[j];
+            let ok = ok
+                || (self.config().legacy_signatures && {
+                    let op = &ops[i];
+                    let pk = hex::decode(&op.public_key).unwrap_or_default();
+                    let sig = hex::decode(&op.signature).unwrap_or_default();
+                    verifier.verify(&pk, &op.legacy_message(), &sig)
+                });
+            if !ok {
+                outcomes[i] = Some(Outcome::Rejected(Error::InvalidSignature));
+                kinds[i] = None;
+            }
+        }
+        // Prepare whole values (blobs are added before the writer runs) and
+        // build one independent writer request, in order.
+        let mut pending: Vec<usize> = (0..n).filter(|i| kinds[*i].is_some()).collect();
+        for _round in 0..16 {
+            if pending.is_empty() {
+                break;
+            }
+            let mut wops = Vec::with_capacity(pending.len());
+            let mut tags = Vec::new();
+            let mut sent = Vec::with_capacity(pending.len());
+            for &i in &pending {
+                let kind = kinds[i].expect("checked");
+                let op = ops[i].clone();
+                match self.prepare_op(&op, kind).await {
+                    Ok((prep, tag)) => {
+                        tags.extend(tag);
+                        wops.push(WriteOp::Update {
+                            key: op.full_key(),
+                            f: Box::new(move |txn| apply_in_txn(txn, &op, kind, prep)),
+                        });
+                        sent.push(i);
+                    }
+                    Err(e) => outcomes[i] = Some(Outcome::Rejected(e)),
+                }
+            }
+            let replies = self.submit_with(wops, tags, true).await?;
+            let mut retry = Vec::new();
+            for (i, r) in sent.into_iter().zip(replies) {
+                outcomes[i] = Some(match r {
+                    Reply::Str(s) if s == APPLIED => Outcome::Applied,
+                    Reply::Str(s) if s == SUPERSEDED => Outcome::Superseded,
+                    Reply::Str(s) if s == DUPLICATE => Outcome::Duplicate,
+                    Reply::Str(s) if s == CONFLICT => {
+                        retry.push(i);
+                        continue;
+                    }
+                    Reply::Failed(e) => Outcome::Rejected(e.0),
+                    other => Outcome::Rejected(Error::internal(format!("reply {other:?}"))),
+                });
+            }
+            pending = retry;
+        }
+        for i in pending {
+            outcomes[i] = Some(Outcome::Rejected(Error::internal(
+                "too many concurrent updates of the same document",
+            )));
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Outcome::Rejected(Error::internal("no outcome"))))
+            .collect())
+    }
+
+    async fn prepare_op(
+        &self,
+        op: &SignedOperation,
+        kind: ValueKind,
+    ) -> Result<(Prepared, Option<iroh_blobs::api::TempTag>)> {
+        let none = Prepared {
+            entry: None,
+            expect_hash: None,
+        };
+        match kind {
+            ValueKind::String => {
+                self.check_value(op.value.len())?;
+                let (e, t) = self
+                    .prepare_entry(ValueKind::String, op.value.clone().into_bytes())
+                    .await?;
+                Ok((
+                    Prepared {
+                        entry: Some(e),
+                        expect_hash: None,
+                    },
+                    t,
+                ))
+            }
+            ValueKind::Json => {
+                let value: serde_json::Value = serde_json::from_str(&op.value)
+                    .map_err(|e| Error::invalid(format!("Json value: {e}")))?;
+                let path = op.json_path.as_deref().unwrap_or("$").trim();
+                let (doc, expect) = if path == "$" {
+                    (value, None)
+                } else {
+                    let Some((mut doc, h)) = self.read_json_doc(&op.full_key()).await? else {
+                        return Err(Error::invalid(format!(
+                            "no document at `{}`: set it at `$` first",
+                            op.full_key()
+                        )));
+                    };
+                    if set_at_path(&mut doc, path, &value)? == 0 {
+                        return Err(Error::invalid(format!("JSONPath `{path}` selects nothing")));
+                    }
+                    (doc, Some(h))
+                };
+                let text = serde_json::to_vec(&doc).map_err(Error::internal)?;
+                self.check_value(text.len())?;
+                let (e, t) = self.prepare_entry(ValueKind::Json, text).await?;
+                Ok((
+                    Prepared {
+                        entry: Some(e),
+                        expect_hash: expect,
+                    },
+                    t,
+                ))
+            }
+            _ => {
+                self.check_value(op.value.len())?;
+                Ok((none, None))
+            }
+        }
+    }
+
+    /// Applied operations with `timestamp >= since_ms`, in (timestamp, op_id)
+    /// order, a page at a time (for sync and replay).
+    pub fn ops_since(&self, since_ms: u64) -> OpLogScan {
+        OpLogScan {
+            store: self.clone(),
+            since: since_ms,
+            after: None,
+            done: false,
+        }
+    }
+
+    /// Number of operations in the log.
+    pub async fn log_len(&self) -> Result<u64> {
+        self.read(|ix| {
+            Ok(ix
+                .get_raw(LOG_COUNT_KEY)?
+                .and_then(|v| v.as_ref().try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0))
+        })
+        .await
+    }
+
+    /// Read the whole log in parallel chunks (bounded: at most two chunks
+    /// per pool thread in flight), decoding every entry and, with
+    /// `LogCheck::Verify`, re-verifying every signature. A corrupt entry is
+    /// reported and skipped; the load never aborts on one. `progress` gets
+    /// (done, total).
+    pub async fn load_log(
+        &self,
+        check: LogCheck,
+        progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    ) -> Result<LoadReport> {
+        if check == LogCheck::Skip {
+            return Ok(LoadReport::default());
+        }
+        let total = self.log_len().await?;
+        let verifier = self.verifier().clone();
+        let legacy = self.config().legacy_signatures;
+        let t0 = Instant::now();
+        self.read(move |ix| {
+            const CHUNK: usize = 4096;
+            let done = AtomicU64::new(0);
+            let report = std::sync::Mutex::new(LoadReport {
+                total,
+                ..Default::default()
+            });
+            let pool = rayon::current_num_threads().max(1);
+            let (slots_tx, slots_rx) = std::sync::mpsc::sync_channel::<()>(pool * 2);
+            let slots_rx = std::sync::Mutex::new(slots_rx);
+            let run_chunk = |chunk: Vec<(sled::IVec, sled::IVec)>| {
+                let mut ops = Vec::with_capacity(chunk.len());
+                let mut corrupt = Vec::new();
+                for (k, v) in &chunk {
+                    match serde_json::from_slice::<SignedOperation>(v) {
+                        Ok(op) => ops.push(op),
+                        Err(e) => corrupt.push((hex::encode(k), e.to_string())),
+                    }
+                }
+                let mut bad = Vec::new();
+                if check == LogCheck::Verify {
+                    let items: Vec<VerifyItem> = ops
+                        .iter()
+                        .map(|op| {
+                            (
+                                hex::decode(&op.public_key).unwrap_or_default(),
+                                op.canonical_message(),
+                                hex::decode(&op.signature).unwrap_or_default(),
+                            )
+                        })
+                        .collect();
+                    for (op, ok) in ops.iter().zip(verifier.verify_many(&items)) {
+                        let ok = ok
+                            || (legacy && {
+                                let pk = hex::decode(&op.public_key).unwrap_or_default();
+                                let sig = hex::decode(&op.signature).unwrap_or_default();
+                                verifier.verify(&pk, &op.legacy_message(), &sig)
+                            });
+                        if !ok {
+                            bad.push(op.op_id.clone());
+                        }
+                    }
+                }
+                let ok = (ops.len() - bad.len()) as u64;
+                {
+                    let mut r = report.lock().expect("report");
+                    r.ok += ok;
+                    r.corrupt.extend(corrupt);
+                    r.invalid_signatures.extend(bad);
+                }
+                let d = done.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+                if let Some(p) = &progress {
+                    p(d, total);
+                }
+            };
+            let mut result = Ok(());
+            rayon::scope(|sc| {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                for item in ix.tree.scan_prefix([NS_LOG]) {
+                    match item {
+                        Ok(kv) => chunk.push(kv),
+                        Err(e) => {
+                            result = Err(Error::from(e));
+                            break;
+                        }
+                    }
+                    if chunk.len() == CHUNK {
+                        let c = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                        slots_tx.send(()).expect("slots");
+                        let (run_chunk, slots_rx) = (&run_chunk, &slots_rx);
+                        sc.spawn(move |_| {
+                            run_chunk(c);
+                            let _ = slots_rx.lock().expect("slots").recv();
+                        });
+                    }
+                }
+                if !chunk.is_empty() {
+                    run_chunk(chunk);
+                }
+            });
+            result?;
+            let mut r = report.into_inner().expect("report");
+            r.elapsed = t0.elapsed();
+            Ok(r)
+        })
+        .await
+    }
+}
+
+/// A paged scan of the operation log.
+pub struct OpLogScan {
+    store: Store,
+    since: u64,
+    after: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl OpLogScan {
+    /// The next page of operations; `None` at the end.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<SignedOperation>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self.store.config().scan_page_size.max(64);
+        let after = self.after.clone().unwrap_or_else(|| {
+            let mut k = vec![NS_LOG];
+            k.extend_from_slice(&self.since.to_be_bytes());
+            k
+        });
+        let first = self.after.is_none();
+        let (rows, last) = self
+            .store
+            .read(move |ix| {
+                use std::ops::Bound;
+                let lower = if first {
+                    Bound::Included(after)
+                } else {
+                    Bound::Excluded(after)
+                };
+                let mut rows = Vec::new();
+                let mut last = None;
+                for item in ix.tree.range::<Vec<u8>, _>((lower, Bound::Unbounded)) {
+                    let (k, v) = item?;
+                    if k.first() != Some(&NS_LOG) {
+                        break;
+                    }
+                    last = Some(k.to_vec());
+                    match serde_json::from_slice::<SignedOperation>(&v) {
+                        Ok(op) => rows.push(op),
+                        Err(e) => tracing::warn!("skipping corrupt log entry: {e}"),
+                    }
+                    if rows.len() >= page {
+                        break;
+                    }
+                }
+                Ok((rows, last))
+            })
+            .await?;
+        match last {
+            None => {
+                self.done = true;
+                Ok(None)
+            }
+            Some(l) => {
+                self.after = Some(l);
+                if rows.len() < page {
+                    self.done = true;
+                }
+                if rows.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(rows))
+            }
+        }
+    }
+
+    pub async fn collect_all(mut self) -> Result<Vec<SignedOperation>> {
+        let mut all = Vec::new();
+        while let Some(p) = self.next_page().await? {
+            all.extend(p);
+        }
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_rules() {
+        let pk = "ab".repeat(32);
+        assert!(check_owner(&format!("mydb-{pk}"), &pk).is_ok());
+        assert!(check_owner(&format!("my_db-2-{pk}"), &pk).is_ok());
+        assert!(check_owner(&format!("-{pk}"), &pk).is_err(), "empty name");
+        assert!(check_owner(&format!("my db-{pk}"), &pk).is_err(), "space");
+        assert!(check_owner(&format!("mydb{pk}"), &pk).is_err(), "no dash");
+        let other = "cd".repeat(32);
+        assert!(matches!(
+            check_owner(&format!("mydb-{other}"), &pk),
+            Err(Error::NotOwner(_))
+        ));
+    }
+
+    #[test]
+    fn canonical_message_covers_every_field() {
+        let kp = Keypair::generate();
+        let mut op = SignedOperation::new(
+            format!("db-{}", kp.public_key_hex()),
+            "k",
+            "v",
+            ValueKind::SortedSet,
+        );
+        op.score = Some(1.0);
+        op.sign(&kp);
+        let base = op.canonical_message();
+        let mut variants = Vec::new();
+        let mut o = op.clone();
+        o.score = Some(2.0);
+        variants.push(o);
+        let mut o = op.clone();
+        o.timestamp += 1;
+        variants.push(o);
+        let mut o = op.clone();
+        o.op_id.push('x');
+        variants.push(o);
+        let mut o = op.clone();
+        o.store_type = "Set".into();
+        variants.push(o);
+        let mut o = op.clone();
+        o.field = Some(String::new());
+        variants.push(o);
+        for v in variants {
+            assert_ne!(v.canonical_message(), base);
+        }
+        // "ab" + "c" vs "a" + "bc" must differ (length prefixes)
+        let mut a = op.clone();
+        a.key = "ab".into();
+        a.value = "c".into();
+        let mut b = op.clone();
+        b.key = "a".into();
+        b.value = "bc".into();
+        assert_ne!(a.canonical_message(), b.canonical_message());
+        assert!(crate::verify::verify_uncached(
+            &kp.public_key(),
+            &base,
+            &hex::decode(&op.signature).unwrap()
+        ));
+    }
+
+    #[test]
+    fn json_round_trip_and_shape() {
+        let kp = Keypair::generate();
+        let mut op = SignedOperation::new(
+            format!("db-{}", kp.public_key_hex()),
+            "k",
+            "1.5",
+            ValueKind::TimeSeries,
+        );
+        op.sign(&kp);
+        let back = SignedOperation::from_json(&op.to_json()).unwrap();
+        assert_eq!(back, op);
+        assert_eq!(op.check_shape().unwrap(), ValueKind::TimeSeries);
+        let mut bad = op.clone();
+        bad.value = "NaN".into();
+        assert!(bad.check_shape().is_err());
+        let mut bad = op.clone();
+        bad.public_key = "zz".into();
+        assert_eq!(
+            bad.check_shape().unwrap_err().code(),
+            crate::ErrorCode::InvalidArgument
+        );
+        assert!(SignedOperation::from_json("{").is_err());
+    }
+}

@@ -1,0 +1,344 @@
+//! Signed operations on real stores: all nine types, ownership, freshness,
+//! forged signatures in a batch, duplicates, last-write-wins, legacy
+//! messages, the log, and replay into a second store.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cyberfly_store::oplog::{Outcome, SignedOperation};
+use cyberfly_store::verify::Keypair;
+use cyberfly_store::{Config, ErrorCode, LogCheck, Store, ValueKind};
+use serde_json::json;
+
+fn cfg() -> Config {
+    Config::builder()
+        .sweep_interval(Duration::ZERO)
+        .gc_interval(Duration::ZERO)
+        .build()
+        .unwrap()
+}
+
+fn db(kp: &Keypair) -> String {
+    format!("sensors-{}", kp.public_key_hex())
+}
+
+fn op(kp: &Keypair, key: &str, value: &str, kind: ValueKind) -> SignedOperation {
+    SignedOperation::new(db(kp), key, value, kind)
+}
+
+fn signed(kp: &Keypair, mut o: SignedOperation) -> SignedOperation {
+    o.sign(kp);
+    o
+}
+
+/// One operation of each type.
+fn nine(kp: &Keypair) -> Vec<SignedOperation> {
+    let mut v = vec![signed(kp, op(kp, "s", "hello", ValueKind::String))];
+    let mut h = op(kp, "h", "v1", ValueKind::Hash);
+    h.field = Some("f1".into());
+    v.push(signed(kp, h));
+    v.push(signed(kp, op(kp, "l", "item", ValueKind::List)));
+    v.push(signed(kp, op(kp, "set", "member", ValueKind::Set)));
+    let mut z = op(kp, "z", "m", ValueKind::SortedSet);
+    z.score = Some(2.5);
+    v.push(signed(kp, z));
+    v.push(signed(kp, op(kp, "j", r#"{"a":{"b":1}}"#, ValueKind::Json)));
+    let mut x = op(kp, "x", "", ValueKind::Stream);
+    x.stream_fields = Some(vec![("temp".into(), "21".into())]);
+    v.push(signed(kp, x));
+    let mut t = op(kp, "t", "20.5", ValueKind::TimeSeries);
+    t.ts_timestamp = Some(1000);
+    v.push(signed(kp, t));
+    let mut g = op(kp, "g", "here", ValueKind::Geo);
+    g.longitude = Some(13.4);
+    g.latitude = Some(52.5);
+    v.push(signed(kp, g));
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_nine_types_apply_with_signature_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), cfg()).await.unwrap();
+    let kp = Keypair::generate();
+    let d = db(&kp);
+    let out = s.apply_many(nine(&kp)).await.unwrap();
+    assert!(out.iter().all(Outcome::is_applied), "{out:?}");
+    assert_eq!(
+        s.get(&format!("{d}:s")).await.unwrap().as_deref(),
+        Some("hello")
+    );
+    assert_eq!(
+        s.hget(&format!("{d}:h"), "f1").await.unwrap().as_deref(),
+        Some("v1")
+    );
+    assert_eq!(s.lrange(&format!("{d}:l"), 0, -1).await.unwrap(), ["item"]);
+    assert!(s.sismember(&format!("{d}:set"), "member").await.unwrap());
+    assert_eq!(s.zscore(&format!("{d}:z"), "m").await.unwrap(), Some(2.5));
+    assert_eq!(
+        s.json_get(&format!("{d}:j"), None).await.unwrap(),
+        Some(json!({"a": {"b": 1}}))
+    );
+    assert_eq!(s.xlen(&format!("{d}:x")).await.unwrap(), 1);
+    assert_eq!(
+        s.ts_get(&format!("{d}:t")).await.unwrap(),
+        Some((1000, 20.5))
+    );
+    assert!(s.geopos(&format!("{d}:g"), &["here"]).await.unwrap()[0].is_some());
+    let info = s.key_info(&format!("{d}:h")).await.unwrap().unwrap();
+    let sig = info.sig.expect("signature metadata stored");
+    assert_eq!(sig.public_key, kp.public_key().to_vec());
+    assert_eq!(sig.signature.len(), 64);
+    // a JSON path update, signed
+    let mut jp = op(&kp, "j", "5", ValueKind::Json);
+    jp.json_path = Some("$.a.b".into());
+    assert_eq!(s.apply(signed(&kp, jp)).await.unwrap(), Outcome::Applied);
+    assert_eq!(
+        s.json_get(&format!("{d}:j"), Some("$.a.b")).await.unwrap(),
+        Some(json!([5]))
+    );
+    assert_eq!(s.log_len().await.unwrap(), 10);
+    s.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgery_hidden_in_a_thousand_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), cfg()).await.unwrap();
+    let kp = Keypair::generate();
+    let mut ops: Vec<SignedOperation> = (0..1000)
+        .map(|i| {
+            signed(
+                &kp,
+                op(&kp, &format!("k{i}"), &format!("v{i}"), ValueKind::String),
+            )
+        })
+        .collect();
+    ops[421].value = "forged".into(); // signature no longer matches
+    let out = s.apply_many(ops).await.unwrap();
+    assert_eq!(out.iter().filter(|o| o.is_applied()).count(), 999);
+    match &out[421] {
+        Outcome::Rejected(e) => assert_eq!(e.code(), ErrorCode::InvalidSignature),
+        o => panic!("expected rejection, got {o:?}"),
+    }
+    let d = db(&kp);
+    assert_eq!(s.get(&format!("{d}:k421")).await.unwrap(), None);
+    assert_eq!(
+        s.get(&format!("{d}:k420")).await.unwrap().as_deref(),
+        Some("v420")
+    );
+    assert!(s.verifier().stats().batch_fallbacks >= 1);
+    s.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ownership_freshness_and_bad_input_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), cfg()).await.unwrap();
+    let (kp, other) = (Keypair::generate(), Keypair::generate());
+    s.apply(signed(&kp, op(&kp, "k", "v", ValueKind::String)))
+        .await
+        .unwrap();
+    let before = s.state_digest().await.unwrap();
+
+    // signed by another key for kp's database
+    let mut o = op(&kp, "k", "x", ValueKind::String);
+    o.sign(&other);
+    assert_eq!(s.apply(o).await.unwrap_err().code(), ErrorCode::NotOwner);
+    // malformed database names
+    for name in ["", "bad name"] {
+        let mut o = SignedOperation::new(
+            format!("{name}-{}", kp.public_key_hex()),
+            "k",
+            "x",
+            ValueKind::String,
+        );
+        o.sign(&kp);
+        assert_eq!(
+            s.apply(o).await.unwrap_err().code(),
+            ErrorCode::NotOwner,
+            "{name:?}"
+        );
+    }
+    // stale and future timestamps
+    for skew in [-2 * 3_600_000i64, 2 * 3_600_000] {
+        let mut o = op(&kp, "k", "x", ValueKind::String);
+        o.timestamp = (o.timestamp as i64 + skew) as u64;
+        let o = signed(&kp, o);
+        assert_eq!(s.apply(o).await.unwrap_err().code(), ErrorCode::Stale);
+    }
+    // tampered type (the node's message would not cover it; ours does)
+    let mut o = signed(&kp, op(&kp, "k", "x", ValueKind::String));
+    o.store_type = "List".into();
+    assert_eq!(
+        s.apply(o).await.unwrap_err().code(),
+        ErrorCode::InvalidSignature
+    );
+    // malformed hex, wrong lengths
+    let mut o = signed(&kp, op(&kp, "k", "x", ValueKind::String));
+    o.signature.truncate(10);
+    assert_eq!(
+        s.apply(o).await.unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+    // type-specific shape errors
+    let mut o = op(&kp, "z", "m", ValueKind::SortedSet);
+    o.score = Some(f64::NAN);
+    assert_eq!(
+        s.apply(signed(&kp, o)).await.unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+    let mut o = op(&kp, "g", "m", ValueKind::Geo);
+    o.longitude = Some(200.0);
+    o.latitude = Some(0.0);
+    assert_eq!(
+        s.apply(signed(&kp, o)).await.unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+    // wrong type against the existing String key
+    let o = signed(&kp, op(&kp, "k", "item", ValueKind::List));
+    assert_eq!(s.apply(o).await.unwrap_err().code(), ErrorCode::WrongType);
+    assert_eq!(s.state_digest().await.unwrap(), before);
+    assert_eq!(s.log_len().await.unwrap(), 1);
+    s.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_and_last_write_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), cfg()).await.unwrap();
+    let kp = Keypair::generate();
+    let d = db(&kp);
+    let newer = signed(&kp, op(&kp, "k", "new", ValueKind::String));
+    let mut older = op(&kp, "k", "old", ValueKind::String);
+    older.timestamp = newer.timestamp - 10;
+    let older = signed(&kp, older);
+    assert_eq!(s.apply(newer.clone()).await.unwrap(), Outcome::Applied);
+    assert_eq!(s.apply(newer.clone()).await.unwrap(), Outcome::Duplicate);
+    assert_eq!(s.apply(older.clone()).await.unwrap(), Outcome::Superseded);
+    assert_eq!(s.apply(older).await.unwrap(), Outcome::Duplicate);
+    assert_eq!(
+        s.get(&format!("{d}:k")).await.unwrap().as_deref(),
+        Some("new")
+    );
+    // per field for Hash: an older write to another field still applies
+    let mut h1 = op(&kp, "h", "a2", ValueKind::Hash);
+    h1.field = Some("a".into());
+    let mut h0 = op(&kp, "h", "b1", ValueKind::Hash);
+    h0.field = Some("b".into());
+    h0.timestamp = h1.timestamp - 5;
+    let out = s
+        .apply_many(vec![signed(&kp, h1), signed(&kp, h0)])
+        .await
+        .unwrap();
+    assert_eq!(out, vec![Outcome::Applied, Outcome::Applied]);
+    assert_eq!(s.hlen(&format!("{d}:h")).await.unwrap(), 2);
+    // a replayed list append is applied once
+    let l = signed(&kp, op(&kp, "l", "x", ValueKind::List));
+    let out = s.apply_many(vec![l.clone(), l]).await.unwrap();
+    assert_eq!(out, vec![Outcome::Applied, Outcome::Duplicate]);
+    assert_eq!(s.llen(&format!("{d}:l")).await.unwrap(), 1);
+    s.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_messages_only_when_enabled() {
+    let kp = Keypair::generate();
+    let mut o = op(&kp, "k", "v", ValueKind::String);
+    o.public_key = kp.public_key_hex();
+    o.signature = hex_sig(&kp, &o.legacy_message());
+    for (legacy, expect) in [(false, Err(ErrorCode::InvalidSignature)), (true, Ok(()))] {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::builder().legacy_signatures(legacy).build().unwrap();
+        let s = Store::open(dir.path(), c).await.unwrap();
+        let r = s.apply(o.clone()).await.map(|_| ()).map_err(|e| e.code());
+        assert_eq!(r, expect, "legacy={legacy}");
+        s.close().await.unwrap();
+    }
+}
+
+fn hex_sig(kp: &Keypair, msg: &[u8]) -> String {
+    kp.sign(msg).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaying_the_log_gives_an_identical_store() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Store::open(a_dir.path(), cfg()).await.unwrap();
+    let kp = Keypair::generate();
+    let mut ops = nine(&kp);
+    for i in 0..300 {
+        let mut h = op(&kp, "h", &format!("v{i}"), ValueKind::Hash);
+        h.field = Some(format!("f{}", i % 17));
+        ops.push(signed(&kp, h));
+        ops.push(signed(
+            &kp,
+            op(
+                &kp,
+                &format!("s{}", i % 50),
+                &"x".repeat(i * 30),
+                ValueKind::String,
+            ),
+        ));
+        ops.push(signed(&kp, op(&kp, "l", &i.to_string(), ValueKind::List)));
+    }
+    for chunk in ops.chunks(100) {
+        a.apply_many(chunk.to_vec()).await.unwrap();
+    }
+    let log = a.ops_since(0).collect_all().await.unwrap();
+    assert_eq!(log.len(), ops.len());
+    let b = Store::open(b_dir.path(), cfg()).await.unwrap();
+    // old operations are not rejected for their age when replayed
+    let out = b.apply_replicated(log.clone()).await.unwrap();
+    assert!(out
+        .iter()
+        .all(|o| *o != Outcome::Duplicate && !matches!(o, Outcome::Rejected(_))));
+    assert_eq!(
+        a.state_digest().await.unwrap(),
+        b.state_digest().await.unwrap()
+    );
+    // replaying again changes nothing
+    let out = b.apply_replicated(log).await.unwrap();
+    assert!(out.iter().all(|o| *o == Outcome::Duplicate));
+    assert_eq!(
+        a.state_digest().await.unwrap(),
+        b.state_digest().await.unwrap()
+    );
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_is_loaded_at_open_with_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let kp = Keypair::generate();
+    {
+        let s = Store::open(dir.path(), cfg()).await.unwrap();
+        let ops: Vec<SignedOperation> = (0..10_000)
+            .map(|i| signed(&kp, op(&kp, &format!("k{i}"), "v", ValueKind::String)))
+            .collect();
+        s.apply_many(ops).await.unwrap();
+        s.close().await.unwrap();
+    }
+    for check in [LogCheck::Trust, LogCheck::Verify] {
+        let seen = Arc::new(AtomicU64::new(0));
+        let seen2 = seen.clone();
+        let c = Config::builder().log_check(check).build().unwrap();
+        let s = Store::open_with_progress(
+            dir.path(),
+            c,
+            Arc::new(move |done, total| {
+                assert!(done <= total);
+                seen2.store(done, Ordering::SeqCst);
+            }),
+        )
+        .await
+        .unwrap();
+        let r = s.log_report().unwrap();
+        assert_eq!((r.total, r.ok), (10_000, 10_000), "{check:?}");
+        assert!(r.corrupt.is_empty() && r.invalid_signatures.is_empty());
+        assert_eq!(seen.load(Ordering::SeqCst), 10_000);
+        s.close().await.unwrap();
+    }
+}
