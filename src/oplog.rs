@@ -986,6 +986,62 @@ mod tests {
         ));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corrupt_and_forged_log_entries_are_reported_and_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let kp = Keypair::generate();
+        {
+            let s = Store::open(dir.path(), crate::Config::default())
+                .await
+                .unwrap();
+            let ops: Vec<SignedOperation> = (0..100)
+                .map(|i| {
+                    let mut o = SignedOperation::new(
+                        format!("db-{}", kp.public_key_hex()),
+                        format!("k{i}"),
+                        "v",
+                        ValueKind::String,
+                    );
+                    o.sign(&kp);
+                    o
+                })
+                .collect();
+            s.apply_many(ops).await.unwrap();
+            // Damage the log on disk, behind the writer's back: one entry
+            // that does not decode, one whose signature no longer matches.
+            let ix = s.index().unwrap();
+            let mut it = ix.tree.scan_prefix([NS_LOG]);
+            let (k1, _) = it.next().unwrap().unwrap();
+            let (k2, v2) = it.next().unwrap().unwrap();
+            drop(it);
+            ix.tree.insert(&k1, &b"{not json"[..]).unwrap();
+            let mut forged: SignedOperation = serde_json::from_slice(&v2).unwrap();
+            forged.value = "tampered".into();
+            ix.tree.insert(&k2, forged.to_json().as_bytes()).unwrap();
+            drop(ix);
+            s.close().await.unwrap();
+        }
+        let c = crate::Config::builder()
+            .log_check(LogCheck::Verify)
+            .build()
+            .unwrap();
+        let s = Store::open(dir.path(), c).await.unwrap();
+        let r = s.log_report().unwrap();
+        assert_eq!(r.total, 100);
+        assert_eq!(r.corrupt.len(), 1, "{r:?}");
+        assert_eq!(r.invalid_signatures.len(), 1, "{r:?}");
+        assert_eq!(r.ok, 98);
+        // trusting the log only finds the corrupt one
+        let t = s.load_log(LogCheck::Trust, None).await.unwrap();
+        assert_eq!(
+            (t.ok, t.corrupt.len(), t.invalid_signatures.len()),
+            (99, 1, 0)
+        );
+        // the corrupt entry is skipped by ops_since too
+        assert_eq!(s.ops_since(0).collect_all().await.unwrap().len(), 99);
+        s.close().await.unwrap();
+    }
+
     #[test]
     fn json_round_trip_and_shape() {
         let kp = Keypair::generate();
