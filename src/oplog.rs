@@ -307,10 +307,8 @@ impl SignedOperation {
                         .map_err(|e| Error::invalid(format!("invalid JSONPath `{p}`: {e}")))?;
                 }
             }
-            ValueKind::Stream => {
-                if self.stream_fields.as_ref().is_some_and(|f| f.is_empty()) {
-                    return Err(Error::invalid("stream_fields must not be empty"));
-                }
+            ValueKind::Stream if self.stream_fields.as_ref().is_some_and(|f| f.is_empty()) => {
+                return Err(Error::invalid("stream_fields must not be empty"));
             }
             _ => {}
         }

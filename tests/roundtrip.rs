@@ -62,8 +62,8 @@ fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|i| Value::from(i)),
-        (-1e15f64..1e15).prop_map(|f| Value::from(f)),
+        any::<i64>().prop_map(Value::from),
+        (-1e15f64..1e15).prop_map(Value::from),
         any::<String>().prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
