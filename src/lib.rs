@@ -42,3 +42,8 @@ pub use types::stream::{StreamEntry, StreamId};
 pub use types::ttl::{KeyInfo, SweepReport};
 pub use types::{GetAll, SubScan, TypedValue};
 pub use value::{SigMeta, ValueKind};
+
+/// The README's Rust examples, compiled as doc tests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
