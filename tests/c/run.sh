@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The C and C++ tests of the C ABI (issue 6):
+#   1. build the C library: cargo build --features capi (no Python involved);
+#   2. the header compiles cleanly as C99 (-Wall -Wextra -Werror -pedantic)
+#      and as C++17;
+#   3. every tests/c/*.c (gcc, C99) and tests/cpp/*.cpp (g++, C++17) is linked
+#      against the shared library and against the static one, run, and run
+#      again under valgrind (no leak, no invalid access);
+#   4. examples/c/quickstart.c builds through the pkg-config file and runs.
+# Each test program prints "N passed, N failed"; this script adds them up
+# (a failed build, crash or valgrind error counts as one failure) and prints
+# the total last. Installs gcc, g++, valgrind, pkg-config if missing.
+# Set CFS_C_TESTS_NO_VALGRIND=1 to skip the valgrind runs (quick local loop).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+
+missing=()
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "-- installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+work="$root/target/ctest"
+rm -rf "$work"
+mkdir -p "$work/lib" "$work/bin" "$work/tmp"
+export TMPDIR="$work/tmp"
+
+# Build, then take a private copy of the artifacts at once: another cargo
+# build of the crate without the feature writes the same file names.
+build_lib() {
+  echo "-- cargo build --features capi"
+  cargo build --locked --features capi --lib 2>&1 | grep -v '^\s*\(Compiling\|Blocking\)' || true
+  cp target/debug/libcyberfly_store.so target/debug/libcyberfly_store.a "$work/lib/"
+  nm -D --defined-only "$work/lib/libcyberfly_store.so" | grep -q ' cfs_store_open$'
+}
+build_lib || build_lib || { echo "the capi build does not export cfs_store_open"; exit 1; }
+if nm -D "$work/lib/libcyberfly_store.so" | grep -q ' U Py'; then
+  echo "the C library needs libpython (Py* symbols undefined)"
+  exit 1
+fi
+
+passed=0
+failed=0
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+cflags=(-std=c99 -Wall -Wextra -Werror -pedantic -I"$root/include" -I"$root/tests/c" -g)
+cxxflags=(-std=c++17 -Wall -Wextra -Werror -pedantic -I"$root/include" -I"$root/tests/cpp" -g)
+shared=(-L"$work/lib" -Wl,-rpath,"$work/lib" -lcyberfly_store -lpthread -lm)
+# The libraries rustc asks for with a static Rust library on Linux (as
+# `--print native-static-libs` lists them; also in the pkg-config file).
+static=("$work/lib/libcyberfly_store.a" -Wl,--gc-sections -Wl,-S -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
+
+echo "-- header"
+printf '#include "cyberfly_store.h"\nint main(void) { return cfs_version() == 0; }\n' >"$work/h.c"
+cp "$work/h.c" "$work/h.cpp"
+if gcc "${cflags[@]}" -c "$work/h.c" -o "$work/h.o"; then
+  passed=$((passed + 1)); echo "header: C99 -Wall -Wextra -Werror -pedantic ok"
+else fail "header as C99"; fi
+if g++ "${cxxflags[@]}" -c "$work/h.cpp" -o "$work/hpp.o"; then
+  passed=$((passed + 1)); echo "header: C++17 -Wall -Wextra -Werror -pedantic ok"
+else fail "header as C++17"; fi
+
+# Run one binary; add its "N passed, N failed" line to the totals.
+run() {
+  local name="$1"; shift
+  local log="$work/$name.log" rc=0
+  "$@" >"$log" 2>&1 || rc=$?
+  local line
+  line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n1 || true)"
+  if [ -n "$line" ]; then
+    passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+    failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+  fi
+  if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+    fail "$name (exit $rc)"
+    tail -n 60 "$log"
+  fi
+  echo "$name: ${line:-no result line}"
+}
+
+vg=(valgrind -q --error-exitcode=99 --leak-check=full
+    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect)
+
+programs=()
+for src in tests/c/*.c tests/cpp/*.cpp; do
+  [ -e "$src" ] || continue
+  base="$(basename "${src%.*}")"
+  case "$src" in
+    *.c) cc=(gcc "${cflags[@]}") ;;
+    *) cc=(g++ "${cxxflags[@]}") ;;
+  esac
+  for mode in shared static; do
+    if [ "$mode" = shared ]; then libs=("${shared[@]}"); else libs=("${static[@]}"); fi
+    exe="$work/bin/$base-$mode"
+    if "${cc[@]}" "$src" -o "$exe" "${libs[@]}"; then
+      programs+=("$exe")
+    else
+      fail "build $src ($mode)"
+    fi
+  done
+done
+
+echo "-- run"
+for exe in "${programs[@]}"; do run "$(basename "$exe")" "$exe"; done
+
+if [ "${CFS_C_TESTS_NO_VALGRIND:-0}" != 1 ]; then
+  echo "-- run under valgrind"
+  for exe in "${programs[@]}"; do run "valgrind $(basename "$exe")" "${vg[@]}" "$exe"; done
+fi
+
+echo "-- examples/c/quickstart.c through pkg-config"
+scripts/c-pkgconfig "$work/pkgconfig" "$root" "$root/include" "$work/lib" >/dev/null
+# shellcheck disable=SC2046
+if gcc -std=c99 -Wall -Wextra -Werror -pedantic examples/c/quickstart.c -o "$work/bin/quickstart" \
+    $(PKG_CONFIG_PATH="$work/pkgconfig" pkg-config --cflags --libs cyberfly_store) &&
+   "$work/bin/quickstart" "$work/tmp/quickstart-store" >"$work/quickstart.log" 2>&1 &&
+   grep -q 'mydb:greeting = hello' "$work/quickstart.log"; then
+  passed=$((passed + 1)); echo "quickstart: ok"
+else
+  fail "quickstart"; cat "$work/quickstart.log" 2>/dev/null || true
+fi
+
+rm -rf "$work/tmp" "$work/bin"
+echo "capi: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
