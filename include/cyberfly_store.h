@@ -1017,10 +1017,11 @@ cfs_result cfs_signed_op_to_json(const struct cfs_signed_op *op,
 void cfs_signed_op_free(struct cfs_signed_op *op);
 
 /**
- * The op_id, borrowed from the operation (valid until it is changed or
- * freed); NULL data for a NULL operation.
+ * A copy of the op_id into `*out_op_id`; free with `cfs_string_free`.
  */
-struct cfs_str cfs_signed_op_op_id(const struct cfs_signed_op *op);
+cfs_result cfs_signed_op_op_id(const struct cfs_signed_op *op,
+                               struct cfs_string *out_op_id,
+                               struct cfs_error **err);
 
 /**
  * The hash field (Hash operations).

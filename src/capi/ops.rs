@@ -188,17 +188,19 @@ pub extern "C" fn cfs_signed_op_free(op: *mut cfs_signed_op) {
     }
 }
 
-/// The op_id, borrowed from the operation (valid until it is changed or
-/// freed); NULL data for a NULL operation.
+/// A copy of the op_id into `*out_op_id`; free with `cfs_string_free`.
 #[no_mangle]
-pub extern "C" fn cfs_signed_op_op_id(op: *const cfs_signed_op) -> cfs_str {
-    match op_ref(op) {
-        Ok(o) => cfs_str {
-            data: o.op_id.as_ptr().cast(),
-            len: o.op_id.len(),
-        },
-        Err(_) => cfs_str::NONE,
-    }
+pub extern "C" fn cfs_signed_op_op_id(
+    op: *const cfs_signed_op,
+    out_op_id: *mut cfs_string,
+    err: *mut *mut cfs_error,
+) -> cfs_result {
+    guard(err, || {
+        let op = op_ref(op)?;
+        let out = Out::new(out_op_id, "out_op_id")?;
+        out.write(cfs_string::from_str(&op.op_id));
+        Ok(())
+    })
 }
 
 fn set_text(

@@ -146,7 +146,12 @@ static void test_ops(cfs_store *st) {
   /* A String write. */
   op = make_op("greeting", "hello", CFS_VALUE_KIND_STRING);
   CHECK(op != NULL);
-  CHECK(cfs_signed_op_op_id(op).len > 0);
+  {
+    cfs_string id = {NULL, 0};
+    CHECK_OK(cfs_signed_op_op_id(op, &id, NULL));
+    CHECK(id.len > 0 && id.data[id.len] == '\0');
+    cfs_string_free(&id);
+  }
   CHECK_OK(cfs_signed_op_sign(op, kp, NULL));
   CHECK_OK(cfs_signed_op_check(op, NULL));
   CHECK_OK(cfs_store_apply(st, op, &outcome, NULL));
