@@ -706,9 +706,11 @@ impl Store {
         }
         let len = value.len() as u64;
         let tag = self.inner.blobs.add(Bytes::from(value)).await?;
-        if self.inner.config.durability == Durability::Sync {
-            self.inner.blobs.sync().await?;
-        }
+        // Commit the blob store's metadata before the index can reference the
+        // blob, in every durability mode: sled may flush the entry on its own
+        // schedule, and an entry whose blob was lost in a crash would be a
+        // corrupt store, not a lost write (found by tests/crash.rs).
+        self.inner.blobs.sync().await?;
         let entry = Entry::blob(kind, *tag.hash().as_bytes(), len);
         Ok((entry, Some(tag)))
     }
@@ -801,9 +803,8 @@ impl Store {
                 };
                 tags.push(tag);
             }
-            if self.inner.config.durability == Durability::Sync {
-                self.inner.blobs.sync().await?;
-            }
+            // before the index can reference them (see prepare_entry)
+            self.inner.blobs.sync().await?;
         }
         self.submit(ops, tags).await?;
         Ok(())
@@ -851,9 +852,8 @@ impl Store {
         self.inner.metrics.op(Op::AddBlob);
         let tag = self.inner.blobs.add(data).await?;
         let hash = ContentHash(*tag.hash().as_bytes());
-        if self.inner.config.durability == Durability::Sync {
-            self.inner.blobs.sync().await?;
-        }
+        // before the pin can reference it (see prepare_entry)
+        self.inner.blobs.sync().await?;
         self.submit(vec![WriteOp::Pin { hash: hash.0 }], vec![tag])
             .await?;
         Ok(hash)
