@@ -1,0 +1,155 @@
+"""cyberfly_store: the storage core of a Cyberfly data node, from Python.
+
+A typed, content-addressed key-value store (Rust: sled index, iroh-blobs,
+tiered cache, group-commit writer) with async methods::
+
+    import asyncio, cyberfly_store
+
+    async def main():
+        async with cyberfly_store.open("/tmp/demo", durability="sync") as store:
+            await store.set("mydb:greeting", "hello")
+            print(await store.get("mydb:greeting"))
+
+    asyncio.run(main())
+
+`open(path, **config)` is awaitable (``store = await open(...)``) and an
+async context manager (``async with open(...) as store:``). Every store
+method that touches data returns an awaitable; a read answered by the cache
+returns one that is already complete. Errors are subclasses of
+:class:`StoreError`, each with the core's numeric ``.code``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import weakref
+from typing import Any, Generator, Optional, Union
+
+from . import _native
+from ._native import (
+    AlreadyOpen,
+    BlobMissing,
+    BlobStoreFailure,
+    Corrupt,
+    Cursor,
+    IndexFailure,
+    InternalError,
+    InvalidArgument,
+    InvalidConfig,
+    InvalidSignature,
+    IoError,
+    Keypair,
+    KeyTooLong,
+    NotOwner,
+    Outcome,
+    Ready,
+    SignedOperation,
+    Stale,
+    Store,
+    StoreClosed,
+    StoreError,
+    ValueTooLarge,
+    WrongType,
+    verify,
+    verify_many,
+)
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "open",
+    "Opener",
+    "Store",
+    "Cursor",
+    "Ready",
+    "Keypair",
+    "SignedOperation",
+    "Outcome",
+    "verify",
+    "verify_many",
+    "StoreError",
+    "InvalidArgument",
+    "InvalidConfig",
+    "KeyTooLong",
+    "ValueTooLarge",
+    "StoreClosed",
+    "AlreadyOpen",
+    "WrongType",
+    "Corrupt",
+    "BlobMissing",
+    "IoError",
+    "IndexFailure",
+    "BlobStoreFailure",
+    "InvalidSignature",
+    "NotOwner",
+    "Stale",
+    "InternalError",
+    "__version__",
+]
+
+# Stores opened through `open` that are still open at interpreter exit are
+# closed (flushed) then, so that durability="none" loses nothing on a normal
+# exit. Weak references: an open store never keeps itself (or the
+# interpreter) alive.
+_open_stores: "weakref.WeakSet[Store]" = weakref.WeakSet()
+
+
+@atexit.register
+def _at_exit() -> None:
+    for store in list(_open_stores):
+        try:
+            store.close_blocking()
+        except Exception:  # pragma: no cover - best effort at exit
+            pass
+    # No runtime thread may enter the interpreter once it finalizes.
+    _native._shutdown()
+
+
+class Opener:
+    """What :func:`open` returns: await it for a :class:`Store`, or use it
+    as ``async with open(path) as store:`` (the store is closed on exit)."""
+
+    __slots__ = ("_path", "_config", "_store")
+
+    def __init__(self, path: Union[str, "os.PathLike[str]"], config: dict[str, Any]) -> None:
+        self._path = path
+        self._config = config
+        self._store: Optional[Store] = None
+
+    async def _open(self) -> Store:
+        store = await Store.open(self._path, **self._config)
+        _open_stores.add(store)
+        self._store = store
+        return store
+
+    def __await__(self) -> Generator[Any, None, Store]:
+        """``store = await open(path, **config)``."""
+        return self._open().__await__()
+
+    async def __aenter__(self) -> Store:
+        """Open the store for the ``async with`` block."""
+        return await self._open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Close the store at the end of the ``async with`` block."""
+        if self._store is not None:
+            await self._store.close()
+
+
+def open(path: Union[str, "os.PathLike[str]"], **config: Any) -> Opener:  # noqa: A001
+    """Open (or create) the store at ``path``.
+
+    Keywords mirror the Rust ``Config``: ``durability`` ("none", "batch"
+    (default) or "sync"), ``hot_cache_bytes``, ``warm_cache_bytes``,
+    ``warm_ttl`` (seconds), ``inline_threshold``, ``flush_every_ms``,
+    ``max_key_len``, ``max_value_len``, ``writer_max_batch``,
+    ``writer_max_delay`` (seconds), ``writer_queue_depth``, ``gc_interval``
+    and ``sweep_interval`` (seconds), ``scan_page_size``,
+    ``sled_cache_capacity``, ``throughput_mode``, ``compression``,
+    ``compression_factor``, ``runtime_threads``. An unknown keyword or a bad
+    value raises :class:`InvalidConfig`.
+
+    Use as ``store = await open(path)`` or ``async with open(path) as store:``.
+    """
+    return Opener(path, config)

@@ -1,0 +1,121 @@
+"""Use from many threads (each with its own event loop) and from many tasks
+on one loop; an open store does not keep the interpreter from exiting."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import cyberfly_store
+from cyberfly_store import Store
+
+
+async def test_64_threads_each_with_its_own_event_loop(store: Store) -> None:
+    n_threads, per_thread = 64, 50
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(n_threads)
+
+    async def work(t: int) -> None:
+        for i in range(per_thread):
+            key = f"db:t{t}:{i}"
+            await store.set(key, str(i))
+            assert await store.get(key) == str(i)
+        await store.set_many({f"db:t{t}:m{i}": "m" for i in range(20)})
+        got = await store.get_many([f"db:t{t}:m{i}" for i in range(20)])
+        assert got == ["m"] * 20
+        assert await store.rpush("db:shared-list", str(t)) >= 1
+        await store.hset("db:shared-hash", str(t), "x")
+
+    def run(t: int) -> None:
+        try:
+            barrier.wait()
+            asyncio.run(work(t))
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    # The test's own loop stays responsive meanwhile (nothing blocks it).
+    while any(th.is_alive() for th in threads):
+        await asyncio.sleep(0.01)
+    assert not errors, errors[:3]
+    assert await store.llen("db:shared-list") == n_threads
+    assert await store.hlen("db:shared-hash") == n_threads
+    assert await store.get(f"db:t63:{per_thread - 1}") == str(per_thread - 1)
+
+
+async def test_1000_tasks_on_one_loop(store: Store) -> None:
+    n = 1000
+
+    async def writer(i: int) -> None:
+        await store.set(f"db:task{i}", str(i))
+        await store.sadd("db:members", str(i))
+
+    await asyncio.gather(*(writer(i) for i in range(n)))
+
+    async def reader(i: int) -> str | None:
+        return await store.get(f"db:task{i}")
+
+    got = await asyncio.gather(*(reader(i) for i in range(n)))
+    assert got == [str(i) for i in range(n)]
+    assert await store.scard("db:members") == n
+    # Mixed reads and writes at once, including misses and deletes.
+    await asyncio.gather(
+        *(store.delete(f"db:task{i}") for i in range(0, n, 2)),
+        *(store.get(f"db:task{i}") for i in range(1, n, 2)),
+        *(store.exists(f"db:absent{i}") for i in range(100)),
+    )
+    left = await store.get_many([f"db:task{i}" for i in range(n)])
+    assert left == [None if i % 2 == 0 else str(i) for i in range(n)]
+
+
+async def test_cancelled_waits_do_not_break_the_store(store: Store) -> None:
+    tasks = [asyncio.ensure_future(store.set(f"db:c{i}", "v")) for i in range(200)]
+    for t in tasks[::2]:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await store.set("db:after", "ok")
+    assert await store.get("db:after") == "ok"
+
+
+def test_an_open_store_does_not_keep_the_interpreter_alive(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "s"
+    script = textwrap.dedent(
+        f"""
+        import asyncio, cyberfly_store
+        async def main():
+            global store
+            store = await cyberfly_store.open({str(path)!r}, durability="none")
+            await store.set("db:k", "kept")
+            store.get("db:k")          # an awaitable never awaited
+            await store.hset("db:h", "f", "v")
+        asyncio.run(main())
+        print("done", flush=True)
+        """
+    )
+    t0 = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "done"
+    assert time.monotonic() - t0 < 30
+    # The store was closed (flushed) at exit: durability="none" lost nothing.
+    check = textwrap.dedent(
+        f"""
+        import asyncio, cyberfly_store
+        async def main():
+            async with cyberfly_store.open({str(path)!r}) as s:
+                print(await s.get("db:k"), await s.hget("db:h", "f"))
+        asyncio.run(main())
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["kept", "v"]
