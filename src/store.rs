@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::blobs::Blobs;
 use crate::cache::{Cached, CachedValue, TieredCache};
-use crate::config::{Config, Durability};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::metrics::{histogram_quantile, Metrics, Op};

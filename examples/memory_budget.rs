@@ -1,0 +1,100 @@
+//! Bounded memory: write 1 000 000 keys of 1 KiB and read them all back
+//! through a 64 MiB cache (hot 16 + warm 48), with a 64 MiB sled cache. Peak
+//! RSS must stay under the cache budgets + the sled cache + 128 MiB.
+//!
+//! `cargo run --release --example memory_budget [keys]` — exits non-zero if
+//! the budget is exceeded. Figures are recorded in docs/RELIABILITY.md.
+
+use std::time::Instant;
+
+use cyberfly_store::{Config, Durability, Store};
+
+fn vm_hwm_bytes() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> cyberfly_store::Result<()> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    const MIB: u64 = 1024 * 1024;
+    let (hot, warm, sled) = (16 * MIB, 48 * MIB, 64 * MIB);
+    let config = Config::builder()
+        .hot_cache_bytes(hot)
+        .warm_cache_bytes(warm)
+        .sled_cache_capacity(sled)
+        .durability(Durability::Batch)
+        .build()?;
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path(), config).await?;
+    let value: String = "v".repeat(1024);
+    let t = Instant::now();
+    for start in (0..n).step_by(1000) {
+        store
+            .set_many(
+                (start..(start + 1000).min(n)).map(|i| (format!("key:{i:08}"), value.clone())),
+            )
+            .await?;
+    }
+    store.flush().await?;
+    let wrote = t.elapsed();
+    let after_write = vm_hwm_bytes();
+    let t = Instant::now();
+    let mut found = 0usize;
+    for start in (0..n).step_by(1000) {
+        let keys: Vec<String> = (start..(start + 1000).min(n))
+            .map(|i| format!("key:{i:08}"))
+            .collect();
+        found += store
+            .get_many(&keys)
+            .await?
+            .iter()
+            .filter(|v| v.is_some())
+            .count();
+    }
+    // and a second pass of single gets over a hot subset (cache hits)
+    for i in 0..100_000.min(n) {
+        let _ = store.get(&format!("key:{i:08}")).await?;
+    }
+    let read = t.elapsed();
+    let peak = vm_hwm_bytes();
+    let budget = hot + warm + sled + 128 * MIB;
+    let st = store.stats();
+    store.close().await?;
+    println!("keys {n}, found {found}");
+    println!(
+        "write {wrote:?} ({:.0}/s), read {read:?}",
+        n as f64 / wrote.as_secs_f64()
+    );
+    println!(
+        "cache: hot {} MiB, warm {} MiB (configured {} + {} MiB)",
+        st.hot_bytes / MIB,
+        st.warm_bytes / MIB,
+        hot / MIB,
+        warm / MIB
+    );
+    println!(
+        "peak RSS after writes {} MiB, peak overall {} MiB, budget {} MiB",
+        after_write / MIB,
+        peak / MIB,
+        budget / MIB
+    );
+    if found != n {
+        eprintln!("FAIL: {} keys missing", n - found);
+        std::process::exit(1);
+    }
+    if peak > budget {
+        eprintln!("FAIL: peak RSS over budget");
+        std::process::exit(1);
+    }
+    println!("OK: within budget");
+    Ok(())
+}
