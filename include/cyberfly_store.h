@@ -1473,6 +1473,15 @@ cfs_result cfs_store_stats_json(const struct cfs_store *store,
                                 struct cfs_error **err);
 
 /**
+ * A BLAKE3 digest (64 hex characters) of the store's whole logical state:
+ * two stores holding the same data have the same digest, and a refused
+ * operation leaves it unchanged. Free with `cfs_string_free`.
+ */
+cfs_result cfs_store_state_digest(const struct cfs_store *store,
+                                  struct cfs_string *out_digest,
+                                  struct cfs_error **err);
+
+/**
  * The store's metrics in the Prometheus text exposition format into
  * `*out_text`; free with `cfs_string_free`.
  */

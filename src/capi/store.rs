@@ -906,6 +906,24 @@ pub extern "C" fn cfs_store_stats_json(
     })
 }
 
+/// A BLAKE3 digest (64 hex characters) of the store's whole logical state:
+/// two stores holding the same data have the same digest, and a refused
+/// operation leaves it unchanged. Free with `cfs_string_free`.
+#[no_mangle]
+pub extern "C" fn cfs_store_state_digest(
+    store: *const cfs_store,
+    out_digest: *mut cfs_string,
+    err: *mut *mut cfs_error,
+) -> cfs_result {
+    guard(err, || {
+        let s = store_ref(store)?;
+        let out = Out::new(out_digest, "out_digest")?;
+        let d = block(&s.store, s.store.state_digest())?;
+        out.write(cfs_string::from_str(&d));
+        Ok(())
+    })
+}
+
 /// The store's metrics in the Prometheus text exposition format into
 /// `*out_text`; free with `cfs_string_free`.
 #[no_mangle]
