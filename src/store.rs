@@ -508,6 +508,16 @@ impl Store {
         if let Some(r) = self.get_cached(key) {
             return r;
         }
+        self.get_uncached(key).await
+    }
+
+    /// The index path of [`get`](Self::get), for a caller that already
+    /// missed with [`get_cached`](Self::get_cached) (the bindings answer
+    /// hits synchronously and send only misses here; a second cache probe
+    /// would count the miss twice).
+    pub async fn get_uncached(&self, key: &str) -> Result<Option<Arc<str>>> {
+        self.check_open()?;
+        self.check_key(key)?;
         self.inner.metrics.op(Op::Get);
         let t0 = Instant::now();
         let epoch = self.inner.cache.epoch(key);

@@ -21,7 +21,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 
@@ -29,6 +28,7 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod oplog;
+pub mod ready;
 pub mod scan;
 pub mod store;
 pub mod types;
@@ -43,84 +43,14 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     pyo3_async_runtimes::tokio::get_runtime()
 }
 
-/// An awaitable that is already complete: `__await__` returns itself and its
-/// first `__next__` raises `StopIteration(value)`, which is how `await`
-/// receives a result. Awaiting it costs two slot calls and no event-loop
-/// round trip (an asyncio Future costs a round trip; a coroutine an extra
-/// frame). It can be awaited more than once, like a completed Future.
-#[pyclass(module = "cyberfly_store._native", frozen, freelist = 256)]
-pub struct Ready {
-    value: Py<PyAny>,
-}
+/// Constructor of the already complete awaitable (see [`ready`]).
+pub struct Ready;
 
 impl Ready {
     /// Wrap an already computed value.
+    #[inline]
     pub fn wrap(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, PyAny>> {
-        Ok(Bound::new(py, Ready { value })?.into_any())
-    }
-}
-
-#[pymethods]
-impl Ready {
-    fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<()> {
-        Err(PyStopIteration::new_err((self.value.clone_ref(py),)))
-    }
-
-    /// Generator protocol: `send(None)` is `__next__()`.
-    fn send(&self, py: Python<'_>, _value: Py<PyAny>) -> PyResult<()> {
-        self.__next__(py)
-    }
-
-    /// Generator protocol: raise the given exception into the awaitable.
-    #[pyo3(signature = (typ, val=None, tb=None))]
-    fn throw(
-        &self,
-        py: Python<'_>,
-        typ: Bound<'_, PyAny>,
-        val: Option<Bound<'_, PyAny>>,
-        tb: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        let _ = tb;
-        let exc = match val {
-            Some(v) if !v.is_none() => v,
-            _ => {
-                if typ.is_instance_of::<pyo3::types::PyType>() {
-                    typ.call0()?
-                } else {
-                    typ
-                }
-            }
-        };
-        let _ = py;
-        Err(PyErr::from_value(exc))
-    }
-
-    /// Generator protocol: nothing to release.
-    fn close(&self) {}
-
-    /// The value this awaitable completes with.
-    #[getter]
-    fn value(&self, py: Python<'_>) -> Py<PyAny> {
-        self.value.clone_ref(py)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!(
-            "<Ready {}>",
-            self.value
-                .bind(py)
-                .repr()
-                .map(|r| r.to_string())
-                .unwrap_or_default()
-        )
+        ready::wrap(py, value)
     }
 }
 
@@ -246,7 +176,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pyo3_async_runtimes::tokio::init(builder);
 
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add_class::<Ready>()?;
+    ready::register(m)?;
     m.add_function(pyo3::wrap_pyfunction!(_shutdown, m)?)?;
     error::register(m)?;
     store::register(m)?;

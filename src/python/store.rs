@@ -45,7 +45,7 @@ impl PyStore {
 #[inline]
 pub(crate) fn text(v: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     match v.cast::<PyString>() {
-        Ok(s) => s.extract(),
+        Ok(s) => super::ready::borrow_str(s).map(|c| c.into_owned()),
         Err(_) => Err(PyTypeError::new_err(format!(
             "{what} must be str, not {}",
             v.get_type().name()?
@@ -198,9 +198,22 @@ impl PyStore {
     /// The string value of `key`, or None. A cache hit returns an awaitable
     /// that is already complete.
     fn get<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let key = text(key, "key")?;
-        let s = self.s();
-        ready_or_spawn(py, async move { s.get(&key).await.map(OptStr) })
+        let Ok(ks) = key.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!(
+                "key must be str, not {}",
+                key.get_type().name()?
+            )));
+        };
+        let k = super::ready::borrow_str(ks)?;
+        match self.store.get_cached(&k) {
+            Some(Ok(v)) => Ready::wrap(py, OptStr(v).into_pyobject(py)?.unbind()),
+            Some(Err(e)) => Err(super::error::to_pyerr(e)),
+            None => {
+                let key = k.into_owned();
+                let s = self.s();
+                spawn(py, async move { s.get_uncached(&key).await.map(OptStr) })
+            }
+        }
     }
 
     /// Set `key` to the string `value`; with `ex`, the key expires after

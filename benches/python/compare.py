@@ -1,0 +1,389 @@
+"""cyberfly_store from Python against the stores Python users pick today:
+the same workloads, in one process, on the same data, printed as ratios.
+
+    pip install .                                   # the module (release build)
+    pip install aiosqlite lmdb rocksdict pynacl     # the peers (optional: missing ones are skipped)
+    python benches/python/compare.py [--n 100000] [--value-size 100] [--json out.json]
+
+Workloads (N keys "bench:%08d", values of --value-size bytes):
+
+- set_many: batches of 1 000, durable at the end (one flush/fsync), against
+  sqlite3, aiosqlite, lmdb, rocksdict, and the core's own set_many driven
+  from Rust on the same items (Store._bench_set_many).
+- get: sequential awaited get of cached keys, against each peer's
+  synchronous (or awaited, for aiosqlite) point read.
+- get_many: batches of 100.
+- tasks_write / tasks_read: 1 000 concurrent asyncio tasks, each write
+  acknowledged, against aiosqlite (the asyncio peer).
+- verify_many: ed25519 verification of N signatures against PyNaCl's loop.
+
+Every figure is operations per second; a ratio is cyberfly / peer (higher
+is better for cyberfly). Targets are those of issue 5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from typing import Any, Awaitable, Callable, Optional
+
+import cyberfly_store
+
+try:
+    import aiosqlite
+except ImportError:  # pragma: no cover
+    aiosqlite = None  # type: ignore[assignment]
+try:
+    import lmdb
+except ImportError:  # pragma: no cover
+    lmdb = None  # type: ignore[assignment]
+try:
+    import rocksdict
+except ImportError:  # pragma: no cover
+    rocksdict = None  # type: ignore[assignment]
+try:
+    import nacl.signing
+except ImportError:  # pragma: no cover
+    nacl = None  # type: ignore[assignment]
+
+
+def rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+class Bench:
+    def __init__(self, n: int, value_size: int, root: str) -> None:
+        self.n = n
+        self.root = root
+        self.keys = [f"bench:{i:08d}" for i in range(n)]
+        self.values = [(f"{i:08d}" * (value_size // 8 + 1))[:value_size] for i in range(n)]
+        self.bkeys = [k.encode() for k in self.keys]
+        self.bvalues = [v.encode() for v in self.values]
+        self.results: dict[str, dict[str, float]] = {}
+
+    def dir(self, name: str) -> str:
+        p = os.path.join(self.root, name)
+        shutil.rmtree(p, ignore_errors=True)
+        os.makedirs(p, exist_ok=True)
+        return p
+
+    def record(self, workload: str, engine: str, ops_per_s: float) -> None:
+        self.results.setdefault(workload, {})[engine] = ops_per_s
+        print(f"  {workload:<12} {engine:<22} {ops_per_s:>14,.0f} ops/s", flush=True)
+
+    # ------------------------------------------------------------ cyberfly
+
+    async def cyberfly(self) -> None:
+        n = self.n
+        items = list(zip(self.keys, self.values))
+        batches = [items[i : i + 1000] for i in range(0, n, 1000)]
+
+        # The core's set_many from Rust, same items, fresh store.
+        async with cyberfly_store.open(self.dir("cf-rust"), durability="none") as s:
+            secs = s._bench_set_many(items, 1000)
+        self.record("set_many", "cyberfly core (Rust)", rate(n, secs))
+
+        async with cyberfly_store.open(self.dir("cf"), durability="none") as store:
+            gc.collect()
+            t0 = time.perf_counter()
+            for b in batches:
+                await store.set_many(b)
+            await store.flush()
+            self.record("set_many", "cyberfly", rate(n, time.perf_counter() - t0))
+
+            # Warm the cache, then sequential awaited gets of cached keys.
+            for i in range(0, n, 1000):
+                await store.get_many(self.keys[i : i + 1000])
+            get = store.get
+            keys = self.keys
+            t0 = time.perf_counter()
+            for k in keys:
+                await get(k)
+            self.record("get", "cyberfly", rate(n, time.perf_counter() - t0))
+            assert await get(keys[-1]) == self.values[-1]
+
+            chunks = [keys[i : i + 100] for i in range(0, n, 100)]
+            get_many = store.get_many
+            t0 = time.perf_counter()
+            for c in chunks:
+                await get_many(c)
+            self.record("get_many", "cyberfly", rate(n, time.perf_counter() - t0))
+
+        # 1 000 concurrent tasks, each write acknowledged (durability=batch,
+        # the default: applied to the index, flushed every flush_every_ms).
+        async with cyberfly_store.open(self.dir("cf-tasks")) as store:
+            secs = await self.tasks(lambda k, v: store.set(k, v))
+            self.record("tasks_write", "cyberfly", rate(n, secs))
+            secs = await self.tasks(lambda k, v: store.get(k))
+            self.record("tasks_read", "cyberfly", rate(n, secs))
+
+    async def tasks(self, op: Callable[[str, str], Awaitable[Any]], n: Optional[int] = None) -> float:
+        n = n or self.n
+        per = max(1, n // 1000)
+        keys, values = self.keys, self.values
+
+        async def task(t: int) -> None:
+            for i in range(t * per, min(n, (t + 1) * per)):
+                await op(keys[i], values[i])
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(task(t) for t in range(1000)))
+        return time.perf_counter() - t0
+
+    # -------------------------------------------------------------- sqlite
+
+    def sqlite(self) -> None:
+        path = os.path.join(self.dir("sqlite"), "db.sqlite")
+        con = sqlite3.connect(path, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=OFF")
+        con.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID")
+        items = list(zip(self.keys, self.values))
+        t0 = time.perf_counter()
+        for i in range(0, self.n, 1000):
+            con.execute("BEGIN")
+            con.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?)", items[i : i + 1000])
+            con.execute("COMMIT")
+        con.execute("PRAGMA wal_checkpoint(FULL)")
+        for f in (path, path + "-wal"):
+            if os.path.exists(f):
+                fd = os.open(f, os.O_RDONLY)
+                os.fsync(fd)
+                os.close(fd)
+        self.record("set_many", "sqlite3", rate(self.n, time.perf_counter() - t0))
+        q = "SELECT v FROM kv WHERE k = ?"
+        t0 = time.perf_counter()
+        for k in self.keys:
+            con.execute(q, (k,)).fetchone()
+        self.record("get", "sqlite3", rate(self.n, time.perf_counter() - t0))
+        q100 = "SELECT k, v FROM kv WHERE k IN (%s)" % ",".join("?" * 100)
+        t0 = time.perf_counter()
+        for i in range(0, self.n, 100):
+            chunk = self.keys[i : i + 100]
+            found = dict(con.execute(q100, chunk).fetchall())
+            [found.get(k) for k in chunk]
+        self.record("get_many", "sqlite3", rate(self.n, time.perf_counter() - t0))
+        con.close()
+
+    async def aiosqlite(self) -> None:
+        if aiosqlite is None:
+            print("  (aiosqlite not installed: skipped)")
+            return
+        path = os.path.join(self.dir("aiosqlite"), "db.sqlite")
+        async with aiosqlite.connect(path, isolation_level=None) as db:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID")
+            items = list(zip(self.keys, self.values))
+            t0 = time.perf_counter()
+            for i in range(0, self.n, 1000):
+                await db.execute("BEGIN")
+                await db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?)", items[i : i + 1000])
+                await db.execute("COMMIT")
+            await db.execute("PRAGMA wal_checkpoint(FULL)")
+            self.record("set_many", "aiosqlite", rate(self.n, time.perf_counter() - t0))
+
+            sub = min(self.n, 20_000)  # aiosqlite is slow: a subset
+            q = "SELECT v FROM kv WHERE k = ?"
+            t0 = time.perf_counter()
+            for k in self.keys[:sub]:
+                async with db.execute(q, (k,)) as cur:
+                    await cur.fetchone()
+            self.record("get", "aiosqlite", rate(sub, time.perf_counter() - t0))
+
+            q100 = "SELECT k, v FROM kv WHERE k IN (%s)" % ",".join("?" * 100)
+            t0 = time.perf_counter()
+            for i in range(0, sub, 100):
+                chunk = self.keys[i : i + 100]
+                async with db.execute(q100, chunk) as cur:
+                    found = dict(await cur.fetchall())
+                [found.get(k) for k in chunk]
+            self.record("get_many", "aiosqlite", rate(sub, time.perf_counter() - t0))
+
+            # 1 000 tasks, autocommit: each write is its own transaction.
+            async def write(k: str, v: str) -> None:
+                await db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (k, v + "2"))
+
+            async def read(k: str, v: str) -> None:
+                async with db.execute(q, (k,)) as cur:
+                    await cur.fetchone()
+
+            sub = min(self.n, 20_000)
+            secs = await self.tasks(write, sub)
+            self.record("tasks_write", "aiosqlite", rate(sub, secs))
+            secs = await self.tasks(read, sub)
+            self.record("tasks_read", "aiosqlite", rate(sub, secs))
+
+    # ---------------------------------------------------------------- lmdb
+
+    def lmdb(self) -> None:
+        if lmdb is None:
+            print("  (lmdb not installed: skipped)")
+            return
+        env = lmdb.open(self.dir("lmdb"), map_size=8 << 30, sync=False, metasync=False)
+        pairs = list(zip(self.bkeys, self.bvalues))
+        t0 = time.perf_counter()
+        for i in range(0, self.n, 1000):
+            with env.begin(write=True) as txn:
+                for k, v in pairs[i : i + 1000]:
+                    txn.put(k, v)
+        env.sync(True)
+        self.record("set_many", "lmdb", rate(self.n, time.perf_counter() - t0))
+        with env.begin() as txn:
+            get = txn.get
+            t0 = time.perf_counter()
+            for k in self.bkeys:
+                get(k)
+            self.record("get", "lmdb", rate(self.n, time.perf_counter() - t0))
+            cur = txn.cursor()
+            t0 = time.perf_counter()
+            for i in range(0, self.n, 100):
+                cur.getmulti(self.bkeys[i : i + 100])
+            self.record("get_many", "lmdb", rate(self.n, time.perf_counter() - t0))
+        env.close()
+
+    # ----------------------------------------------------------- rocksdict
+
+    def rocksdict(self) -> None:
+        if rocksdict is None:
+            print("  (rocksdict not installed: skipped)")
+            return
+        path = self.dir("rocks")
+        db = rocksdict.Rdict(path, options=rocksdict.Options(raw_mode=True))
+        pairs = list(zip(self.bkeys, self.bvalues))
+        t0 = time.perf_counter()
+        for i in range(0, self.n, 1000):
+            wb = rocksdict.WriteBatch(raw_mode=True)
+            for k, v in pairs[i : i + 1000]:
+                wb.put(k, v)
+            db.write(wb)
+        db.flush_wal(True)
+        self.record("set_many", "rocksdict", rate(self.n, time.perf_counter() - t0))
+        get = db.get
+        t0 = time.perf_counter()
+        for k in self.bkeys:
+            get(k)
+        self.record("get", "rocksdict", rate(self.n, time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        for i in range(0, self.n, 100):
+            db.get(self.bkeys[i : i + 100])
+        self.record("get_many", "rocksdict", rate(self.n, time.perf_counter() - t0))
+        db.close()
+
+    # -------------------------------------------------------------- verify
+
+    async def verify(self) -> None:
+        if nacl is None:
+            print("  (pynacl not installed: skipped)")
+            return
+        n = self.n
+        signers = [nacl.signing.SigningKey.generate() for _ in range(100)]
+        items = []
+        for i in range(n):
+            sk = signers[i % 100]
+            msg = self.bvalues[i]
+            items.append((bytes(sk.verify_key), msg, sk.sign(msg).signature))
+        vks = {pk: nacl.signing.VerifyKey(pk) for pk, _, _ in items[:100]}
+        t0 = time.perf_counter()
+        for pk, msg, sig in items:
+            vks[pk].verify(msg, sig)
+        self.record("verify_many", "pynacl loop", rate(n, time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        ok = await cyberfly_store.verify_many(items)
+        self.record("verify_many", "cyberfly", rate(n, time.perf_counter() - t0))
+        assert all(ok)
+        t0 = time.perf_counter()
+        await cyberfly_store.verify_many(items)
+        self.record("verify_cached", "cyberfly", rate(n, time.perf_counter() - t0))
+
+
+TARGETS = [
+    # (workload, cyberfly engine, peer engine, target ratio, what limits it)
+    ("set_many", "cyberfly", "cyberfly core (Rust)", 0.8, "sled's batch apply; Python adds one conversion pass"),
+    ("set_many", "cyberfly", "sqlite3", None, "sled's batch apply"),
+    ("set_many", "cyberfly", "lmdb", None, "sled's batch apply"),
+    ("set_many", "cyberfly", "rocksdict", None, "sled's batch apply"),
+    ("get", "cyberfly", "lmdb", 1.0, "method call + key conversion + cache lookup"),
+    ("get", "cyberfly", "rocksdict", None, ""),
+    ("get", "cyberfly", "sqlite3", None, ""),
+    ("get_many", "cyberfly", "lmdb", 1.5, "one str per value"),
+    ("get_many", "cyberfly", "rocksdict", None, ""),
+    ("tasks_write", "cyberfly", "aiosqlite", 5.0, "asyncio Future + thread hop per write"),
+    ("tasks_read", "cyberfly", "aiosqlite", 20.0, "cache hits: no hop"),
+    ("verify_many", "cyberfly", "pynacl loop", 4.0, "ed25519 batch verification on 2 cores"),
+]
+
+
+def table(results: dict[str, dict[str, float]]) -> str:
+    lines = [
+        "| workload | cyberfly ops/s | peer | peer ops/s | ratio | target |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    for wl, a, b, target, _why in TARGETS:
+        r = results.get(wl, {})
+        if a not in r or b not in r:
+            continue
+        ratio = r[a] / r[b]
+        t = f"≥ {target:g}x" if target else ""
+        mark = ""
+        if target:
+            mark = " ✓" if ratio >= target else " ✗"
+        lines.append(f"| {wl} | {r[a]:,.0f} | {b} | {r[b]:,.0f} | {ratio:.2f}x{mark} | {t} |")
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--value-size", type=int, default=100)
+    ap.add_argument("--dir", default=None, help="work directory (default: a temporary one)")
+    ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument(
+        "--only", default=None, help="comma-separated engines: cyberfly,sqlite,aiosqlite,lmdb,rocksdict,verify"
+    )
+    args = ap.parse_args()
+    root = args.dir or tempfile.mkdtemp(prefix="cf-compare-")
+    b = Bench(args.n, args.value_size, root)
+    only = set(args.only.split(",")) if args.only else None
+    print(
+        f"N = {args.n:,}, values {args.value_size} B, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, cyberfly_store {cyberfly_store.__version__}",
+        flush=True,
+    )
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("cyberfly", b.cyberfly),
+        ("sqlite", b.sqlite),
+        ("aiosqlite", b.aiosqlite),
+        ("lmdb", b.lmdb),
+        ("rocksdict", b.rocksdict),
+        ("verify", b.verify),
+    ]
+    try:
+        for name, fn in steps:
+            if only and name not in only:
+                continue
+            r = fn()
+            if asyncio.iscoroutine(r):
+                await r
+            gc.collect()
+    finally:
+        if not args.dir:
+            shutil.rmtree(root, ignore_errors=True)
+    print()
+    print(table(b.results))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"n": args.n, "results": b.results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
