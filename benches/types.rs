@@ -27,26 +27,36 @@ fn cfg() -> Config {
         .unwrap()
 }
 
-/// Fill `key` of each kind to `n` elements; returns the id of the stream
-/// entry in the middle.
+/// Fill the containers `{kind}:{n}` to `n` elements; returns the id of the
+/// stream entry in the middle.
 async fn fill(s: &Store, n: usize) -> String {
     let mut mid = String::new();
     const B: usize = 10_000;
     for start in (0..n).step_by(B) {
         let end = (start + B).min(n);
-        s.rpush("list", (start..end).map(|i| format!("item-{i:08}")))
-            .await
-            .unwrap();
-        s.zadd("zset", (start..end).map(|i| (format!("m{i:08}"), i as f64)))
-            .await
-            .unwrap();
-        s.ts_add_many("ts", (start..end).map(|i| (i as i64, i as f64)))
-            .await
-            .unwrap();
+        s.rpush(
+            &format!("list:{n}"),
+            (start..end).map(|i| format!("item-{i:08}")),
+        )
+        .await
+        .unwrap();
+        s.zadd(
+            &format!("zset:{n}"),
+            (start..end).map(|i| (format!("m{i:08}"), i as f64)),
+        )
+        .await
+        .unwrap();
+        s.ts_add_many(
+            &format!("ts:{n}"),
+            (start..end).map(|i| (i as i64, i as f64)),
+        )
+        .await
+        .unwrap();
         // xadd has no bulk form: 64 pipelined requests at a time, ids from
         // "*" so that their order does not matter
         for w in (start..end).collect::<Vec<_>>().chunks(64) {
-            let futs = w.iter().map(|_| s.xadd("stream", "*", [("v", "x")]));
+            let key = format!("stream:{n}");
+            let futs = w.iter().map(|_| s.xadd(&key, "*", [("v", "x")]));
             for (i, r) in w.iter().zip(futures_util::future::join_all(futs).await) {
                 let id = r.unwrap();
                 if *i == n / 2 {
@@ -58,66 +68,73 @@ async fn fill(s: &Store, n: usize) -> String {
     mid
 }
 
+/// One store holding containers of 1 000 and of 1 000 000 elements side by
+/// side, so that the comparison isolates the container's size from the
+/// size of the index around it.
 fn appends(c: &mut Criterion) {
     let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let (s, mid) = rt.block_on(async {
+        let s = Store::open(dir.path(), cfg()).await.unwrap();
+        let t = Instant::now();
+        fill(&s, 1_000).await;
+        let mid = fill(&s, 1_000_000).await;
+        eprintln!("filled 4 containers to 1k and 4 to 1M in {:?}", t.elapsed());
+        (s, mid)
+    });
     let mut g = c.benchmark_group("append_at_size");
-    g.sample_size(20).measurement_time(Duration::from_secs(5));
-    for &n in &[1_000usize, 1_000_000] {
-        let dir = tempfile::tempdir().unwrap();
-        let s = rt.block_on(async {
-            let s = Store::open(dir.path(), cfg()).await.unwrap();
-            let t = Instant::now();
-            let mid = fill(&s, n).await;
-            eprintln!("filled 4 containers to {n} in {:?}", t.elapsed());
-            (s, mid)
-        });
-        let (s, mid) = s;
-        let mut seq = n as u64 + 10;
+    g.sample_size(30).measurement_time(Duration::from_secs(5));
+    let mut seq = 10_000_000u64;
+    for n in [1_000usize, 1_000_000] {
+        let (list, zset, ts, stream) = (
+            format!("list:{n}"),
+            format!("zset:{n}"),
+            format!("ts:{n}"),
+            format!("stream:{n}"),
+        );
         g.bench_with_input(BenchmarkId::new("rpush", n), &n, |b, _| {
-            b.to_async(&rt).iter(|| s.rpush("list", ["new item"]))
+            b.to_async(&rt).iter(|| s.rpush(&list, ["new item"]))
         });
         g.bench_with_input(BenchmarkId::new("zadd", n), &n, |b, _| {
             b.to_async(&rt).iter(|| {
                 seq += 1;
                 let m = format!("new{seq}");
-                let s = s.clone();
-                async move { s.zadd("zset", [(m, seq as f64)]).await }
+                let (s, k) = (s.clone(), zset.clone());
+                async move { s.zadd(&k, [(m, seq as f64)]).await }
             })
         });
         g.bench_with_input(BenchmarkId::new("ts_add", n), &n, |b, _| {
             b.to_async(&rt).iter(|| {
                 seq += 1;
-                let s = s.clone();
+                let (s, k) = (s.clone(), ts.clone());
                 let t = seq as i64;
-                async move { s.ts_add("ts", t, 1.0).await }
+                async move { s.ts_add(&k, t, 1.0).await }
             })
         });
         g.bench_with_input(BenchmarkId::new("xadd", n), &n, |b, _| {
-            b.to_async(&rt).iter(|| s.xadd("stream", "*", [("v", "x")]))
+            b.to_async(&rt).iter(|| s.xadd(&stream, "*", [("v", "x")]))
         });
-        if n == 1_000_000 {
-            // ranges of 1 000 out of 1 000 000 (same group: one borrow of c)
-            let r = &mut g;
-            r.throughput(Throughput::Elements(1000));
-            r.bench_function("range_1000_of_1m/lrange", |b| {
-                b.to_async(&rt).iter(|| s.lrange("list", 500_000, 500_999))
-            });
-            r.bench_function("range_1000_of_1m/xrange", |b| {
-                b.to_async(&rt)
-                    .iter(|| s.xrange("stream", &mid, "+", Some(1000)))
-            });
-            r.bench_function("range_1000_of_1m/ts_range", |b| {
-                b.to_async(&rt).iter(|| s.ts_range("ts", 500_000, 500_999))
-            });
-            r.bench_function("range_1000_of_1m/zrangebyscore", |b| {
-                b.to_async(&rt)
-                    .iter(|| s.zrangebyscore("zset", 500_000.0, 500_999.0))
-            });
-        }
-        rt.block_on(s.close()).unwrap();
-        drop(dir);
     }
+    // ranges of 1 000 out of 1 000 000
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("range_1000_of_1m/lrange", |b| {
+        b.to_async(&rt)
+            .iter(|| s.lrange("list:1000000", 500_000, 500_999))
+    });
+    g.bench_function("range_1000_of_1m/xrange", |b| {
+        b.to_async(&rt)
+            .iter(|| s.xrange("stream:1000000", &mid, "+", Some(1000)))
+    });
+    g.bench_function("range_1000_of_1m/ts_range", |b| {
+        b.to_async(&rt)
+            .iter(|| s.ts_range("ts:1000000", 500_000, 500_999))
+    });
+    g.bench_function("range_1000_of_1m/zrangebyscore", |b| {
+        b.to_async(&rt)
+            .iter(|| s.zrangebyscore("zset:1000000", 500_000.0, 500_999.0))
+    });
     g.finish();
+    rt.block_on(s.close()).unwrap();
 }
 
 fn georadius(c: &mut Criterion) {
