@@ -13,9 +13,10 @@
 //! - `set_many_1000/{none,batch}`.
 //! - `get_many_1000/{cached,uncached}`.
 //! - `mixed_90_10_64_tasks/{batch,sync}`: 64 tasks x 100 ops, 90 % get / 10 % set.
-//! - `sled_raw/{insert_1000,batch_1000,get_1000}`: plain sled with the store's
+//! - `sled_raw/{insert_1000,batch_of_1_x1000,batch_1000,get_1000}`: plain sled with the store's
 //!   default sled settings.
-//! - `sled_mode_batch_1000/{low_space,high_throughput}_{plain,zstd}`.
+//! - `sled_mode_batch_1000/{low_space,high_throughput}_{plain,zstd}`: growing tree.
+//! - `sled_mode_overwrite_1000/...`: the same on a tree kept at 100 000 keys.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -26,9 +27,15 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use cyberfly_store::{Config, Durability, Store};
+use tempfile::TempDir;
 use tokio::runtime::Runtime;
 
 const N: usize = 1000;
+/// Write benchmarks (ours and raw sled alike) first fill the tree with this
+/// many scattered keys, then overwrite keys of the same space: every target
+/// is timed on a tree of the same size and shape, whatever number of
+/// iterations criterion chooses for it.
+const WRITE_SPACE: u64 = 100_000;
 const VALUE_LEN: usize = 100;
 const MIXED_KEYS: usize = 10_000;
 const MIXED_TASKS: usize = 64;
@@ -61,18 +68,34 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Generator of fresh, never-repeating scattered keys.
+/// Scattered keys `{prefix}:{mix(i)}` for i = 0, 1, 2, ... With a finite
+/// `space`, i wraps around: after the first `space` keys every key is an
+/// overwrite of a key already in the tree.
 struct KeyGen {
     prefix: &'static str,
     next: u64,
+    space: u64,
 }
 
 impl KeyGen {
-    fn new(prefix: &'static str) -> Self {
-        KeyGen { prefix, next: 0 }
+    /// Never-repeating keys: the tree grows with every batch.
+    fn growing(prefix: &'static str) -> Self {
+        KeyGen {
+            prefix,
+            next: 0,
+            space: u64::MAX,
+        }
+    }
+    /// Keys cycling over a fixed space of `space` keys.
+    fn cyclic(prefix: &'static str, space: u64) -> Self {
+        KeyGen {
+            prefix,
+            next: 0,
+            space,
+        }
     }
     fn key(&mut self) -> String {
-        let k = format!("{}:{:016x}", self.prefix, mix(self.next));
+        let k = format!("{}:{:016x}", self.prefix, mix(self.next % self.space));
         self.next += 1;
         k
     }
@@ -113,11 +136,12 @@ fn open_store(rt: &Runtime, dir: &Path, cfg: Config) -> Store {
     rt.block_on(Store::open(dir, cfg)).expect("open store")
 }
 
-fn close_store(rt: &Runtime, name: &str, s: Store) {
+/// Print the store's counters (a check that hits were hits) and close it.
+fn close_store(rt: &Runtime, name: &str, state: Option<(TempDir, Store)>) {
+    let Some((_dir, s)) = state else { return };
     let st = s.stats();
     eprintln!(
-        "    [{name}] index_entries={} hot_hits={} warm_hits={} misses={} writer_batches={} mean_batch={:.1} writes_acked={}",
-        st.index_entries,
+        "    [{name}] hot_hits={} warm_hits={} misses={} writer_batches={} mean_batch={:.1} writes_acked={}",
         st.hot_hits,
         st.warm_hits,
         st.misses,
@@ -146,6 +170,19 @@ fn sled_config(dir: &Path, high_throughput: bool, compression: bool) -> sled::Co
 
 // ------------------------------------------------------------------ writes
 
+/// A store whose index holds the whole write key space (`WRITE_SPACE` keys).
+fn prefilled_store(rt: &Runtime, cfg: Config, kg: &mut KeyGen, v: &str) -> (TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_store(rt, dir.path(), cfg);
+    rt.block_on(async {
+        for _ in 0..WRITE_SPACE as usize / N {
+            s.set_many(kg.items(N, v)).await.unwrap();
+        }
+        s.flush().await.unwrap();
+    });
+    (dir, s)
+}
+
 fn write_1000_items(c: &mut Criterion) {
     let rt = runtime();
     let v = value();
@@ -160,7 +197,7 @@ fn write_1000_items(c: &mut Criterion) {
             // One fsync per acknowledged set: ~1 s and more per iteration.
             g.sample_size(10)
                 .sampling_mode(SamplingMode::Flat)
-                .measurement_time(Duration::from_secs(15))
+                .measurement_time(Duration::from_secs(10))
                 .warm_up_time(Duration::from_secs(1));
         } else {
             g.sample_size(20)
@@ -168,10 +205,12 @@ fn write_1000_items(c: &mut Criterion) {
                 .measurement_time(Duration::from_secs(6))
                 .warm_up_time(Duration::from_secs(2));
         }
-        let dir = tempfile::tempdir().unwrap();
-        let store = open_store(&rt, dir.path(), store_config(d));
-        let mut kg = KeyGen::new("w");
+        let mut state: Option<(TempDir, Store)> = None;
+        let mut kg = KeyGen::cyclic("k", WRITE_SPACE);
         g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            let store = &state
+                .get_or_insert_with(|| prefilled_store(&rt, store_config(d), &mut kg, &v))
+                .1;
             b.to_async(&rt).iter_custom(|iters| {
                 let inputs: Vec<Vec<String>> = (0..iters).map(|_| kg.keys(N)).collect();
                 let (s, v) = (store.clone(), v.clone());
@@ -188,7 +227,7 @@ fn write_1000_items(c: &mut Criterion) {
                 }
             })
         });
-        close_store(&rt, &format!("write/{name}"), store);
+        close_store(&rt, &format!("write/{name}"), state);
     }
     g.finish();
 }
@@ -202,10 +241,12 @@ fn set_many_1000(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(6))
         .warm_up_time(Duration::from_secs(2));
     for (name, d) in [("none", Durability::None), ("batch", Durability::Batch)] {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open_store(&rt, dir.path(), store_config(d));
-        let mut kg = KeyGen::new("m");
+        let mut state: Option<(TempDir, Store)> = None;
+        let mut kg = KeyGen::cyclic("k", WRITE_SPACE);
         g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            let store = &state
+                .get_or_insert_with(|| prefilled_store(&rt, store_config(d), &mut kg, &v))
+                .1;
             b.to_async(&rt).iter_custom(|iters| {
                 let inputs: Vec<Vec<(String, String)>> =
                     (0..iters).map(|_| kg.items(N, &v)).collect();
@@ -221,7 +262,7 @@ fn set_many_1000(c: &mut Criterion) {
                 }
             })
         });
-        close_store(&rt, &format!("set_many/{name}"), store);
+        close_store(&rt, &format!("set_many/{name}"), state);
     }
     g.finish();
 }
@@ -230,8 +271,9 @@ fn set_many_1000(c: &mut Criterion) {
 
 /// A store holding `keys`, each read twice so it sits in the hot tier (the
 /// first read of a miss fills the warm tier, the next one promotes).
-fn store_with_keys(rt: &Runtime, dir: &Path, cfg: Config, keys: &[String], v: &str) -> Store {
-    let s = open_store(rt, dir, cfg);
+fn store_with_keys(rt: &Runtime, cfg: Config, keys: &[String], v: &str) -> (TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open_store(rt, dir.path(), cfg);
     rt.block_on(async {
         for chunk in keys.chunks(N) {
             s.set_many(chunk.iter().map(|k| (k.clone(), v.to_owned())))
@@ -244,7 +286,7 @@ fn store_with_keys(rt: &Runtime, dir: &Path, cfg: Config, keys: &[String], v: &s
             }
         }
     });
-    s
+    (dir, s)
 }
 
 fn read_1000_items(c: &mut Criterion) {
@@ -257,11 +299,13 @@ fn read_1000_items(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(5))
         .warm_up_time(Duration::from_secs(2));
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_with_keys(&rt, dir.path(), store_config(Durability::Batch), &keys, &v);
+    let mut cached: Option<(TempDir, Store)> = None;
     // Awaited `get`, single task (criterion drives it with block_on on the
     // bench thread): every read is a hot-tier hit.
     g.bench_function("get_hot", |b| {
+        let store = &cached
+            .get_or_insert_with(|| store_with_keys(&rt, store_config(Durability::Batch), &keys, &v))
+            .1;
         b.to_async(&rt).iter(|| async {
             for k in &keys {
                 black_box(store.get(k).await.unwrap());
@@ -270,25 +314,30 @@ fn read_1000_items(c: &mut Criterion) {
     });
     // The synchronous hit path, no future at all.
     g.bench_function("get_cached_hot", |b| {
+        let store = &cached
+            .get_or_insert_with(|| store_with_keys(&rt, store_config(Durability::Batch), &keys, &v))
+            .1;
         b.iter(|| {
             for k in &keys {
                 black_box(store.get_cached(k).unwrap().unwrap());
             }
         })
     });
-    close_store(&rt, "read/cached", store);
+    close_store(&rt, "read/cached", cached);
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_with_keys(&rt, dir.path(), uncached_config(), &keys, &v);
+    let mut uncached: Option<(TempDir, Store)> = None;
     // Cache tiers of 0 bytes: every get is a spawn_blocking + sled lookup.
     g.bench_function("get_uncached", |b| {
+        let store = &uncached
+            .get_or_insert_with(|| store_with_keys(&rt, uncached_config(), &keys, &v))
+            .1;
         b.to_async(&rt).iter(|| async {
             for k in &keys {
                 black_box(store.get(k).await.unwrap());
             }
         })
     });
-    close_store(&rt, "read/uncached", store);
+    close_store(&rt, "read/uncached", uncached);
     g.finish();
 }
 
@@ -305,16 +354,18 @@ fn get_many_1000(c: &mut Criterion) {
         ("cached", store_config(Durability::Batch)),
         ("uncached", uncached_config()),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_with_keys(&rt, dir.path(), cfg, &keys, &v);
+        let mut state: Option<(TempDir, Store)> = None;
         g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            let store = &state
+                .get_or_insert_with(|| store_with_keys(&rt, cfg.clone(), &keys, &v))
+                .1;
             b.to_async(&rt).iter(|| async {
                 let out = store.get_many(&keys).await.unwrap();
                 debug_assert!(out.iter().all(|o| o.is_some()));
                 black_box(out)
             })
         });
-        close_store(&rt, &format!("get_many/{name}"), store);
+        close_store(&rt, &format!("get_many/{name}"), state);
     }
     g.finish();
 }
@@ -333,10 +384,12 @@ fn mixed_90_10_64_tasks(c: &mut Criterion) {
     .measurement_time(Duration::from_secs(8))
     .warm_up_time(Duration::from_secs(2));
     for (name, d) in [("batch", Durability::Batch), ("sync", Durability::Sync)] {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_with_keys(&rt, dir.path(), store_config(d), &keys, &v);
+        let mut state: Option<(TempDir, Store)> = None;
         let mut round = 0u64;
         g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            let store = &state
+                .get_or_insert_with(|| store_with_keys(&rt, store_config(d), &keys, &v))
+                .1;
             b.to_async(&rt).iter_custom(|iters| {
                 let (store, keys, v) = (store.clone(), keys.clone(), v.clone());
                 let first = round;
@@ -352,7 +405,7 @@ fn mixed_90_10_64_tasks(c: &mut Criterion) {
                                 for _ in 0..MIXED_OPS_PER_TASK {
                                     rng = mix(rng);
                                     let k = &keys[(rng >> 8) as usize % keys.len()];
-                                    if rng % 10 == 0 {
+                                    if rng.is_multiple_of(10) {
                                         s.set(k, &*v).await.unwrap();
                                     } else {
                                         black_box(s.get(k).await.unwrap());
@@ -368,12 +421,51 @@ fn mixed_90_10_64_tasks(c: &mut Criterion) {
                 }
             })
         });
-        close_store(&rt, &format!("mixed/{name}"), store);
+        close_store(&rt, &format!("mixed/{name}"), state);
     }
     g.finish();
 }
 
 // ------------------------------------------------------- raw sled baselines
+
+struct RawSled {
+    _dir: TempDir,
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+fn raw_sled(high_throughput: bool, compression: bool) -> RawSled {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled_config(dir.path(), high_throughput, compression)
+        .open()
+        .unwrap();
+    let tree = db.open_tree("kv").unwrap();
+    RawSled {
+        _dir: dir,
+        db,
+        tree,
+    }
+}
+
+/// A raw sled tree holding the whole write key space.
+fn prefilled_raw(high_throughput: bool, compression: bool, kg: &mut KeyGen, v: &str) -> RawSled {
+    let s = raw_sled(high_throughput, compression);
+    for _ in 0..WRITE_SPACE as usize / N {
+        apply_items(&s.tree, kg.items(N, v));
+    }
+    s.db.flush().unwrap();
+    s
+}
+
+/// Apply `items` as one sled batch, built from the same owned
+/// `(String, String)` items `set_many` receives.
+fn apply_items(tree: &sled::Tree, items: Vec<(String, String)>) {
+    let mut batch = sled::Batch::default();
+    for (k, v) in items {
+        batch.insert(k.as_bytes(), v.as_bytes());
+    }
+    tree.apply_batch(batch).unwrap();
+}
 
 fn sled_raw(c: &mut Criterion) {
     let v = value();
@@ -383,13 +475,13 @@ fn sled_raw(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(6))
         .warm_up_time(Duration::from_secs(2));
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = sled_config(dir.path(), false, false).open().unwrap();
-    let tree = db.open_tree("kv").unwrap();
-
     // 1 000 single inserts (the counterpart of write_1000_items/batch).
-    let mut kg = KeyGen::new("w");
+    let mut state: Option<RawSled> = None;
+    let mut kg = KeyGen::cyclic("k", WRITE_SPACE);
     g.bench_function("insert_1000", |b| {
+        let tree = &state
+            .get_or_insert_with(|| prefilled_raw(false, false, &mut kg, &v))
+            .tree;
         b.iter_custom(|iters| {
             let inputs: Vec<Vec<String>> = (0..iters).map(|_| kg.keys(N)).collect();
             let mut total = Duration::ZERO;
@@ -403,97 +495,129 @@ fn sled_raw(c: &mut Criterion) {
             total
         })
     });
+    drop(state);
 
-    // One batch of 1 000 (the counterpart of set_many_1000/batch): built from
-    // the same owned (String, String) items set_many receives.
-    let mut kg = KeyGen::new("m");
-    g.bench_function("batch_1000", |b| {
+    // 1 000 batches of one insert each: what the store's writer does for
+    // sequential awaited `set`s, where every group holds a single write.
+    let mut state: Option<RawSled> = None;
+    let mut kg = KeyGen::cyclic("k", WRITE_SPACE);
+    g.bench_function("batch_of_1_x1000", |b| {
+        let tree = &state
+            .get_or_insert_with(|| prefilled_raw(false, false, &mut kg, &v))
+            .tree;
         b.iter_custom(|iters| {
-            let inputs: Vec<Vec<(String, String)>> = (0..iters).map(|_| kg.items(N, &v)).collect();
+            let inputs: Vec<Vec<String>> = (0..iters).map(|_| kg.keys(N)).collect();
             let mut total = Duration::ZERO;
-            for items in inputs {
+            for keys in inputs {
                 let t = Instant::now();
-                let mut batch = sled::Batch::default();
-                for (k, v) in items {
-                    batch.insert(k.as_bytes(), v.as_bytes());
+                for k in keys {
+                    apply_items(tree, vec![(k, v.clone())]);
                 }
-                tree.apply_batch(batch).unwrap();
                 total += t.elapsed();
             }
             total
         })
     });
+    drop(state);
+
+    // One batch of 1 000 (the counterpart of set_many_1000/batch).
+    let mut state: Option<RawSled> = None;
+    let mut kg = KeyGen::cyclic("k", WRITE_SPACE);
+    g.bench_function("batch_1000", |b| {
+        let tree = &state
+            .get_or_insert_with(|| prefilled_raw(false, false, &mut kg, &v))
+            .tree;
+        b.iter_custom(|iters| {
+            let inputs: Vec<Vec<(String, String)>> = (0..iters).map(|_| kg.items(N, &v)).collect();
+            let mut total = Duration::ZERO;
+            for items in inputs {
+                let t = Instant::now();
+                apply_items(tree, items);
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    drop(state);
 
     // 1 000 gets of present keys (the counterpart of read_1000_items/get_uncached).
     let keys = fixed_keys("r", N);
-    for k in &keys {
-        tree.insert(k.as_bytes(), v.as_bytes()).unwrap();
-    }
+    let mut state: Option<RawSled> = None;
     g.bench_function("get_1000", |b| {
+        let tree = &state
+            .get_or_insert_with(|| {
+                let s = raw_sled(false, false);
+                for k in &keys {
+                    s.tree.insert(k.as_bytes(), v.as_bytes()).unwrap();
+                }
+                s
+            })
+            .tree;
         b.iter(|| {
             for k in &keys {
                 black_box(tree.get(k.as_bytes()).unwrap().unwrap());
             }
         })
     });
-    eprintln!("    [sled_raw] entries={}", tree.len());
     g.finish();
-    drop(tree);
-    drop(db);
 }
 
 /// sled's two modes with and without zstd, on batches of 1 000 scattered new
 /// keys into a tree that already holds 100 000 and keeps growing.
 fn sled_mode_batch_1000(c: &mut Criterion) {
+    sled_modes(c, "sled_mode_batch_1000", true);
+}
+
+/// The same four configurations overwriting scattered keys of a tree that
+/// stays at 100 000 keys (every configuration timed on the same tree size,
+/// whatever its speed).
+fn sled_mode_overwrite_1000(c: &mut Criterion) {
+    sled_modes(c, "sled_mode_overwrite_1000", false);
+}
+
+fn sled_modes(c: &mut Criterion, group: &str, growing: bool) {
     let v = value();
-    let mut g = c.benchmark_group("sled_mode_batch_1000");
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(N as u64))
         .sample_size(20)
-        .measurement_time(Duration::from_secs(6))
-        .warm_up_time(Duration::from_secs(2));
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
     for (name, high, zstd) in [
         ("low_space_plain", false, false),
         ("low_space_zstd", false, true),
         ("high_throughput_plain", true, false),
         ("high_throughput_zstd", true, true),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled_config(dir.path(), high, zstd).open().unwrap();
-        let tree = db.open_tree("kv").unwrap();
-        let mut kg = KeyGen::new("s");
-        for _ in 0..100 {
-            let mut batch = sled::Batch::default();
-            for (k, v) in kg.items(N, &v) {
-                batch.insert(k.as_bytes(), v.as_bytes());
-            }
-            tree.apply_batch(batch).unwrap();
-        }
-        db.flush().unwrap();
+        let mut state: Option<RawSled> = None;
+        let mut kg = if growing {
+            KeyGen::growing("k")
+        } else {
+            KeyGen::cyclic("k", WRITE_SPACE)
+        };
         g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            let tree = &state
+                .get_or_insert_with(|| prefilled_raw(high, zstd, &mut kg, &v))
+                .tree;
             b.iter_custom(|iters| {
                 let inputs: Vec<Vec<(String, String)>> =
                     (0..iters).map(|_| kg.items(N, &v)).collect();
                 let mut total = Duration::ZERO;
                 for items in inputs {
                     let t = Instant::now();
-                    let mut batch = sled::Batch::default();
-                    for (k, v) in items {
-                        batch.insert(k.as_bytes(), v.as_bytes());
-                    }
-                    tree.apply_batch(batch).unwrap();
+                    apply_items(tree, items);
                     total += t.elapsed();
                 }
                 total
             })
         });
-        db.flush().unwrap();
-        eprintln!(
-            "    [sled_mode/{name}] entries={} size_on_disk={} bytes",
-            tree.len(),
-            db.size_on_disk().unwrap_or(0)
-        );
-        drop(tree);
-        drop(db);
+        if let Some(s) = state {
+            s.db.flush().unwrap();
+            let (n, bytes) = (s.tree.len(), s.db.size_on_disk().unwrap_or(0));
+            eprintln!(
+                "    [{group}/{name}] entries={n} size_on_disk={bytes} bytes ({:.0} B/entry)",
+                bytes as f64 / n.max(1) as f64
+            );
+        }
     }
     g.finish();
 }
@@ -506,6 +630,7 @@ criterion_group!(
     get_many_1000,
     mixed_90_10_64_tasks,
     sled_raw,
-    sled_mode_batch_1000
+    sled_mode_batch_1000,
+    sled_mode_overwrite_1000
 );
 criterion_main!(benches);
