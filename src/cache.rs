@@ -6,13 +6,18 @@
 //! and move to the hot tier on their next read.
 //!
 //! Staleness: a reader that resolved a miss from an older index state must not
-//! leave that value in the cache after the writer replaced it. Each key maps to
-//! one of `STRIPES` epoch counters. The writer, after applying a batch, for
-//! every key: invalidates, bumps the key's epoch, invalidates again. A reader
-//! loads the epoch before it reads the index (or the warm tier, when
-//! promoting), inserts, then re-checks the epoch and removes its insert if the
-//! epoch moved. Either the re-check sees the bump, or the insert happened before
-//! the bump and the writer's second invalidation removes it.
+//! serve that value after the writer replaced it. Each key maps to one of
+//! `STRIPES` epoch counters; a cached value carries the epoch its reader loaded
+//! *before* reading the index, and a lookup whose value's epoch differs from
+//! the stripe's current epoch is a miss. The writer, after applying a batch
+//! and before acknowledging it, bumps the epoch of every key it wrote: one
+//! atomic add per key, no cache call. A value read from the index before the
+//! write carries an epoch loaded before the bump, so it can never be served
+//! after the acknowledgement, whichever tier it sits in and however it got
+//! there. (An earlier design invalidated both tiers around the bump; it cost
+//! four moka calls per written key and left a window in which a promotion could
+//! carry a stale value into the hot tier.) Stale values are not removed: they
+//! are overwritten by the next fill or evicted by size or TTL.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,7 +27,9 @@ use moka::sync::Cache;
 
 use crate::metrics::Metrics;
 
-const STRIPES: usize = 1024;
+/// Epoch stripes: 2 MiB of counters; a write makes the other keys of its
+/// stripe miss once, so more stripes mean fewer false misses.
+const STRIPES: usize = 1 << 18;
 /// Bookkeeping bytes charged per entry on top of key and value.
 const ENTRY_OVERHEAD: usize = 64;
 
@@ -40,11 +47,14 @@ impl CachedValue {
     }
 }
 
-/// What the cache holds: the value and its expiry.
+/// What the cache holds: the value, its expiry, and the epoch of its key's
+/// stripe when it was read from the index.
 #[derive(Debug, Clone)]
 pub struct Cached {
     pub value: CachedValue,
     pub expires_at_ms: Option<u64>,
+    /// Set by [`TieredCache::fill`].
+    pub epoch: u64,
 }
 
 pub struct TieredCache {
@@ -58,8 +68,9 @@ fn weigh(k: &Box<str>, v: &Arc<Cached>) -> u32 {
     (k.len() + v.value.weight() + ENTRY_OVERHEAD).min(u32::MAX as usize) as u32
 }
 
+/// The epoch stripe of a key.
 #[inline]
-fn stripe(key: &str) -> usize {
+pub fn stripe(key: &str) -> usize {
     // FNV-1a: cheap for short keys, good enough to spread stripes.
     let mut h: u64 = 0xcbf29ce484222325;
     for b in key.as_bytes() {
@@ -93,55 +104,52 @@ impl TieredCache {
         self.epochs[stripe(key)].load(Ordering::SeqCst)
     }
 
-    /// Look a key up in both tiers, promoting warm hits to the hot tier.
+    /// Look a key up in both tiers, promoting warm hits to the hot tier. A
+    /// value older than the last write to its stripe is a miss.
     #[inline]
     pub fn get(&self, key: &str, m: &Metrics) -> Option<Arc<Cached>> {
+        let current = self.epoch(key);
         if let Some(v) = self.hot.get(key) {
-            m.hot_hits.inc();
-            return Some(v);
-        }
-        let e0 = self.epoch(key);
-        if let Some(v) = self.warm.get(key) {
-            m.warm_hits.inc();
-            let k: Box<str> = key.into();
-            self.hot.insert(k.clone(), v.clone());
-            self.warm.invalidate(&k);
-            if self.epoch(key) != e0 {
-                self.hot.invalidate(&k);
+            if v.epoch == current {
+                m.hot_hits.inc();
+                return Some(v);
             }
-            return Some(v);
+        }
+        if let Some(v) = self.warm.get(key) {
+            if v.epoch == current {
+                m.warm_hits.inc();
+                let k: Box<str> = key.into();
+                self.hot.insert(k.clone(), v.clone());
+                self.warm.invalidate(&k);
+                return Some(v);
+            }
         }
         m.misses.inc();
         None
     }
 
-    /// Insert a value read from the index at `epoch` into the warm tier, unless
-    /// a write to the key's stripe happened since.
+    /// Insert a value read from the index after loading `epoch` into the
+    /// warm tier (unless a write to the key's stripe already happened).
     pub fn fill(&self, key: &str, epoch: u64, value: Arc<Cached>) {
         if self.epoch(key) != epoch {
             return;
         }
-        let k: Box<str> = key.into();
-        self.warm.insert(k.clone(), value);
-        if self.epoch(key) != epoch {
-            self.warm.invalidate(&k);
-            self.hot.invalidate(&k);
+        let mut v = (*value).clone(); // clones an Arc<str>, not the text
+        v.epoch = epoch;
+        self.warm.insert(key.into(), Arc::new(v));
+    }
+
+    /// Called by the writer after it applied writes to keys of these
+    /// stripes, before acknowledging them.
+    pub fn bump(&self, stripes: impl Iterator<Item = usize>) {
+        for s in stripes {
+            self.epochs[s].fetch_add(1, Ordering::SeqCst);
         }
     }
 
-    /// Called by the writer after it applied writes to these keys.
-    pub fn invalidate<'a>(&self, keys: impl Iterator<Item = &'a str> + Clone) {
-        for k in keys.clone() {
-            self.hot.invalidate(k);
-            self.warm.invalidate(k);
-        }
-        for k in keys.clone() {
-            self.epochs[stripe(k)].fetch_add(1, Ordering::SeqCst);
-        }
-        for k in keys {
-            self.hot.invalidate(k);
-            self.warm.invalidate(k);
-        }
+    /// `bump` by key (for tests and callers outside the writer).
+    pub fn invalidate<'a>(&self, keys: impl Iterator<Item = &'a str>) {
+        self.bump(keys.map(stripe));
     }
 
     pub fn clear(&self) {
@@ -171,6 +179,7 @@ mod tests {
         Arc::new(Cached {
             value: CachedValue::String(s.into()),
             expires_at_ms: None,
+            epoch: 0,
         })
     }
 
@@ -201,6 +210,29 @@ mod tests {
         c.invalidate(std::iter::once("k"));
         c.fill("k", e, val("old"));
         assert!(c.get("k", &m).is_none());
+    }
+
+    /// A value filled before a write is never served after it, from either
+    /// tier, even if it was promoted in between.
+    #[test]
+    fn a_write_hides_older_values_in_both_tiers() {
+        let m = Metrics::new().unwrap();
+        let c = TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60));
+        let e = c.epoch("k");
+        c.fill("k", e, val("old"));
+        assert!(c.get("k", &m).is_some()); // promoted to hot
+        c.fill("k2", c.epoch("k2"), val("x"));
+        c.invalidate(std::iter::once("k"));
+        assert!(c.get("k", &m).is_none(), "hot value is stale");
+        // a fill that loaded its epoch before the write is refused
+        c.fill("k", e, val("old"));
+        assert!(c.get("k", &m).is_none());
+        let e2 = c.epoch("k");
+        c.fill("k", e2, val("new"));
+        assert_eq!(
+            c.get("k", &m).unwrap().value,
+            CachedValue::String("new".into())
+        );
     }
 
     #[test]

@@ -549,6 +549,7 @@ impl Store {
                 Arc::new(Cached {
                     value: CachedValue::String(s.into()),
                     expires_at_ms,
+                    epoch: 0,
                 })
             }
         };
@@ -1064,6 +1065,7 @@ fn resolve(index: &Index, key: &str) -> Result<Resolved> {
         Payload::Inline(bytes) => Resolved::Value(Arc::new(Cached {
             value: CachedValue::String(decode_string(bytes)?.into()),
             expires_at_ms: entry.expires_at_ms,
+            epoch: 0,
         })),
         Payload::Blob => Resolved::Blob {
             hash: entry.hash,

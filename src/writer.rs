@@ -15,7 +15,7 @@
 //! lost. A request whose operation fails changes nothing; the other requests of
 //! the group are unaffected.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -131,8 +131,9 @@ pub struct Txn<'a> {
     staged: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Writes of the current op when ops are independent (a savepoint).
     op_staged: Option<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
-    touched: Vec<String>,
-    op_touched: Vec<String>,
+    /// Cache stripes of the keys written (see `cache.rs`).
+    touched: Vec<usize>,
+    op_touched: Vec<usize>,
     /// Wall-clock time of the group, ms since the epoch (one value for the
     /// whole request so that expiry checks agree).
     pub now_ms: u64,
@@ -199,10 +200,11 @@ impl<'a> Txn<'a> {
 
     /// Mark a key for cache invalidation.
     pub fn touch(&mut self, key: &str) {
+        let s = crate::cache::stripe(key);
         if self.op_staged.is_some() {
-            self.op_touched.push(key.to_owned());
+            self.op_touched.push(s);
         } else {
-            self.touched.push(key.to_owned());
+            self.touched.push(s);
         }
     }
 
@@ -381,7 +383,7 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
     let t0 = Instant::now();
     let now_ms = crate::store::now_ms();
     let mut pending_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-    let mut touched: HashSet<String> = HashSet::new();
+    let mut touched: Vec<usize> = Vec::new();
     let mut acks = Vec::with_capacity(group.len());
     let mut tags = Vec::new();
     for p in group {
@@ -443,21 +445,39 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
         }
     }
     let mut batch = sled::Batch::default();
-    for (k, v) in pending_writes {
-        match v {
-            Some(v) => batch.insert(k, v),
-            None => batch.remove(k),
+    let single_write = pending_writes.len() <= 1;
+    let mut single = None;
+    if single_write {
+        single = pending_writes.into_iter().next();
+    } else {
+        for (k, v) in pending_writes {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
         }
     }
     let applied: Result<()> = (|| {
-        ctx.index.tree.apply_batch(batch)?;
+        if single_write {
+            // One key: a plain insert/remove. sled forces a log write and
+            // wakes its IO threads for every batch; a single write does not
+            // need the batch's atomicity.
+            if let Some((k, v)) = single {
+                match v {
+                    Some(v) => ctx.index.tree.insert(k, v)?,
+                    None => ctx.index.tree.remove(k)?,
+                };
+            }
+        } else {
+            ctx.index.tree.apply_batch(batch)?;
+        }
         if ctx.durability == Durability::Sync {
             ctx.index.flush()?;
         }
         Ok(())
     })();
     let t_apply = t0.elapsed();
-    ctx.cache.invalidate(touched.iter().map(|s| s.as_str()));
+    ctx.cache.bump(touched.into_iter());
     ctx.metrics.batch_size.observe(n_ops as f64);
     ctx.metrics
         .batch_apply
