@@ -86,12 +86,18 @@ unsafe extern "C" fn ready_am_send(
     PYGEN_RETURN
 }
 
-unsafe extern "C" fn ready_send(o: *mut ffi::PyObject, _arg: *mut ffi::PyObject) -> *mut ffi::PyObject {
+unsafe extern "C" fn ready_send(
+    o: *mut ffi::PyObject,
+    _arg: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
     set_stop(value_of(o));
     null_mut()
 }
 
-unsafe extern "C" fn ready_throw(_o: *mut ffi::PyObject, args: *mut ffi::PyObject) -> *mut ffi::PyObject {
+unsafe extern "C" fn ready_throw(
+    _o: *mut ffi::PyObject,
+    args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
     let n = ffi::PyTuple_Size(args);
     if n < 1 {
         ffi::PyErr_SetString(
@@ -125,7 +131,10 @@ unsafe extern "C" fn ready_throw(_o: *mut ffi::PyObject, args: *mut ffi::PyObjec
     null_mut()
 }
 
-unsafe extern "C" fn ready_close(_o: *mut ffi::PyObject, _a: *mut ffi::PyObject) -> *mut ffi::PyObject {
+unsafe extern "C" fn ready_close(
+    _o: *mut ffi::PyObject,
+    _a: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
     let none = ffi::Py_None();
     ffi::Py_INCREF(none);
     none
@@ -267,7 +276,9 @@ extern "C" {
 /// encoding with the string; for ASCII it is the string's own buffer), so
 /// a key costs no allocation.
 #[inline]
-pub fn borrow_str<'a>(s: &'a Bound<'_, pyo3::types::PyString>) -> PyResult<std::borrow::Cow<'a, str>> {
+pub fn borrow_str<'a>(
+    s: &'a Bound<'_, pyo3::types::PyString>,
+) -> PyResult<std::borrow::Cow<'a, str>> {
     let mut n: ffi::Py_ssize_t = 0;
     let p = unsafe { as_utf8_and_size(s.as_ptr(), &mut n) };
     if p.is_null() {
@@ -276,5 +287,7 @@ pub fn borrow_str<'a>(s: &'a Bound<'_, pyo3::types::PyString>) -> PyResult<std::
     // SAFETY: CPython returns valid UTF-8 of length n that lives as long as
     // the string object, which `s` keeps alive for 'a.
     let bytes = unsafe { std::slice::from_raw_parts(p as *const u8, n as usize) };
-    Ok(std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) }))
+    Ok(std::borrow::Cow::Borrowed(unsafe {
+        std::str::from_utf8_unchecked(bytes)
+    }))
 }
