@@ -87,29 +87,46 @@ class Bench:
         items = list(zip(self.keys, self.values))
         batches = [items[i : i + 1000] for i in range(0, n, 1000)]
 
-        # The core's set_many from Rust, same items, fresh store.
-        async with cyberfly_store.open(self.dir("cf-rust"), durability="none") as s:
-            secs = s._bench_set_many(items, 1000)
-        self.record("set_many", "cyberfly core (Rust)", rate(n, secs))
+        # set_many from Python and the core's set_many driven from Rust on
+        # the same items, each on a fresh store, alternated twice (best of
+        # two: the machine is shared).
+        best_rust = best_py = 0.0
+        for rnd in range(2):
+            async with cyberfly_store.open(self.dir(f"cf-rust{rnd}"), durability="none") as s:
+                best_rust = max(best_rust, rate(n, s._bench_set_many(items, 1000)))
+            async with cyberfly_store.open(self.dir(f"cf{rnd}"), durability="none") as s:
+                gc.collect()
+                t0 = time.perf_counter()
+                for b in batches:
+                    await s.set_many(b)
+                await s.flush()
+                best_py = max(best_py, rate(n, time.perf_counter() - t0))
+        self.record("set_many", "cyberfly core (Rust)", best_rust)
+        self.record("set_many", "cyberfly", best_py)
 
-        async with cyberfly_store.open(self.dir("cf"), durability="none") as store:
-            gc.collect()
-            t0 = time.perf_counter()
-            for b in batches:
-                await store.set_many(b)
-            await store.flush()
-            self.record("set_many", "cyberfly", rate(n, time.perf_counter() - t0))
-
-            # Warm the cache, then sequential awaited gets of cached keys.
-            for i in range(0, n, 1000):
-                await store.get_many(self.keys[i : i + 1000])
+        # Reads on the store the last set_many wrote (reopened: cold cache).
+        async with cyberfly_store.open(os.path.join(self.root, "cf1"), durability="none") as store:
+            # Warm the cache (a miss fills the warm tier, the next read
+            # promotes to the hot one), then sequential awaited gets of
+            # cached keys.
             get = store.get
             keys = self.keys
+            for i in range(0, n, 1000):
+                await store.get_many(keys[i : i + 1000])
+            t0 = time.perf_counter()
+            for k in keys:
+                await get(k)
+            self.record("get_promote", "cyberfly", rate(n, time.perf_counter() - t0))
             t0 = time.perf_counter()
             for k in keys:
                 await get(k)
             self.record("get", "cyberfly", rate(n, time.perf_counter() - t0))
             assert await get(keys[-1]) == self.values[-1]
+            hot = keys[:100] * (n // 100)
+            t0 = time.perf_counter()
+            for k in hot:
+                await get(k)
+            self.record("get_hot100", "cyberfly", rate(len(hot), time.perf_counter() - t0))
 
             chunks = [keys[i : i + 100] for i in range(0, n, 100)]
             get_many = store.get_many
@@ -123,6 +140,11 @@ class Bench:
         async with cyberfly_store.open(self.dir("cf-tasks")) as store:
             secs = await self.tasks(lambda k, v: store.set(k, v))
             self.record("tasks_write", "cyberfly", rate(n, secs))
+            # First reads after the writes are misses (writes invalidate,
+            # reads fill); the second pass reads cached keys.
+            secs = await self.tasks(lambda k, v: store.get(k))
+            self.record("tasks_read_miss", "cyberfly", rate(n, secs))
+            await self.tasks(lambda k, v: store.get(k))
             secs = await self.tasks(lambda k, v: store.get(k))
             self.record("tasks_read", "cyberfly", rate(n, secs))
 
@@ -240,10 +262,17 @@ class Bench:
         self.record("set_many", "lmdb", rate(self.n, time.perf_counter() - t0))
         with env.begin() as txn:
             get = txn.get
+            for k in self.bkeys:
+                get(k)
             t0 = time.perf_counter()
             for k in self.bkeys:
                 get(k)
             self.record("get", "lmdb", rate(self.n, time.perf_counter() - t0))
+            hot = self.bkeys[:100] * (self.n // 100)
+            t0 = time.perf_counter()
+            for k in hot:
+                get(k)
+            self.record("get_hot100", "lmdb", rate(len(hot), time.perf_counter() - t0))
             cur = txn.cursor()
             t0 = time.perf_counter()
             for i in range(0, self.n, 100):
@@ -312,13 +341,15 @@ TARGETS = [
     ("set_many", "cyberfly", "sqlite3", None, "sled's batch apply"),
     ("set_many", "cyberfly", "lmdb", None, "sled's batch apply"),
     ("set_many", "cyberfly", "rocksdict", None, "sled's batch apply"),
-    ("get", "cyberfly", "lmdb", 1.0, "method call + key conversion + cache lookup"),
+    ("get", "cyberfly", "lmdb", 1.0, "the core's moka lookup + method call + str creation"),
+    ("get_hot100", "cyberfly", "lmdb", None, "same, 100 keys (all in CPU caches)"),
     ("get", "cyberfly", "rocksdict", None, ""),
     ("get", "cyberfly", "sqlite3", None, ""),
     ("get_many", "cyberfly", "lmdb", 1.5, "one str per value"),
     ("get_many", "cyberfly", "rocksdict", None, ""),
     ("tasks_write", "cyberfly", "aiosqlite", 5.0, "asyncio Future + thread hop per write"),
     ("tasks_read", "cyberfly", "aiosqlite", 20.0, "cache hits: no hop"),
+    ("tasks_read_miss", "cyberfly", "aiosqlite", None, "misses: as tasks_write"),
     ("verify_many", "cyberfly", "pynacl loop", 4.0, "ed25519 batch verification on 2 cores"),
 ]
 

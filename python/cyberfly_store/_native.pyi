@@ -10,6 +10,7 @@ __version__: str
 __all__ = [
     "__version__",
     "Ready",
+    "Completer",
     "_shutdown",
     "StoreError",
     "InvalidArgument",
@@ -154,6 +155,12 @@ class Outcome:
     def applied(self) -> bool: ...
     @property
     def error(self) -> Optional[StoreError]: ...
+
+@final
+class Completer:
+    """Completes the futures of one event loop in batches (internal)."""
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> None: ...
 
 @final
 class Ready:
