@@ -85,6 +85,11 @@ impl Blobs {
         Ok(Blobs { store, gc, live })
     }
 
+    /// The iroh-blobs store API (serving and fetching blobs for sync).
+    pub(crate) fn api(&self) -> &iroh_blobs::api::Store {
+        &self.store
+    }
+
     /// Install the live-set source (the index scan). Until then GC never runs.
     pub fn set_live_source(&self, f: LiveFn) {
         *self.live.lock().expect("gc lock") = Some(f);

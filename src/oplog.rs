@@ -29,10 +29,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::LogCheck;
 use crate::error::{Error, Result};
+use crate::replica;
 use crate::store::{now_ms, Store};
 use crate::types::geo::check_coords;
 use crate::types::json::set_at_path;
-use crate::types::stream::{parse_spec, IdSpec};
 use crate::types::{geo, hash, list, set, stream, timeseries, zset};
 use crate::value::{Entry, SigMeta, ValueKind};
 use crate::verify::{decode_hex, Keypair, VerifyItem};
@@ -380,19 +380,30 @@ fn opid_key(op_id: &str) -> Vec<u8> {
 }
 
 fn lww_key(full: &str, kind: ValueKind, op: &SignedOperation) -> Option<Vec<u8>> {
-    let sub: Option<String> = match kind {
-        ValueKind::String => Some(String::new()),
-        ValueKind::Json => Some(op.json_path.clone().unwrap_or_else(|| "$".into())),
-        ValueKind::Hash => op.field.clone(),
-        ValueKind::SortedSet | ValueKind::Geo => Some(op.value.clone()),
-        ValueKind::TimeSeries => Some(op.ts_timestamp.unwrap_or(op.timestamp as i64).to_string()),
-        ValueKind::List | ValueKind::Set | ValueKind::Stream => None,
+    // The byte after the key: 0 for a field/member/point, 2 for a SortedSet
+    // member's `_id` (members with the same `_id` replace each other, so
+    // they share one marker); 1 is the key marker (`replica::marker_key`).
+    let (sep, sub): (u8, Option<String>) = match kind {
+        ValueKind::String => (0, Some(String::new())),
+        ValueKind::Hash => (0, op.field.clone()),
+        ValueKind::SortedSet => match zset::doc_id(&op.value) {
+            Some(id) => (2, Some(id)),
+            None => (0, Some(op.value.clone())),
+        },
+        ValueKind::Geo => (0, Some(op.value.clone())),
+        ValueKind::TimeSeries => (
+            0,
+            Some(op.ts_timestamp.unwrap_or(op.timestamp as i64).to_string()),
+        ),
+        // Json is replayed in order instead (`replica::json_replay`); List,
+        // Set and Stream commute.
+        ValueKind::Json | ValueKind::List | ValueKind::Set | ValueKind::Stream => (0, None),
     };
     let sub = sub?;
     let mut k = vec![NS_LWW];
     k.extend_from_slice(&(full.len() as u32).to_be_bytes());
     k.extend_from_slice(full.as_bytes());
-    k.push(0);
+    k.push(sep);
     k.extend_from_slice(sub.as_bytes());
     Some(k)
 }
@@ -404,11 +415,28 @@ fn lww_value(ts: u64, op_id: &str) -> Vec<u8> {
 }
 
 /// What the writer needs besides the op: a prepared whole-value entry
-/// (String, Json) and, for a Json path update, the hash the document must
-/// still have.
+/// (String, Json) and, for Json, the document hash and key marker it was
+/// computed from (both must be unchanged), whether the op changes nothing
+/// (a replicated path write with nothing to change), and after a replay the
+/// signature metadata of the key's greatest operation.
 struct Prepared {
     entry: Option<Entry>,
     expect_hash: Option<[u8; 32]>,
+    expect_marker: Option<Option<Vec<u8>>>,
+    noop: bool,
+    replay_sig: Option<SigMeta>,
+}
+
+impl Prepared {
+    fn none() -> Self {
+        Prepared {
+            entry: None,
+            expect_hash: None,
+            expect_marker: None,
+            noop: false,
+            replay_sig: None,
+        }
+    }
 }
 
 const APPLIED: &str = "applied";
@@ -428,6 +456,21 @@ fn apply_in_txn(
         return Ok(Reply::Str(DUPLICATE.into()));
     }
     let lk = log_key(op.timestamp, &op.op_id);
+    let mk = replica::marker_key(&full);
+    let marker = txn.get_raw(&mk)?;
+    if let Some(exp) = &prep.expect_marker {
+        if marker != *exp {
+            return Ok(Reply::Str(CONFLICT.into()));
+        }
+    }
+    if let Some(h) = prep.expect_hash {
+        if txn.entry(&full)?.map(|e| e.hash) != Some(h) {
+            return Ok(Reply::Str(CONFLICT.into()));
+        }
+    }
+    let newest = replica::is_newer(marker.as_deref(), op.timestamp, &op.op_id);
+    // Log the op with its arrival number, and move the key marker if it is
+    // the key's greatest operation so far.
     let record = |txn: &mut Txn<'_>| -> Result<()> {
         txn.put_raw(okey.clone(), lk.clone());
         txn.put_raw(lk.clone(), op.to_json().into_bytes());
@@ -437,8 +480,31 @@ fn apply_in_txn(
             .map(u64::from_be_bytes)
             .unwrap_or(0);
         txn.put_raw(LOG_COUNT_KEY.to_vec(), (n + 1).to_be_bytes().to_vec());
+        let seq = replica::next_seq(txn, n)?;
+        txn.put_raw(replica::seq_key(seq), lk.clone());
+        txn.put_raw(replica::SEQ_KEY.to_vec(), seq.to_be_bytes().to_vec());
+        if kind == ValueKind::Json {
+            txn.put_raw(
+                replica::json_op_key(&full, op.timestamp, &op.op_id),
+                Vec::new(),
+            );
+        }
+        if newest {
+            txn.put_raw(mk.clone(), replica::marker_value(op.timestamp, &op.op_id));
+        }
         Ok(())
     };
+    if prep.noop {
+        // Nothing to change, but a newest op still names the signer.
+        if newest {
+            if let Some(mut e) = txn.entry(&full)? {
+                e.sig = Some(replica::sig_meta(op));
+                txn.put_entry(&full, &e);
+            }
+        }
+        record(txn)?;
+        return Ok(Reply::Str(SUPERSEDED.into()));
+    }
     if let Some(wk) = lww_key(&full, kind, op) {
         if let Some(prev) = txn.get_raw(&wk)? {
             if prev.len() >= 8 {
@@ -448,11 +514,6 @@ fn apply_in_txn(
                     record(txn)?;
                     return Ok(Reply::Str(SUPERSEDED.into()));
                 }
-            }
-        }
-        if let Some(h) = prep.expect_hash {
-            if txn.entry(&full)?.map(|e| e.hash) != Some(h) {
-                return Ok(Reply::Str(CONFLICT.into()));
             }
         }
         txn.put_raw(wk, lww_value(op.timestamp, &op.op_id));
@@ -477,7 +538,8 @@ fn apply_in_txn(
             hash::txn_hset(txn, &full, vec![(f, op.value.clone())])?;
         }
         ValueKind::List => {
-            list::txn_push(txn, &full, vec![op.value.clone()], false)?;
+            // placed by (timestamp, op_id), not by arrival
+            list::txn_insert_ordered(txn, &full, op.timestamp, &op.op_id, op.value.clone())?;
         }
         ValueKind::Set => {
             set::txn_sadd(txn, &full, vec![op.value.clone()])?;
@@ -494,14 +556,10 @@ fn apply_in_txn(
                 .stream_fields
                 .clone()
                 .unwrap_or_else(|| vec![("value".into(), op.value.clone())]);
-            // Prefer an id from the operation's own time; a stream that has
-            // already moved past it gets the next id.
-            let r = stream::txn_xadd(txn, &full, IdSpec::AutoSeq(op.timestamp), fields.clone());
-            if let Err(Error::InvalidArgument(_)) = r {
-                stream::txn_xadd(txn, &full, parse_spec("*")?, fields)?;
-            } else {
-                r?;
-            }
+            // The id comes from the operation alone (its timestamp and a
+            // hash of its op_id), so every replica gives it the same place.
+            let id = stream::op_stream_id(op.timestamp, &op.op_id);
+            stream::txn_xadd_at(txn, &full, id, fields)?;
         }
         ValueKind::TimeSeries => {
             let v: f64 = op
@@ -517,13 +575,19 @@ fn apply_in_txn(
             geo::txn_geoadd(txn, &full, vec![(lo, la, op.value.clone())])?;
         }
     }
-    if let Some(mut e) = txn.entry(&full)? {
-        e.sig = Some(SigMeta {
-            public_key: hex::decode(&op.public_key).unwrap_or_default(),
-            signature: hex::decode(&op.signature).unwrap_or_default(),
-            timestamp_ms: op.timestamp,
-        });
-        txn.put_entry(&full, &e);
+    // The entry carries the signature metadata of the key's greatest
+    // operation, whatever the arrival order: this op's if it is the newest,
+    // the replayed newest for a Json replay, else what it already had.
+    let sig = if newest {
+        Some(replica::sig_meta(op))
+    } else {
+        prep.replay_sig
+    };
+    if let Some(sig) = sig {
+        if let Some(mut e) = txn.entry(&full)? {
+            e.sig = Some(sig);
+            txn.put_entry(&full, &e);
+        }
     }
     record(txn)?;
     Ok(Reply::Str(APPLIED.into()))
@@ -604,18 +668,26 @@ impl Store {
         }
         // Prepare whole values (blobs are added before the writer runs) and
         // build one independent writer request, in order.
+        // A Json op is computed from the document as it was read, so two Json
+        // ops of one key go to the writer in successive rounds (in order);
+        // only a round with a conflict (a concurrent writer) counts against
+        // the limit.
         let mut pending: Vec<usize> = (0..n).filter(|i| kinds[*i].is_some()).collect();
-        for _round in 0..16 {
-            if pending.is_empty() {
-                break;
-            }
+        let mut conflict_rounds = 0;
+        while !pending.is_empty() && conflict_rounds < 16 {
             let mut wops = Vec::with_capacity(pending.len());
             let mut tags = Vec::new();
             let mut sent = Vec::with_capacity(pending.len());
+            let mut json_keys = std::collections::HashSet::new();
+            let mut deferred = Vec::new();
             for &i in &pending {
                 let kind = kinds[i].expect("checked");
+                if kind == ValueKind::Json && !json_keys.insert(ops[i].full_key()) {
+                    deferred.push(i);
+                    continue;
+                }
                 let op = ops[i].clone();
-                match self.prepare_op(&op, kind).await {
+                match self.prepare_op(&op, kind, fresh).await {
                     Ok((prep, tag)) => {
                         tags.extend(tag);
                         wops.push(WriteOp::Update {
@@ -642,6 +714,12 @@ impl Store {
                     other => Outcome::Rejected(Error::internal(format!("reply {other:?}"))),
                 });
             }
+            if !retry.is_empty() {
+                conflict_rounds += 1;
+            }
+            // keep the submission order among what is left
+            retry.extend(deferred);
+            retry.sort_unstable();
             pending = retry;
         }
         for i in pending {
@@ -659,59 +737,89 @@ impl Store {
         &self,
         op: &SignedOperation,
         kind: ValueKind,
+        fresh: bool,
     ) -> Result<(Prepared, Option<iroh_blobs::api::TempTag>)> {
-        let none = Prepared {
-            entry: None,
-            expect_hash: None,
-        };
         match kind {
             ValueKind::String => {
                 self.check_value(op.value.len())?;
                 let (e, t) = self
                     .prepare_entry(ValueKind::String, op.value.clone().into_bytes())
                     .await?;
-                Ok((
-                    Prepared {
-                        entry: Some(e),
-                        expect_hash: None,
-                    },
-                    t,
-                ))
+                let mut p = Prepared::none();
+                p.entry = Some(e);
+                Ok((p, t))
             }
-            ValueKind::Json => {
-                let value: serde_json::Value = serde_json::from_str(&op.value)
-                    .map_err(|e| Error::invalid(format!("Json value: {e}")))?;
-                let path = op.json_path.as_deref().unwrap_or("$").trim();
-                let (doc, expect) = if path == "$" {
-                    (value, None)
-                } else {
-                    let Some((mut doc, h)) = self.read_json_doc(&op.full_key()).await? else {
-                        return Err(Error::invalid(format!(
-                            "no document at `{}`: set it at `$` first",
-                            op.full_key()
-                        )));
-                    };
-                    if set_at_path(&mut doc, path, &value)? == 0 {
-                        return Err(Error::invalid(format!("JSONPath `{path}` selects nothing")));
-                    }
-                    (doc, Some(h))
-                };
-                let text = serde_json::to_vec(&doc).map_err(Error::internal)?;
-                self.check_value(text.len())?;
-                let (e, t) = self.prepare_entry(ValueKind::Json, text).await?;
-                Ok((
-                    Prepared {
-                        entry: Some(e),
-                        expect_hash: expect,
-                    },
-                    t,
-                ))
-            }
+            ValueKind::Json => self.prepare_json(op, fresh).await,
             _ => {
                 self.check_value(op.value.len())?;
-                Ok((none, None))
+                Ok((Prepared::none(), None))
             }
         }
+    }
+
+    /// A Json op newer than every op of its key applies to the current
+    /// document (a new submission whose path has nothing to change is
+    /// refused; a replicated one is recorded as a no-op). An older one
+    /// rebuilds the document by replay (`replica::json_history`).
+    async fn prepare_json(
+        &self,
+        op: &SignedOperation,
+        fresh: bool,
+    ) -> Result<(Prepared, Option<iroh_blobs::api::TempTag>)> {
+        let value: serde_json::Value = serde_json::from_str(&op.value)
+            .map_err(|e| Error::invalid(format!("Json value: {e}")))?;
+        let full = op.full_key();
+        let mk = replica::marker_key(&full);
+        let marker = self
+            .read(move |ix| Ok(ix.get_raw(&mk)?.map(|v| v.to_vec())))
+            .await?;
+        let mut p = Prepared::none();
+        let current = self.read_json_doc(&full).await?;
+        p.expect_hash = current.as_ref().map(|(_, h)| *h);
+        let doc = if replica::is_newer(marker.as_deref(), op.timestamp, &op.op_id) {
+            let path = op.json_path.as_deref().unwrap_or("$").trim();
+            if path == "$" {
+                p.expect_hash = None;
+                Some(value)
+            } else {
+                match current {
+                    Some((mut doc, _)) => {
+                        if set_at_path(&mut doc, path, &value)? > 0 {
+                            Some(doc)
+                        } else if fresh {
+                            return Err(Error::invalid(format!(
+                                "JSONPath `{path}` selects nothing"
+                            )));
+                        } else {
+                            None
+                        }
+                    }
+                    None if fresh => {
+                        return Err(Error::invalid(format!(
+                            "no document at `{full}`: set it at `$` first"
+                        )))
+                    }
+                    None => None,
+                }
+            }
+        } else {
+            let o = op.clone();
+            let history = self
+                .read(move |ix| replica::json_history(ix, &o.full_key(), &o))
+                .await?;
+            p.replay_sig = history.last().map(replica::sig_meta);
+            replica::json_replay(&history)
+        };
+        p.expect_marker = Some(marker);
+        let Some(doc) = doc else {
+            p.noop = true;
+            return Ok((p, None));
+        };
+        let text = serde_json::to_vec(&doc).map_err(Error::internal)?;
+        self.check_value(text.len())?;
+        let (e, t) = self.prepare_entry(ValueKind::Json, text).await?;
+        p.entry = Some(e);
+        Ok((p, t))
     }
 
     /// Applied operations with `timestamp >= since_ms`, in (timestamp, op_id)

@@ -1,12 +1,20 @@
 //! List: ordered texts. Items are sub-entries keyed by an order-preserving
 //! i64 index in `[head, tail)`; `lpush` decrements head, `rpush` increments
 //! tail, so both ends are O(1).
+//!
+//! Items appended by signed operations are placed by the operation, not by
+//! arrival: their suffix is `enc_i64(i64::MAX) ‖ timestamp ‖ op_id`, an
+//! *ordered band* after every indexed item, so replicas that receive the
+//! same operations in any order hold the same list (see "Replication" in
+//! `docs/ARCHITECTURE.md`). The band holds `size - (tail - head)` items;
+//! ranks past the indexed items are found by scanning the band.
 
 use super::hash::int;
 use super::{
-    enc_i64, load_or_new, range, rank_range, read_meta, save, sub_key, tag, utf8, SubScan,
+    enc_i64, load_or_new, range, rank_range, read_meta, save, sub_key, tag, utf8, Meta, SubScan,
 };
 use crate::error::Result;
+use crate::index::Index;
 use crate::store::Store;
 use crate::value::ValueKind;
 use crate::writer::{Reply, Txn};
@@ -31,6 +39,106 @@ pub(crate) fn txn_push(txn: &mut Txn<'_>, k: &str, values: Vec<String>, left: bo
     let len = meta.size as i64;
     save(txn, k, entry, &meta);
     Ok(len)
+}
+
+/// First bytes of every ordered-band suffix.
+const BAND: i64 = i64::MAX;
+
+/// The suffix of an item placed by a signed operation.
+fn band_suffix(timestamp: u64, op_id: &str) -> Vec<u8> {
+    let mut s = Vec::with_capacity(16 + op_id.len());
+    s.extend_from_slice(&enc_i64(BAND));
+    s.extend_from_slice(&timestamp.to_be_bytes());
+    s.extend_from_slice(op_id.as_bytes());
+    s
+}
+
+/// Insert an item at the position given by `(timestamp, op_id)` in the
+/// ordered band, on the writer thread; returns the new length. Inserting
+/// the same operation twice is prevented by op_id de-duplication upstream;
+/// here a taken position is left as it is.
+pub(crate) fn txn_insert_ordered(
+    txn: &mut Txn<'_>,
+    k: &str,
+    timestamp: u64,
+    op_id: &str,
+    value: String,
+) -> Result<i64> {
+    let (entry, mut meta) = load_or_new(txn, k, ValueKind::List)?;
+    let sk = sub_key(k, meta.version, tag::LIST, &band_suffix(timestamp, op_id));
+    if txn.get_raw(&sk)?.is_none() {
+        txn.put_raw(sk, value.into_bytes());
+        meta.size += 1;
+    }
+    let len = meta.size as i64;
+    save(txn, k, entry, &meta);
+    Ok(len)
+}
+
+/// Items of ranks `[s, e]` (inclusive, already clamped to the list): the
+/// indexed items by seek, the ordered band by a scan from whichever end is
+/// nearer.
+fn read_ranks(ix: &Index, k: &str, m: &Meta, s: i64, e: i64) -> Result<Vec<String>> {
+    let n_idx = m.tail - m.head;
+    let mut out = Vec::new();
+    if s < n_idx {
+        let from = enc_i64(m.head + s);
+        let to = enc_i64(m.head + e.min(n_idx - 1) + 1);
+        for (_, v) in range(
+            ix,
+            k,
+            m.version,
+            tag::LIST,
+            &from,
+            Some(&to),
+            usize::MAX,
+            false,
+        )? {
+            out.push(utf8(&v)?);
+        }
+    }
+    if e >= n_idx {
+        let n_band = m.size as i64 - n_idx;
+        let (bs, be) = (s.max(n_idx) - n_idx, (e - n_idx).min(n_band - 1));
+        if bs > be {
+            return Ok(out);
+        }
+        let band = enc_i64(BAND);
+        let take = (be - bs + 1) as usize;
+        // From the front, skipping `bs`; or from the back, skipping the rest.
+        let from_back = n_band - 1 - be;
+        let rows = if bs <= from_back {
+            let r = range(
+                ix,
+                k,
+                m.version,
+                tag::LIST,
+                &band,
+                None,
+                bs as usize + take,
+                false,
+            )?;
+            r.into_iter().skip(bs as usize).collect::<Vec<_>>()
+        } else {
+            let mut r = range(
+                ix,
+                k,
+                m.version,
+                tag::LIST,
+                &band,
+                None,
+                from_back as usize + take,
+                true,
+            )?;
+            r.drain(..from_back as usize);
+            r.reverse();
+            r
+        };
+        for (_, v) in rows {
+            out.push(utf8(&v)?);
+        }
+    }
+    Ok(out)
 }
 
 impl Store {
@@ -80,21 +188,7 @@ impl Store {
             let Some((s, e)) = rank_range(start, stop, m.size as i64) else {
                 return Ok(Vec::new());
             };
-            let from = enc_i64(m.head + s);
-            let to = enc_i64(m.head + e + 1);
-            range(
-                ix,
-                &k,
-                m.version,
-                tag::LIST,
-                &from,
-                Some(&to),
-                usize::MAX,
-                false,
-            )?
-            .into_iter()
-            .map(|(_, v)| utf8(&v))
-            .collect()
+            read_ranks(ix, &k, &m, s, e)
         })
         .await
     }

@@ -201,6 +201,47 @@ pub(crate) fn txn_xadd(
     Ok(new)
 }
 
+/// The id of an entry written by a signed operation: its timestamp, and a
+/// sequence number derived from its `op_id` (the first 53 bits of
+/// BLAKE3(op_id), so that it also fits a JavaScript number). It depends on
+/// the operation only, so replicas receiving operations in any order give
+/// every entry the same id and the same place.
+pub(crate) fn op_stream_id(timestamp: u64, op_id: &str) -> StreamId {
+    let h = blake3::hash(op_id.as_bytes());
+    let seq = u64::from_be_bytes(h.as_bytes()[..8].try_into().expect("8")) >> 11;
+    StreamId {
+        ms: timestamp,
+        seq: seq.max(u64::from(timestamp == 0)),
+    }
+}
+
+/// Insert an entry at a given id, which need not be after the last one (on
+/// the writer thread, for signed operations). A taken id is an error.
+pub(crate) fn txn_xadd_at(
+    txn: &mut Txn<'_>,
+    k: &str,
+    id: StreamId,
+    fields: Vec<(String, String)>,
+) -> Result<StreamId> {
+    let (entry, mut meta) = load_or_new(txn, k, ValueKind::Stream)?;
+    let sk = sub_key(k, meta.version, tag::STREAM, &id.encode());
+    if txn.get_raw(&sk)?.is_some() {
+        return Err(Error::invalid(format!("stream id {id} is taken")));
+    }
+    txn.put_raw(sk, encode_fields(&fields));
+    let last = StreamId {
+        ms: meta.last_ms,
+        seq: meta.last_seq,
+    };
+    if id > last {
+        meta.last_ms = id.ms;
+        meta.last_seq = id.seq;
+    }
+    meta.size += 1;
+    save(txn, k, entry, &meta);
+    Ok(id)
+}
+
 impl Store {
     /// Append an entry. `id` is `*` (a new id `{now ms}-{seq}`, strictly
     /// increasing even within one millisecond), `{ms}-*`, or an explicit

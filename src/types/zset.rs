@@ -15,7 +15,7 @@ use crate::value::ValueKind;
 use crate::writer::{Reply, Txn};
 
 /// The `_id` of a JSON-object member, if it has a string one.
-fn doc_id(member: &str) -> Option<String> {
+pub(crate) fn doc_id(member: &str) -> Option<String> {
     if !member.starts_with('{') {
         return None;
     }

@@ -1,0 +1,277 @@
+//! In-process tests of serving and syncing on loopback (the multi-process
+//! convergence and kill tests are in `tests/replication.rs`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::oplog::SignedOperation;
+use crate::verify::Keypair;
+use crate::{Config, ValueKind};
+
+fn cfg() -> Config {
+    Config::builder()
+        .sweep_interval(Duration::ZERO)
+        .gc_interval(Duration::ZERO)
+        .build()
+        .unwrap()
+}
+
+fn op(kp: &Keypair, key: &str, value: &str, kind: ValueKind) -> SignedOperation {
+    let mut o = SignedOperation::new(format!("db-{}", kp.public_key_hex()), key, value, kind);
+    o.sign(kp);
+    o
+}
+
+fn small_config() -> SyncConfig {
+    SyncConfig {
+        page_ops: 64,
+        checkpoint_pages: 2,
+        ..SyncConfig::loopback()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_resume_and_forgeries() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Store::open(da.path(), cfg()).await.unwrap();
+    let b = Store::open(db.path(), cfg()).await.unwrap();
+    let kp = Keypair::generate();
+    let ops: Vec<_> = (0..300)
+        .map(|i| op(&kp, &format!("k{i}"), &format!("v{i}"), ValueKind::String))
+        .collect();
+    a.apply_many(ops).await.unwrap();
+    let server = a.serve(SyncConfig::loopback()).await.unwrap();
+    let ticket = server.ticket();
+
+    let seen = Arc::new(AtomicU64::new(0));
+    let s2 = seen.clone();
+    let progress: ProgressFn = Arc::new(move |r: &SyncReport| {
+        s2.store(r.received, Ordering::Relaxed);
+    });
+    let r = b
+        .sync_from_with_progress(&ticket, &small_config(), Some(progress))
+        .await
+        .unwrap();
+    assert_eq!((r.received, r.applied, r.forged), (300, 300, 0), "{r:?}");
+    assert_eq!(r.pages, 5);
+    assert_eq!(seen.load(Ordering::Relaxed), 300);
+    assert_eq!(r.watermark, 300);
+    assert_eq!(r.peer_store, a.store_id().await.unwrap());
+    assert_eq!(
+        a.state_digest().await.unwrap(),
+        b.state_digest().await.unwrap()
+    );
+    assert_eq!(
+        b.sync_watermarks().await.unwrap(),
+        vec![(a.store_id().await.unwrap(), 300)]
+    );
+
+    // Nothing new: nothing received. Then only what is new travels.
+    let r = b.sync_from(&ticket, &small_config()).await.unwrap();
+    assert_eq!(r.received, 0);
+    let more: Vec<_> = (0..10)
+        .map(|i| op(&kp, &format!("n{i}"), "x", ValueKind::List))
+        .collect();
+    a.apply_many(more).await.unwrap();
+
+    // A forged operation in the peer's log (written behind its writer's
+    // back, with an arrival number) is counted and dropped.
+    {
+        let ix = a.index().unwrap();
+        let mut forged = op(&kp, "evil", "x", ValueKind::String);
+        forged.value = "tampered".into();
+        let mut lk = vec![b'L'];
+        lk.extend_from_slice(&forged.timestamp.to_be_bytes());
+        lk.extend_from_slice(forged.op_id.as_bytes());
+        ix.tree.insert(&lk, forged.to_json().as_bytes()).unwrap();
+        let head = crate::replica::head_seq(&ix).unwrap();
+        ix.tree
+            .insert(crate::replica::seq_key(head + 1), lk)
+            .unwrap();
+        ix.tree
+            .insert(crate::replica::SEQ_KEY, &(head + 1).to_be_bytes())
+            .unwrap();
+        let other = Keypair::generate();
+        let mut not_owner = op(&kp, "evil2", "x", ValueKind::String);
+        not_owner.sign(&other); // signed by a key that does not own the db
+        let mut lk = vec![b'L'];
+        lk.extend_from_slice(&not_owner.timestamp.to_be_bytes());
+        lk.extend_from_slice(not_owner.op_id.as_bytes());
+        ix.tree.insert(&lk, not_owner.to_json().as_bytes()).unwrap();
+        ix.tree
+            .insert(crate::replica::seq_key(head + 2), lk)
+            .unwrap();
+        ix.tree
+            .insert(crate::replica::SEQ_KEY, &(head + 2).to_be_bytes())
+            .unwrap();
+    }
+    let r = b.sync_from(&ticket, &small_config()).await.unwrap();
+    assert_eq!((r.received, r.applied, r.forged), (12, 10, 2), "{r:?}");
+    assert_eq!(
+        b.get(&format!("db-{}:evil", kp.public_key_hex()))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(b.log_len().await.unwrap(), 310);
+    assert_eq!(b.sync_watermarks().await.unwrap()[0].1, 312);
+
+    // A forgotten watermark only costs a transfer: everything is a duplicate.
+    write_raw(
+        &b,
+        vec![(
+            crate::replica::watermark_key(
+                &hex::decode(a.store_id().await.unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap(),
+            ),
+            0u64.to_be_bytes().to_vec(),
+        )],
+    )
+    .await
+    .unwrap();
+    let r = b.sync_from(&ticket, &small_config()).await.unwrap();
+    assert_eq!(
+        (r.received, r.applied, r.duplicate, r.forged),
+        (312, 0, 310, 2)
+    );
+
+    server.shutdown().await.unwrap();
+    // the blob store outlives the server
+    assert!(a.add_blob(b"still here".to_vec()).await.is_ok());
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_values_travel_as_blobs_once() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Store::open(da.path(), cfg()).await.unwrap();
+    let b = Store::open(db.path(), cfg()).await.unwrap();
+    let kp = Keypair::generate();
+    let big = |c: char| c.to_string().repeat(300_000);
+    // b already holds the value of k1 (written by its own operation)
+    b.apply(op(&kp, "mine", &big('x'), ValueKind::String))
+        .await
+        .unwrap();
+    a.apply_many(vec![
+        op(&kp, "k1", &big('x'), ValueKind::String),
+        op(&kp, "k2", &big('y'), ValueKind::String),
+        op(
+            &kp,
+            "j",
+            &format!("{{\"t\":\"{}\"}}", big('z')),
+            ValueKind::Json,
+        ),
+    ])
+    .await
+    .unwrap();
+    let server = a.serve(SyncConfig::loopback()).await.unwrap();
+    let r = b
+        .sync_from(&server.ticket(), &small_config())
+        .await
+        .unwrap();
+    assert_eq!(r.applied, 3, "{r:?}");
+    // two values of 300 000 bytes travel; the one b had does not
+    assert!(r.bytes > 600_000 && r.bytes < 900_000, "{r:?}");
+    let d = format!("db-{}", kp.public_key_hex());
+    assert_eq!(
+        b.get(&format!("{d}:k2")).await.unwrap().as_deref(),
+        Some(big('y').as_str())
+    );
+    let r = a
+        .sync_from(
+            &b.serve(SyncConfig::loopback()).await.unwrap().ticket(),
+            &small_config(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.applied, r.duplicate), (1, 3), "{r:?}");
+    assert_eq!(
+        a.state_digest().await.unwrap(),
+        b.state_digest().await.unwrap()
+    );
+    server.shutdown().await.unwrap();
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continuous_sync_follows_new_operations() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Store::open(da.path(), cfg()).await.unwrap();
+    let b = Store::open(db.path(), cfg()).await.unwrap();
+    let kp = Keypair::generate();
+    let server = a.serve(SyncConfig::loopback()).await.unwrap();
+    let config = SyncConfig {
+        poll_wait: Duration::from_millis(500),
+        retry_after: Duration::from_millis(50),
+        ..small_config()
+    };
+    let h = b.sync_continuous(&server.ticket(), config, None).unwrap();
+    for round in 0..3u64 {
+        let ops: Vec<_> = (0..50)
+            .map(|i| op(&kp, &format!("r{round}"), &i.to_string(), ValueKind::List))
+            .collect();
+        a.apply_many(ops).await.unwrap();
+        // wait for b to catch up (bounded: a failure, not a hang)
+        let target = a.log_head().await.unwrap();
+        for _ in 0..1000 {
+            if h.report().watermark >= target {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(h.report().watermark, target, "{:?}", h.errors());
+    }
+    let r = h.stop().await.unwrap();
+    assert_eq!(r.applied, 150);
+    assert_eq!(
+        a.state_digest().await.unwrap(),
+        b.state_digest().await.unwrap()
+    );
+    // stopped with everything checkpointed
+    assert_eq!(b.sync_watermarks().await.unwrap()[0].1, 150);
+    server.shutdown().await.unwrap();
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_goes_away_is_an_io_error_then_resumes() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Store::open(da.path(), cfg()).await.unwrap();
+    let b = Store::open(db.path(), cfg()).await.unwrap();
+    let kp = Keypair::generate();
+    a.apply_many(
+        (0..20)
+            .map(|i| op(&kp, &format!("k{i}"), "v", ValueKind::Set))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let server = a.serve(SyncConfig::loopback()).await.unwrap();
+    let ticket = server.ticket();
+    let node = server.node_id();
+    server.shutdown().await.unwrap();
+    let quick = SyncConfig {
+        connect_timeout: Duration::from_secs(2),
+        ..small_config()
+    };
+    let e = b.sync_from(&ticket, &quick).await.unwrap_err();
+    assert_eq!(e.code(), crate::ErrorCode::Io, "{e}");
+    // Serving again: the same node id (the key is kept in the store).
+    let server = a.serve(SyncConfig::loopback()).await.unwrap();
+    assert_eq!(server.node_id(), node);
+    let r = b
+        .sync_from(&server.addr().to_direct_string(), &small_config())
+        .await
+        .unwrap();
+    assert_eq!(r.applied, 20);
+    server.shutdown().await.unwrap();
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}

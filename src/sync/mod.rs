@@ -1,0 +1,374 @@
+//! Replication between stores over iroh.
+//!
+//! A store **serves** on an iroh [`Endpoint`](iroh::Endpoint): the
+//! iroh-blobs protocol (its blob store, read-only) and `cyberfly-sync/1`
+//! ([`proto`]), which answers "operations after arrival number W" with a
+//! page: a hash sequence of blobs holding the operations (and, as their own
+//! blobs, values over [`SyncConfig::blob_threshold`]). Another store **syncs
+//! from** it: fetches each page with iroh-blobs (BLAKE3-verified on the
+//! way; value blobs it already holds are not transferred), checks every
+//! operation's shape, ownership and signature (a forged one is counted and
+//! dropped), applies the rest with [`Store::apply_replicated`] (last write
+//! wins, op_id de-duplication), and records how far it got per peer store,
+//! so the next sync resumes there. [`Store::sync_continuous`] keeps pulling:
+//! each request waits (long poll) until the peer has something new.
+//!
+//! Nothing needs a relay or DNS: the endpoint binds the configured address,
+//! relays are off unless [`SyncConfig::relay_url`] names one, and peers are
+//! dialled at the direct addresses of their [`PeerAddr`] (a ticket string or
+//! `{node id}@{ip:port},…`).
+
+mod client;
+#[cfg(test)]
+mod loopback_tests;
+pub mod proto;
+mod server;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iroh::{EndpointAddr, SecretKey};
+
+use crate::error::{Error, Result};
+use crate::replica;
+use crate::store::Store;
+use crate::writer::{Reply, WriteOp};
+
+pub use client::SyncHandle;
+pub use proto::ALPN;
+pub use server::SyncServer;
+
+/// How a store serves and syncs.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// The address the endpoint binds (UDP). Default `0.0.0.0:0`; tests use
+    /// `127.0.0.1:0`.
+    pub bind_addr: SocketAddr,
+    /// A relay server URL; `None` (the default): no relay, direct addresses
+    /// only.
+    pub relay_url: Option<String>,
+    /// Operations per page, at most (default 1 024; a client asks, the
+    /// server caps with its own value).
+    pub page_ops: usize,
+    /// Bytes of operations per page, about (default 8 MiB).
+    pub page_bytes: usize,
+    /// Values longer than this travel as their own blobs (default 16 KiB).
+    pub blob_threshold: usize,
+    /// Continuous sync: how long one request waits for new operations
+    /// (default 10 s).
+    pub poll_wait: Duration,
+    /// Continuous sync: pause before reconnecting after a failure (default
+    /// 1 s).
+    pub retry_after: Duration,
+    /// Make what was applied durable and record the watermark every this
+    /// many pages (and at the end). Default 8.
+    pub checkpoint_pages: u64,
+    /// Give up connecting to a peer after this long (default 10 s).
+    pub connect_timeout: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            bind_addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            relay_url: None,
+            page_ops: 1024,
+            page_bytes: 8 << 20,
+            blob_threshold: 16 << 10,
+            poll_wait: Duration::from_secs(10),
+            retry_after: Duration::from_secs(1),
+            checkpoint_pages: 8,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl SyncConfig {
+    /// Bound to `127.0.0.1:0`, no relay: what tests and single-host setups use.
+    pub fn loopback() -> Self {
+        SyncConfig {
+            bind_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            ..Default::default()
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.page_ops == 0 || self.page_bytes == 0 || self.checkpoint_pages == 0 {
+            return Err(Error::invalid(
+                "sync: page_ops, page_bytes and checkpoint_pages must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A peer's address: its node id and direct socket addresses (and a relay
+/// URL if it uses one). Parses from and prints as an iroh endpoint ticket;
+/// also parses `{node id hex}@{ip:port}[,{ip:port}…]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerAddr(pub EndpointAddr);
+
+impl PeerAddr {
+    /// The `{node id}@{ip:port},…` form.
+    pub fn to_direct_string(&self) -> String {
+        let addrs: Vec<String> = self.0.ip_addrs().map(|a| a.to_string()).collect();
+        format!("{}@{}", self.0.id, addrs.join(","))
+    }
+
+    /// The node id, hex.
+    pub fn node_id(&self) -> String {
+        self.0.id.to_string()
+    }
+}
+
+impl std::fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = iroh_tickets::endpoint::EndpointTicket::new(self.0.clone());
+        write!(f, "{t}")
+    }
+}
+
+impl FromStr for PeerAddr {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim();
+        if let Some((id, addrs)) = s.split_once('@') {
+            let id = iroh::EndpointId::from_str(id)
+                .map_err(|e| Error::invalid(format!("peer node id `{id}`: {e}")))?;
+            let mut a = EndpointAddr::new(id);
+            for part in addrs.split(',').filter(|p| !p.is_empty()) {
+                let sa: SocketAddr = part
+                    .parse()
+                    .map_err(|e| Error::invalid(format!("peer address `{part}`: {e}")))?;
+                a = a.with_ip_addr(sa);
+            }
+            if a.ip_addrs().next().is_none() {
+                return Err(Error::invalid(
+                    "peer address needs at least one ip:port after @",
+                ));
+            }
+            return Ok(PeerAddr(a));
+        }
+        let t = iroh_tickets::endpoint::EndpointTicket::from_str(s)
+            .map_err(|e| Error::invalid(format!("peer ticket: {e}")))?;
+        Ok(PeerAddr(t.endpoint_addr().clone()))
+    }
+}
+
+/// What a sync did (totals so far while it runs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncReport {
+    /// The peer store's id (hex).
+    pub peer_store: String,
+    /// Operations received.
+    pub received: u64,
+    pub applied: u64,
+    /// Already held (same op_id): not applied again.
+    pub duplicate: u64,
+    /// Older than what the key holds: recorded, no change.
+    pub superseded: u64,
+    /// Failed the shape, ownership or signature check: dropped.
+    pub forged: u64,
+    /// Refused by the store for another reason (e.g. a key of another type).
+    pub rejected: u64,
+    pub pages: u64,
+    /// Bytes the blob transfer read from the network.
+    pub bytes: u64,
+    /// Arrival number of the peer's last operation received (the watermark).
+    pub watermark: u64,
+    /// The peer's last arrival number when last asked.
+    pub peer_head: u64,
+    /// Time spent fetching pages (request, page build, transfer, decode).
+    pub transfer: Duration,
+    /// Time spent checking signatures and ownership.
+    pub verify: Duration,
+    /// Time spent applying (the store's writer).
+    pub apply: Duration,
+    /// Time spent making progress durable and recording the watermark.
+    pub checkpoint: Duration,
+    /// Wall-clock time; less than the sum of the phases, which overlap.
+    pub elapsed: Duration,
+}
+
+/// Called with the totals after every page.
+pub type ProgressFn = Arc<dyn Fn(&SyncReport) + Send + Sync>;
+
+impl Store {
+    /// Serve this store to peers: iroh-blobs plus `cyberfly-sync/1` on an
+    /// endpoint bound per `config`. The endpoint's key is kept in the store,
+    /// so its node id (and address, with a fixed port) stays the same.
+    pub async fn serve(&self, config: SyncConfig) -> Result<SyncServer> {
+        server::serve(self, config).await
+    }
+
+    /// Pull every operation the peer has that this store lacks (until the
+    /// peer has no more), verifying each, and record the watermark.
+    pub async fn sync_from(&self, peer: &str, config: &SyncConfig) -> Result<SyncReport> {
+        self.sync_from_with_progress(peer, config, None).await
+    }
+
+    /// [`sync_from`](Self::sync_from), calling `progress` after every page.
+    pub async fn sync_from_with_progress(
+        &self,
+        peer: &str,
+        config: &SyncConfig,
+        progress: Option<ProgressFn>,
+    ) -> Result<SyncReport> {
+        config.validate()?;
+        let peer: PeerAddr = peer.parse()?;
+        client::sync_once(self, &peer, config, progress).await
+    }
+
+    /// Keep pulling from the peer in the background until stopped: each
+    /// request waits up to `poll_wait` for new operations; failures are
+    /// retried after `retry_after`.
+    pub fn sync_continuous(
+        &self,
+        peer: &str,
+        config: SyncConfig,
+        progress: Option<ProgressFn>,
+    ) -> Result<SyncHandle> {
+        config.validate()?;
+        let peer: PeerAddr = peer.parse()?;
+        Ok(client::spawn_continuous(self, peer, config, progress))
+    }
+
+    /// This store's id as peers see it (hex): watermarks are kept per id.
+    pub async fn store_id(&self) -> Result<String> {
+        Ok(hex::encode(ensure_store_id(self).await?))
+    }
+
+    /// How far this store has pulled from each peer store: (peer store id
+    /// hex, arrival number).
+    pub async fn sync_watermarks(&self) -> Result<Vec<(String, u64)>> {
+        self.read(|ix| {
+            let mut out = Vec::new();
+            for item in ix.tree.scan_prefix(replica::WATERMARK_PREFIX) {
+                let (k, v) = item?;
+                let id = &k[replica::WATERMARK_PREFIX.len()..];
+                if let Ok(b) = <[u8; 8]>::try_from(v.as_ref()) {
+                    out.push((hex::encode(id), u64::from_be_bytes(b)));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The arrival number of the last operation this store logged.
+    pub async fn log_head(&self) -> Result<u64> {
+        self.read(replica::head_seq).await
+    }
+}
+
+/// Run a small raw write on the writer thread.
+async fn write_raw(store: &Store, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+    store
+        .submit(
+            vec![WriteOp::Update {
+                key: "#sync".into(),
+                f: Box::new(move |txn| {
+                    for (k, v) in pairs {
+                        txn.put_raw(k, v);
+                    }
+                    Ok(Reply::Unit)
+                }),
+            }],
+            vec![],
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Read or create (once, on the writer thread) a random value under `key`.
+async fn ensure_random<const N: usize>(store: &Store, key: &'static [u8]) -> Result<[u8; N]> {
+    let existing = store
+        .read(move |ix| Ok(ix.get_raw(key)?.map(|v| v.to_vec())))
+        .await?;
+    if let Some(v) = existing.and_then(|v| <[u8; N]>::try_from(v.as_slice()).ok()) {
+        return Ok(v);
+    }
+    let mut fresh = [0u8; N];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut fresh);
+    let r = store
+        .submit(
+            vec![WriteOp::Update {
+                key: "#sync".into(),
+                f: Box::new(move |txn| {
+                    if let Some(v) = txn.get_raw(key)? {
+                        return Ok(Reply::Str(hex::encode(v)));
+                    }
+                    txn.put_raw(key.to_vec(), fresh.to_vec());
+                    Ok(Reply::Str(hex::encode(fresh)))
+                }),
+            }],
+            vec![],
+        )
+        .await?;
+    match r.first() {
+        Some(Reply::Str(h)) => hex::decode(h)
+            .ok()
+            .and_then(|v| <[u8; N]>::try_from(v.as_slice()).ok())
+            .ok_or_else(|| {
+                Error::Corrupt(format!("{} is malformed", String::from_utf8_lossy(key)))
+            }),
+        other => Err(Error::internal(format!("writer reply {other:?}"))),
+    }
+}
+
+pub(crate) async fn ensure_store_id(store: &Store) -> Result<[u8; 16]> {
+    ensure_random::<16>(store, replica::STORE_ID_KEY).await
+}
+
+pub(crate) async fn endpoint_secret(store: &Store) -> Result<SecretKey> {
+    let b = ensure_random::<32>(store, replica::ENDPOINT_KEY).await?;
+    Ok(SecretKey::from_bytes(&b))
+}
+
+/// Bind an endpoint: only the configured IP socket, relays off unless
+/// configured, no address lookup (no DNS).
+pub(crate) async fn bind_endpoint(
+    config: &SyncConfig,
+    secret: Option<SecretKey>,
+    alpns: Vec<Vec<u8>>,
+) -> Result<iroh::Endpoint> {
+    let mut b = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
+        .relay_mode(iroh::RelayMode::Disabled)
+        .clear_ip_transports()
+        .bind_addr(config.bind_addr)
+        .map_err(|e| Error::invalid(format!("sync bind address: {e}")))?
+        .alpns(alpns);
+    if let Some(url) = &config.relay_url {
+        let url: iroh::RelayUrl = url
+            .parse()
+            .map_err(|e| Error::invalid(format!("relay url `{url}`: {e}")))?;
+        b = b.relay_mode(iroh::RelayMode::custom([url]));
+    }
+    if let Some(sk) = secret {
+        b = b.secret_key(sk);
+    }
+    b.bind().await.map_err(|e| proto::net_err("bind", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_addresses_parse_both_forms() {
+        let sk = SecretKey::from_bytes(&[7u8; 32]);
+        let a = EndpointAddr::new(sk.public()).with_ip_addr("127.0.0.1:4000".parse().unwrap());
+        let p = PeerAddr(a);
+        let ticket = p.to_string();
+        assert_eq!(ticket.parse::<PeerAddr>().unwrap(), p);
+        let direct = p.to_direct_string();
+        assert!(direct.ends_with("@127.0.0.1:4000"), "{direct}");
+        assert_eq!(direct.parse::<PeerAddr>().unwrap(), p);
+        for bad in ["", "xyz", "abc@127.0.0.1:1", &format!("{}@", sk.public())] {
+            assert!(bad.parse::<PeerAddr>().is_err(), "{bad}");
+        }
+    }
+}
