@@ -82,26 +82,31 @@ pub struct Completer {
 #[pymethods]
 impl Completer {
     /// Set the results queued so far (runs on the event loop's thread).
-    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+    fn __call__(&self, py: Python<'_>) {
         self.scheduled.store(false, Ordering::SeqCst);
         let items = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()));
         for (fut, convert) in items {
-            let fut = fut.bind(py);
-            if fut
-                .call_method0(pyo3::intern!(py, "cancelled"))?
-                .is_truthy()?
-            {
-                continue;
+            // One future that cannot be completed must not strand the rest.
+            if let Err(e) = complete(fut.bind(py), convert) {
+                e.write_unraisable(py, Some(fut.bind(py)));
             }
-            match convert(py) {
-                Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,))?,
-                Err(e) => {
-                    fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),))?
-                }
-            };
         }
-        Ok(())
     }
+}
+
+fn complete(fut: &Bound<'_, PyAny>, convert: Convert) -> PyResult<()> {
+    let py = fut.py();
+    if fut
+        .call_method0(pyo3::intern!(py, "cancelled"))?
+        .is_truthy()?
+    {
+        return Ok(());
+    }
+    match convert(py) {
+        Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,))?,
+        Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),))?,
+    };
+    Ok(())
 }
 
 /// The completer of the running loop (kept as an attribute of the loop, so
