@@ -383,6 +383,18 @@ typedef struct cfs_str_pair_list cfs_str_pair_list;
 typedef struct cfs_stream_entry_list cfs_stream_entry_list;
 
 /**
+ * A continuous sync running in the background (opaque). Free with
+ * `cfs_sync_handle_free`, before the store.
+ */
+typedef struct cfs_sync_handle cfs_sync_handle;
+
+/**
+ * A serving store (opaque). Free with `cfs_sync_server_free`, before the
+ * store.
+ */
+typedef struct cfs_sync_server cfs_sync_server;
+
+/**
  * A list of time-series points; free with `cfs_ts_point_list_free`.
  */
 typedef struct cfs_ts_point_list cfs_ts_point_list;
@@ -533,6 +545,61 @@ typedef void (*cfs_str_list_callback)(void *userdata,
 typedef struct cfs_hash {
   uint8_t bytes[32];
 } cfs_hash;
+
+/**
+ * What a sync did (totals so far for a continuous sync). Durations in
+ * microseconds; `transfer`, `verify` and `apply` overlap, so they add up
+ * to more than `elapsed_us`.
+ */
+typedef struct cfs_sync_report {
+  /**
+   * Operations received.
+   */
+  uint64_t received;
+  uint64_t applied;
+  /**
+   * Already held (same op_id): not applied again.
+   */
+  uint64_t duplicate;
+  /**
+   * Older than what the key holds: recorded, no change.
+   */
+  uint64_t superseded;
+  /**
+   * Failed the shape, ownership or signature check: dropped.
+   */
+  uint64_t forged;
+  /**
+   * Refused by the store for another reason.
+   */
+  uint64_t rejected;
+  uint64_t pages;
+  /**
+   * Bytes the blob transfer read.
+   */
+  uint64_t bytes;
+  /**
+   * The peer's arrival number pulled up to.
+   */
+  uint64_t watermark;
+  /**
+   * The peer's last arrival number when last asked.
+   */
+  uint64_t peer_head;
+  uint64_t transfer_us;
+  uint64_t verify_us;
+  uint64_t apply_us;
+  uint64_t checkpoint_us;
+  uint64_t elapsed_us;
+} cfs_sync_report;
+
+/**
+ * Called after every page of `cfs_store_sync_from` with the totals so far
+ * (valid during the call only), on the thread that called
+ * `cfs_store_sync_from`, from inside the library: blocking store calls
+ * made from it are refused with `CFS_RESULT_INVALID_ARGUMENT`.
+ */
+typedef void (*cfs_sync_progress_callback)(void *userdata, const struct cfs_sync_report *report);
 
 /**
  * A geo member with its position (input of `cfs_store_geoadd`).
@@ -1488,6 +1555,92 @@ cfs_result cfs_store_state_digest(const struct cfs_store *store,
 cfs_result cfs_store_metrics_text(const struct cfs_store *store,
                                   struct cfs_string *out_text,
                                   struct cfs_error **err);
+
+/**
+ * Serve the store to peers (iroh-blobs and `cyberfly-sync/1`) on an iroh
+ * endpoint bound to `bind_addr` ("ip:port"; NULL: "0.0.0.0:0"), without
+ * relay or DNS. `*out_server` receives the server; its ticket is what
+ * peers pass to `cfs_store_sync_from`.
+ */
+cfs_result cfs_store_serve(const struct cfs_store *store,
+                           const char *bind_addr,
+                           size_t bind_addr_len,
+                           struct cfs_sync_server **out_server,
+                           struct cfs_error **err);
+
+/**
+ * The server's address as an iroh endpoint ticket (node id and direct
+ * addresses) into `*out_ticket`; free with `cfs_string_free`.
+ */
+cfs_result cfs_sync_server_ticket(const struct cfs_sync_server *server,
+                                  struct cfs_string *out_ticket,
+                                  struct cfs_error **err);
+
+/**
+ * The server's address as `{node id}@{ip:port},…` into `*out_address`
+ * (also accepted by `cfs_store_sync_from`); free with `cfs_string_free`.
+ */
+cfs_result cfs_sync_server_address(const struct cfs_sync_server *server,
+                                   struct cfs_string *out_address,
+                                   struct cfs_error **err);
+
+/**
+ * Stop serving and free the server (NULL is a no-op). The store stays
+ * open.
+ */
+void cfs_sync_server_free(struct cfs_sync_server *server);
+
+/**
+ * Pull every operation the peer (`peer`: a ticket or `{node id}@ip:port`)
+ * has and this store lacks, verifying each; blocks until done. The client
+ * endpoint binds `bind_addr` (NULL: "0.0.0.0:0"). `progress` (may be NULL)
+ * is called after every page with `userdata`. `*out_report` (optional,
+ * may be NULL) receives the totals.
+ */
+cfs_result cfs_store_sync_from(const struct cfs_store *store,
+                               const char *peer,
+                               size_t peer_len,
+                               const char *bind_addr,
+                               size_t bind_addr_len,
+                               cfs_sync_progress_callback progress,
+                               void *userdata,
+                               struct cfs_sync_report *out_report,
+                               struct cfs_error **err);
+
+/**
+ * Start pulling from the peer continuously in the background (each request
+ * waits for new operations; failures are retried). `*out_handle` receives
+ * the handle: poll it with `cfs_sync_handle_report`, end it with
+ * `cfs_sync_handle_stop` or `cfs_sync_handle_free`.
+ */
+cfs_result cfs_store_sync_start(const struct cfs_store *store,
+                                const char *peer,
+                                size_t peer_len,
+                                const char *bind_addr,
+                                size_t bind_addr_len,
+                                struct cfs_sync_handle **out_handle,
+                                struct cfs_error **err);
+
+/**
+ * The totals of a continuous sync so far into `*out_report`.
+ */
+cfs_result cfs_sync_handle_report(const struct cfs_sync_handle *handle,
+                                  struct cfs_sync_report *out_report,
+                                  struct cfs_error **err);
+
+/**
+ * Stop a continuous sync (after checkpointing what it applied) and write
+ * its totals into `*out_report` (optional, may be NULL). Stopping twice is
+ * not an error. The handle is still freed with `cfs_sync_handle_free`.
+ */
+cfs_result cfs_sync_handle_stop(const struct cfs_sync_handle *handle,
+                                struct cfs_sync_report *out_report,
+                                struct cfs_error **err);
+
+/**
+ * Stop (if running) and free a continuous sync (NULL is a no-op).
+ */
+void cfs_sync_handle_free(struct cfs_sync_handle *handle);
 
 /**
  * Set one field of the hash at `key`; `*out_added` (optional) is 1 when

@@ -40,6 +40,7 @@ pub mod error;
 pub mod keys;
 pub mod ops;
 pub mod store;
+pub mod sync;
 pub mod types;
 
 use std::ffi::c_char;
@@ -53,6 +54,7 @@ pub use error::*;
 pub use keys::*;
 pub use ops::*;
 pub use store::*;
+pub use sync::*;
 pub use types::*;
 
 /// Major version of the library (also `CYBERFLY_STORE_VERSION` in the header).
