@@ -3,7 +3,7 @@ checked against the built module by ``python -m mypy.stubtest``)."""
 
 import builtins
 import os
-from collections.abc import Awaitable, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from typing import Any, Optional, Union, final
 
 __version__: str
@@ -37,6 +37,8 @@ __all__ = [
     "verify_many",
     "SignedOperation",
     "Outcome",
+    "SyncServer",
+    "SyncHandle",
 ]
 
 _Path = Union[str, os.PathLike[str]]
@@ -348,5 +350,57 @@ class Store:
     def log_len(self) -> Awaitable[int]: ...
     def verify_stats(self) -> dict[str, int]: ...
 
+    # replication
+    def serve(
+        self, *, bind: Optional[str] = None, relay_url: Optional[str] = None
+    ) -> Awaitable[SyncServer]: ...
+    def sync_from(
+        self,
+        peer: str,
+        *,
+        progress: Optional[Callable[[dict[str, Any]], object]] = None,
+        bind: Optional[str] = None,
+        relay_url: Optional[str] = None,
+        page_ops: Optional[int] = None,
+        checkpoint_pages: Optional[int] = None,
+        connect_timeout: Optional[float] = None,
+    ) -> Awaitable[dict[str, Any]]: ...
+    def sync_continuous(
+        self,
+        peer: str,
+        *,
+        progress: Optional[Callable[[dict[str, Any]], object]] = None,
+        bind: Optional[str] = None,
+        relay_url: Optional[str] = None,
+        page_ops: Optional[int] = None,
+        poll_wait: Optional[float] = None,
+        retry_after: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+    ) -> SyncHandle: ...
+    def store_id(self) -> Awaitable[str]: ...
+    def sync_watermarks(self) -> Awaitable[dict[str, int]]: ...
+
     # benchmark helper
     def _bench_set_many(self, items: _Items, batch: int) -> float: ...
+
+@final
+class SyncServer:
+    """A store serving replication; give ``ticket`` to the peers."""
+
+    @property
+    def ticket(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def node_id(self) -> str: ...
+    def shutdown(self) -> Awaitable[None]: ...
+
+@final
+class SyncHandle:
+    """A continuous sync running in the background."""
+
+    def report(self) -> dict[str, Any]: ...
+    def errors(self) -> list[str]: ...
+    @property
+    def running(self) -> bool: ...
+    def stop(self) -> Awaitable[dict[str, Any]]: ...

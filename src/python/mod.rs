@@ -32,6 +32,7 @@ pub mod oplog;
 pub mod ready;
 pub mod scan;
 pub mod store;
+pub mod sync;
 pub mod types;
 pub mod verify;
 
@@ -258,5 +259,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     scan::register(m)?;
     verify::register(m)?;
     oplog::register(m)?;
+    sync::register(m)?;
     Ok(())
 }
