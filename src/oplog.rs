@@ -233,6 +233,25 @@ impl SignedOperation {
         b
     }
 
+    /// (public key, canonical message, signature) as bytes, for
+    /// `Verifier::verify_many`; undecodable hex gives an empty field, which
+    /// verifies as false (`check_shape` names the error first).
+    pub fn verify_item(&self) -> VerifyItem {
+        (
+            hex::decode(&self.public_key).unwrap_or_default(),
+            self.canonical_message(),
+            hex::decode(&self.signature).unwrap_or_default(),
+        )
+    }
+
+    /// Whether the signature verifies over the node's short form (only
+    /// consulted with `Config::legacy_signatures`).
+    pub fn verify_legacy(&self, verifier: &crate::verify::Verifier) -> bool {
+        let pk = hex::decode(&self.public_key).unwrap_or_default();
+        let sig = hex::decode(&self.signature).unwrap_or_default();
+        verifier.verify(&pk, &self.legacy_message(), &sig)
+    }
+
     /// The Cyberfly node's short form, `"{db_name}:{key}:{value}"`.
     pub fn legacy_message(&self) -> Vec<u8> {
         format!("{}:{}:{}", self.db_name, self.key, self.value).into_bytes()
@@ -640,11 +659,7 @@ impl Store {
             match checked {
                 Ok(k) => {
                     kinds[i] = Some(k);
-                    items.push((
-                        hex::decode(&op.public_key).unwrap_or_default(),
-                        op.canonical_message(),
-                        hex::decode(&op.signature).unwrap_or_default(),
-                    ));
+                    items.push(op.verify_item());
                     item_of.push(i);
                 }
                 Err(e) => outcomes[i] = Some(Outcome::Rejected(e)),
@@ -654,13 +669,7 @@ impl Store {
         let verdicts = verifier.verify_many_async(Arc::new(items)).await?;
         for (j, ok) in verdicts.into_iter().enumerate() {
             let i = item_of[j];
-            let ok = ok
-                || (self.config().legacy_signatures && {
-                    let op = &ops[i];
-                    let pk = hex::decode(&op.public_key).unwrap_or_default();
-                    let sig = hex::decode(&op.signature).unwrap_or_default();
-                    verifier.verify(&pk, &op.legacy_message(), &sig)
-                });
+            let ok = ok || (self.config().legacy_signatures && ops[i].verify_legacy(&verifier));
             if !ok {
                 outcomes[i] = Some(Outcome::Rejected(Error::InvalidSignature));
                 kinds[i] = None;
@@ -883,23 +892,10 @@ impl Store {
                 }
                 let mut bad = Vec::new();
                 if check == LogCheck::Verify {
-                    let items: Vec<VerifyItem> = ops
-                        .iter()
-                        .map(|op| {
-                            (
-                                hex::decode(&op.public_key).unwrap_or_default(),
-                                op.canonical_message(),
-                                hex::decode(&op.signature).unwrap_or_default(),
-                            )
-                        })
-                        .collect();
+                    let items: Vec<VerifyItem> =
+                        ops.iter().map(SignedOperation::verify_item).collect();
                     for (op, ok) in ops.iter().zip(verifier.verify_many(&items)) {
-                        let ok = ok
-                            || (legacy && {
-                                let pk = hex::decode(&op.public_key).unwrap_or_default();
-                                let sig = hex::decode(&op.signature).unwrap_or_default();
-                                verifier.verify(&pk, &op.legacy_message(), &sig)
-                            });
+                        let ok = ok || (legacy && op.verify_legacy(&verifier));
                         if !ok {
                             bad.push(op.op_id.clone());
                         }

@@ -99,10 +99,7 @@ impl Store {
 
     /// Number of fields.
     pub async fn hlen(&self, key: &str) -> Result<u64> {
-        self.check_key(key)?;
-        let k = key.to_owned();
-        self.read(move |ix| Ok(read_meta(ix, &k, ValueKind::Hash)?.map_or(0, |m| m.size)))
-            .await
+        self.container_len(key, ValueKind::Hash).await
     }
 
     /// Fields whose name contains `pattern` (the node's `filter_hash`),

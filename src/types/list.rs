@@ -195,10 +195,7 @@ impl Store {
 
     /// Number of items.
     pub async fn llen(&self, key: &str) -> Result<u64> {
-        self.check_key(key)?;
-        let k = key.to_owned();
-        self.read(move |ix| Ok(read_meta(ix, &k, ValueKind::List)?.map_or(0, |m| m.size)))
-            .await
+        self.container_len(key, ValueKind::List).await
     }
 
     /// Items containing `pattern` (the node's `filter_list`), in order,

@@ -229,6 +229,17 @@ pub(crate) fn save(txn: &mut Txn<'_>, key: &str, mut entry: Entry, meta: &Meta) 
     txn.put_entry(key, &entry);
 }
 
+impl crate::store::Store {
+    /// Number of elements of the container at `key` (0 if absent), checking
+    /// its kind: hlen, llen, scard, zcard, xlen, ts_len.
+    pub(crate) async fn container_len(&self, key: &str, kind: ValueKind) -> Result<u64> {
+        self.check_key(key)?;
+        let k = key.to_owned();
+        self.read(move |ix| Ok(read_meta(ix, &k, kind)?.map_or(0, |m| m.size)))
+            .await
+    }
+}
+
 /// Reader side: the live container's metadata, checking its kind.
 pub(crate) fn read_meta(ix: &Index, key: &str, kind: ValueKind) -> Result<Option<Meta>> {
     let Some(raw) = ix.get_raw(&entry_key(key.as_bytes()))? else {

@@ -154,6 +154,20 @@ enum Pending {
     Blob([u8; 32]),
 }
 
+/// Read a blob-backed String or Json value that `materialize` left pending.
+async fn finish(store: &Store, kind: ValueKind, p: Pending) -> Result<TypedValue> {
+    Ok(match p {
+        Pending::Ready(v) => v,
+        Pending::Blob(hash) => {
+            let b = store.blobs().get_referenced(&hash).await?;
+            match kind {
+                ValueKind::Json => TypedValue::Json(super::json::parse_doc(&b)?),
+                _ => TypedValue::String(decode_string(b.to_vec())?),
+            }
+        }
+    })
+}
+
 fn materialize(ix: &crate::index::Index, key: &str, e: &Entry) -> Result<Pending> {
     let all = |tag: u8, m: &Meta| range(ix, key, m.version, tag, &[], None, usize::MAX, false);
     let meta = || match &e.payload {
@@ -252,16 +266,7 @@ impl GetAll {
             }
             let mut out = Vec::with_capacity(rows.len());
             for (key, p, sig) in rows {
-                let v = match p {
-                    Pending::Ready(v) => v,
-                    Pending::Blob(h) => {
-                        let b = self.store.blobs().get_referenced(&h).await?;
-                        match kind {
-                            ValueKind::Json => TypedValue::Json(super::json::parse_doc(&b)?),
-                            _ => TypedValue::String(decode_string(b.to_vec())?),
-                        }
-                    }
-                };
+                let v = finish(&self.store, kind, p).await?;
                 out.push((key, v, sig));
             }
             return Ok(Some(out));
@@ -324,16 +329,7 @@ impl Store {
                 })
                 .await?;
             for (key, e, p) in rows {
-                let v = match p {
-                    Pending::Ready(v) => v,
-                    Pending::Blob(hash) => {
-                        let b = self.blobs().get_referenced(&hash).await?;
-                        match e.kind {
-                            ValueKind::Json => TypedValue::Json(super::json::parse_doc(&b)?),
-                            _ => TypedValue::String(decode_string(b.to_vec())?),
-                        }
-                    }
-                };
+                let v = finish(self, e.kind, p).await?;
                 let row = format!(
                     "{key}\u{0}{}\u{0}{v:?}\u{0}{:?}\u{0}{:?}\n",
                     e.kind.name(),

@@ -105,10 +105,7 @@ impl Store {
 
     /// Number of members.
     pub async fn scard(&self, key: &str) -> Result<u64> {
-        self.check_key(key)?;
-        let k = key.to_owned();
-        self.read(move |ix| Ok(read_meta(ix, &k, ValueKind::Set)?.map_or(0, |m| m.size)))
-            .await
+        self.container_len(key, ValueKind::Set).await
     }
 
     /// Members containing `pattern` (the node's `filter_set`), streamed.

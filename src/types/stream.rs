@@ -337,10 +337,7 @@ impl Store {
 
     /// Number of entries.
     pub async fn xlen(&self, key: &str) -> Result<u64> {
-        self.check_key(key)?;
-        let k = key.to_owned();
-        self.read(move |ix| Ok(read_meta(ix, &k, ValueKind::Stream)?.map_or(0, |m| m.size)))
-            .await
+        self.container_len(key, ValueKind::Stream).await
     }
 
     /// Entries with ids in `[start, end]` having a value containing

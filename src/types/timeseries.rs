@@ -111,10 +111,7 @@ impl Store {
 
     /// Number of points.
     pub async fn ts_len(&self, key: &str) -> Result<u64> {
-        self.check_key(key)?;
-        let k = key.to_owned();
-        self.read(move |ix| Ok(read_meta(ix, &k, ValueKind::TimeSeries)?.map_or(0, |m| m.size)))
-            .await
+        self.container_len(key, ValueKind::TimeSeries).await
     }
 
     /// Points in `[from_ms, to_ms]` whose value is in `[min, max]` (the

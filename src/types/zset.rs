@@ -201,10 +201,7 @@ impl Store {
 
     /// Number of members.
     pub async fn zcard(&self, key: &str) -> Result<u64> {
-        self.check_key(key)?;
-        let k = key.to_owned();
-        self.read(move |ix| Ok(read_meta(ix, &k, ValueKind::SortedSet)?.map_or(0, |m| m.size)))
-            .await
+        self.container_len(key, ValueKind::SortedSet).await
     }
 
     /// Members with `min <= score <= max` (the node's `filter_sorted_set`),
