@@ -8,22 +8,27 @@
 //!   could reach different verdicts.
 //! - A verdict cache keyed by BLAKE3(public key ‖ len ‖ message ‖ signature)
 //!   — all three — holds both verdicts. Keying without the public key would
-//!   accept a valid (message, signature) under another key.
+//!   accept a valid (message, signature) under another key. The cache is a
+//!   set-associative table ([`VerdictCache`]): the keys are BLAKE3 outputs,
+//!   already uniform, so their own bytes pick the shard and bucket (no
+//!   second hash) and a hit allocates nothing.
 //! - `verify_many` verifies uncached items in parallel chunks on a rayon pool
 //!   with batch verification; a failing chunk falls back to single checks to
 //!   name the bad items. Tokio workers never run this CPU work.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use moka::sync::Cache;
 
 use crate::error::{Error, Result};
 
 /// Items per batch-verification chunk.
 const CHUNK: usize = 256;
+/// Inputs up to this size are hashed for the verdict cache in one call.
+const BLAKE3_CHUNK: usize = 1024;
+/// Items per parallel cache-lookup chunk in `verify_many`.
+const LOOKUP_CHUNK: usize = 2048;
 
 /// An ed25519 key pair.
 #[derive(Clone)]
@@ -90,22 +95,63 @@ pub fn decode_hex(s: &str, len: usize, what: &str) -> Result<Vec<u8>> {
     Ok(b)
 }
 
+/// The y coordinates (sign bit cleared) of every encoding of a point of
+/// small order: the eight torsion points' canonical y values, plus `y + p`
+/// for the ones below 19 (the only non-canonical encodings that fit in 255
+/// bits). An `R` whose y is in this list decompresses to a small-order point
+/// and no other `R` does (test `small_order_blocklist_matches_decompression`),
+/// so the check costs no decompression.
+fn small_order_ys() -> &'static [[u8; 32]] {
+    static YS: OnceLock<Vec<[u8; 32]>> = OnceLock::new();
+    YS.get_or_init(|| {
+        let mut ys: Vec<[u8; 32]> = Vec::new();
+        for t in curve25519_dalek::constants::EIGHT_TORSION.iter() {
+            let mut y = t.compress().to_bytes();
+            y[31] &= 0x7f;
+            let mut alt = None;
+            if y[0] < 19 && y[1..].iter().all(|b| *b == 0) {
+                // p = 2^255 - 19, little-endian: ed ff .. ff 7f
+                let mut n = [0xffu8; 32];
+                n[0] = 0xed + y[0];
+                n[31] = 0x7f;
+                alt = Some(n);
+            }
+            for c in std::iter::once(y).chain(alt) {
+                if !ys.contains(&c) {
+                    ys.push(c);
+                }
+            }
+        }
+        ys
+    })
+}
+
+/// Whether a signature's `R` encodes a point of small order.
+fn small_order_r(r: &[u8; 32]) -> bool {
+    let mut y = *r;
+    y[31] &= 0x7f;
+    small_order_ys().contains(&y)
+}
+
+/// A parsed public key, or `None` if it is not a point or is weak.
+fn parse_key(pk: &[u8]) -> Option<VerifyingKey> {
+    let pk: &[u8; 32] = pk.try_into().ok()?;
+    let vk = VerifyingKey::from_bytes(pk).ok()?;
+    (!vk.is_weak()).then_some(vk)
+}
+
+/// A parsed signature, or `None` if it has the wrong length or its `R` is
+/// of small order. (An `R` that is not a point at all fails verification.)
+fn parse_sig(sig: &[u8]) -> Option<Signature> {
+    let sig: &[u8; 64] = sig.try_into().ok()?;
+    let r: &[u8; 32] = sig[..32].try_into().expect("32 bytes");
+    (!small_order_r(r)).then(|| Signature::from_bytes(sig))
+}
+
 /// A parsed, pre-checked item: `None` when it is invalid before any curve
 /// arithmetic (wrong length, not a point, weak key, small-order R).
 fn prepare(pk: &[u8], sig: &[u8]) -> Option<(VerifyingKey, Signature)> {
-    let pk: &[u8; 32] = pk.try_into().ok()?;
-    let sig: &[u8; 64] = sig.try_into().ok()?;
-    let vk = VerifyingKey::from_bytes(pk).ok()?;
-    if vk.is_weak() {
-        return None;
-    }
-    let r = CompressedEdwardsY::from_slice(&sig[..32])
-        .ok()?
-        .decompress()?;
-    if r.is_small_order() {
-        return None;
-    }
-    Some((vk, Signature::from_bytes(sig)))
+    Some((parse_key(pk)?, parse_sig(sig)?))
 }
 
 /// Verify one signature, strictly, without the cache.
@@ -126,9 +172,125 @@ pub struct VerifyStats {
     pub batch_fallbacks: u64,
 }
 
+/// Slots per bucket of the verdict cache.
+const WAYS: usize = 8;
+/// Tag bits of a verdict-cache slot.
+const VALID: u8 = 1;
+const GOOD: u8 = 2;
+const REFERENCED: u8 = 4;
+
+/// One lock stripe of the verdict cache: `WAYS` slots per bucket, keys and
+/// tags in separate arrays (a bucket's tags are one 8-byte word).
+struct Shard {
+    keys: Vec<[u8; 32]>,
+    tags: Vec<u8>,
+}
+
+/// The verdict cache: a fixed-size, set-associative table of
+/// (BLAKE3 key → verdict), striped over up to 64 mutexes.
+///
+/// - The key is a BLAKE3 output, uniformly distributed, so bytes 0..8 pick
+///   the shard and bytes 8..16 the bucket; no hashing on top (moka hashed
+///   every lookup again with SipHash and kept per-entry nodes and access
+///   records).
+/// - A lookup compares at most `WAYS` full 32-byte keys in one bucket; a
+///   hit sets the slot's referenced bit; nothing allocates after
+///   construction.
+/// - Eviction is CLOCK within the bucket: a full bucket replaces the first
+///   slot (from a key-dependent start) whose referenced bit is clear,
+///   clearing the bits it passes, so a verdict that is read again survives
+///   a sweep of one-off inserts.
+/// - Capacity is the requested number of entries rounded up to a power of
+///   two; with 8 ways a bucket overflows (and evicts early) only rarely
+///   before the table is about 80 % full.
+pub struct VerdictCache {
+    shards: Box<[Mutex<Shard>]>,
+    shard_shift: u32,
+    bucket_mask: usize,
+}
+
+impl VerdictCache {
+    pub fn new(entries: u64) -> Self {
+        let slots = (entries.max(WAYS as u64) as usize).next_power_of_two();
+        let shards = (slots / 4096).clamp(1, 64);
+        let per_shard = slots / shards;
+        VerdictCache {
+            shards: (0..shards)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        // zeroed allocations: pages are committed on first use
+                        keys: vec![[0u8; 32]; per_shard],
+                        tags: vec![0u8; per_shard],
+                    })
+                })
+                .collect(),
+            shard_shift: 64 - shards.trailing_zeros(),
+            bucket_mask: per_shard / WAYS - 1,
+        }
+    }
+
+    /// Slots the table holds.
+    pub fn capacity(&self) -> usize {
+        self.shards.len() * (self.bucket_mask + 1) * WAYS
+    }
+
+    fn locate(&self, k: &[u8; 32]) -> (std::sync::MutexGuard<'_, Shard>, usize) {
+        let a = u64::from_le_bytes(k[..8].try_into().expect("8 bytes"));
+        let b = u64::from_le_bytes(k[8..16].try_into().expect("8 bytes"));
+        // `checked_shr`: one shard gives a shift of 64
+        let shard = a.checked_shr(self.shard_shift).unwrap_or(0) as usize;
+        let guard = self.shards[shard]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (guard, (b as usize & self.bucket_mask) * WAYS)
+    }
+
+    /// The cached verdict of `k`, if any.
+    pub fn get(&self, k: &[u8; 32]) -> Option<bool> {
+        let (mut sh, base) = self.locate(k);
+        for w in base..base + WAYS {
+            if sh.tags[w] & VALID != 0 && sh.keys[w] == *k {
+                sh.tags[w] |= REFERENCED;
+                return Some(sh.tags[w] & GOOD != 0);
+            }
+        }
+        None
+    }
+
+    /// Cache the verdict of `k`.
+    pub fn insert(&self, k: [u8; 32], verdict: bool) {
+        let (mut sh, base) = self.locate(&k);
+        let tag = VALID | if verdict { GOOD } else { 0 };
+        let mut empty = None;
+        for w in base..base + WAYS {
+            if sh.tags[w] & VALID == 0 {
+                empty.get_or_insert(w);
+            } else if sh.keys[w] == k {
+                sh.tags[w] = tag | (sh.tags[w] & REFERENCED);
+                return;
+            }
+        }
+        let slot = empty.unwrap_or_else(|| {
+            // CLOCK: at most WAYS + 1 steps, since each step clears a bit
+            let start = k[16] as usize % WAYS;
+            let mut i = 0;
+            loop {
+                let w = base + (start + i) % WAYS;
+                if sh.tags[w] & REFERENCED == 0 {
+                    break w;
+                }
+                sh.tags[w] &= !REFERENCED;
+                i += 1;
+            }
+        });
+        sh.keys[slot] = k;
+        sh.tags[slot] = tag;
+    }
+}
+
 /// A verifier with a verdict cache and a CPU pool.
 pub struct Verifier {
-    cache: Cache<[u8; 32], bool>,
+    cache: VerdictCache,
     pool: Arc<rayon::ThreadPool>,
     verified: AtomicU64,
     hits: AtomicU64,
@@ -141,6 +303,25 @@ pub struct Verifier {
 pub type VerifyItem = (Vec<u8>, Vec<u8>, Vec<u8>);
 
 fn cache_key(pk: &[u8], msg: &[u8], sig: &[u8]) -> [u8; 32] {
+    let n = 16 + pk.len() + msg.len() + sig.len();
+    if n <= BLAKE3_CHUNK {
+        // One contiguous buffer and one `blake3::hash` call: the streaming
+        // hasher's per-update buffering cost about a quarter of a hit.
+        // Same bytes, same key as the streaming form below.
+        let mut buf = [0u8; BLAKE3_CHUNK];
+        let mut at = 0;
+        for part in [
+            &(pk.len() as u64).to_le_bytes()[..],
+            pk,
+            &(msg.len() as u64).to_le_bytes()[..],
+            msg,
+            sig,
+        ] {
+            buf[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        return *blake3::hash(&buf[..n]).as_bytes();
+    }
     let mut h = blake3::Hasher::new();
     h.update(&(pk.len() as u64).to_le_bytes());
     h.update(pk);
@@ -168,7 +349,7 @@ impl Verifier {
     /// verification pool (one thread per core).
     pub fn new(cache_entries: u64) -> Self {
         Verifier {
-            cache: Cache::new(cache_entries),
+            cache: VerdictCache::new(cache_entries),
             pool: shared_pool(),
             verified: AtomicU64::new(0),
             hits: AtomicU64::new(0),
@@ -201,50 +382,85 @@ impl Verifier {
     /// Verdicts for many items, in order; blocks the caller while the pool
     /// works (call from a blocking context, or use
     /// [`verify_many_async`](Self::verify_many_async)).
+    ///
+    /// First every item is hashed and looked up in the verdict cache (on
+    /// the pool, in parallel, for large inputs); only the misses go to
+    /// batch verification, whose verdicts the workers cache.
     pub fn verify_many(&self, items: &[VerifyItem]) -> Vec<bool> {
+        use rayon::prelude::*;
         let mut out = vec![false; items.len()];
-        let mut todo: Vec<(usize, [u8; 32])> = Vec::new();
-        for (i, (pk, msg, sig)) in items.iter().enumerate() {
-            let k = cache_key(pk, msg, sig);
-            match self.cache.get(&k) {
-                Some(v) => {
-                    self.hits.fetch_add(1, Ordering::Relaxed);
-                    out[i] = v;
+        let lookup = |base: usize, items: &[VerifyItem], out: &mut [bool]| {
+            let mut todo = Vec::new();
+            for (j, (pk, msg, sig)) in items.iter().enumerate() {
+                let k = cache_key(pk, msg, sig);
+                match self.cache.get(&k) {
+                    Some(v) => out[j] = v,
+                    None => todo.push((base + j, k)),
                 }
-                None => todo.push((i, k)),
             }
-        }
+            todo
+        };
+        let todo: Vec<(usize, [u8; 32])> = if items.len() >= 2 * LOOKUP_CHUNK {
+            self.pool.install(|| {
+                items
+                    .par_chunks(LOOKUP_CHUNK)
+                    .zip(out.par_chunks_mut(LOOKUP_CHUNK))
+                    .enumerate()
+                    .flat_map_iter(|(c, (it, o))| lookup(c * LOOKUP_CHUNK, it, o))
+                    .collect()
+            })
+        } else {
+            lookup(0, items, &mut out)
+        };
+        self.hits
+            .fetch_add((items.len() - todo.len()) as u64, Ordering::Relaxed);
         self.misses.fetch_add(todo.len() as u64, Ordering::Relaxed);
         if todo.is_empty() {
             return out;
         }
-        use rayon::prelude::*;
-        let verdicts: Vec<(usize, [u8; 32], bool)> = self.pool.install(|| {
+        let verdicts: Vec<(usize, bool)> = self.pool.install(|| {
             todo.par_chunks(CHUNK)
                 .flat_map_iter(|chunk| self.verify_chunk(items, chunk))
                 .collect()
         });
         self.verified
             .fetch_add(verdicts.len() as u64, Ordering::Relaxed);
-        for (i, k, v) in verdicts {
-            self.cache.insert(k, v);
+        for (i, v) in verdicts {
             out[i] = v;
         }
         out
     }
 
+    /// Batch-verify one chunk of misses and cache the verdicts. Public keys
+    /// are parsed (decompressed) once per distinct key in the chunk: the
+    /// operations of a database are signed by its one owner.
     fn verify_chunk(
         &self,
         items: &[VerifyItem],
         chunk: &[(usize, [u8; 32])],
-    ) -> Vec<(usize, [u8; 32], bool)> {
+    ) -> Vec<(usize, bool)> {
+        let mut keys_seen: Vec<(&[u8], Option<VerifyingKey>)> = Vec::new();
         let mut good = Vec::with_capacity(chunk.len());
         let mut out = Vec::with_capacity(chunk.len());
         for &(i, k) in chunk {
             let (pk, _, sig) = &items[i];
-            match prepare(pk, sig) {
+            let vk = match keys_seen.iter().find(|(b, _)| *b == pk.as_slice()) {
+                Some((_, vk)) => *vk,
+                None => {
+                    let vk = parse_key(pk);
+                    // a bounded list: a chunk of many keys parses the rest each time
+                    if keys_seen.len() < 32 {
+                        keys_seen.push((pk, vk));
+                    }
+                    vk
+                }
+            };
+            match vk.zip(parse_sig(sig)) {
                 Some(p) => good.push((i, k, p)),
-                None => out.push((i, k, false)),
+                None => {
+                    self.cache.insert(k, false);
+                    out.push((i, false));
+                }
             }
         }
         if good.is_empty() {
@@ -257,15 +473,15 @@ impl Verifier {
             .collect();
         let sigs: Vec<Signature> = good.iter().map(|(_, _, (_, s))| *s).collect();
         let keys: Vec<VerifyingKey> = good.iter().map(|(_, _, (k, _))| *k).collect();
-        if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
-            out.extend(good.iter().map(|(i, k, _)| (*i, *k, true)));
-        } else {
+        let all_ok = ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok();
+        if !all_ok {
             // Name the bad ones.
             self.fallbacks.fetch_add(1, Ordering::Relaxed);
-            for (i, k, (vk, sig)) in &good {
-                let ok = vk.verify_strict(&items[*i].1, sig).is_ok();
-                out.push((*i, *k, ok));
-            }
+        }
+        for (i, k, (vk, sig)) in &good {
+            let ok = all_ok || vk.verify_strict(&items[*i].1, sig).is_ok();
+            self.cache.insert(*k, ok);
+            out.push((*i, ok));
         }
         out
     }
