@@ -600,4 +600,45 @@ mod tests {
         assert_eq!(v.verify_many(&items), r);
         assert_eq!(v.stats().cache_hits - before, 1000);
     }
+
+    /// The encoding check of a small-order `R` agrees with decompressing
+    /// it, on every small-order encoding and on ordinary points.
+    #[test]
+    fn small_order_blocklist_matches_decompression() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        assert_eq!(small_order_ys().len(), 7);
+        let mut candidates: Vec<[u8; 32]> = curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .map(|t| t.compress().to_bytes())
+            .collect();
+        // every y below 19, and its non-canonical form y + p
+        for y in 0u8..19 {
+            let mut c = [0u8; 32];
+            c[0] = y;
+            candidates.push(c);
+            let mut n = [0xffu8; 32];
+            n[0] = 0xed + y;
+            n[31] = 0x7f;
+            candidates.push(n);
+        }
+        // ordinary points: public keys and signatures' R
+        for _ in 0..64 {
+            let kp = Keypair::generate();
+            candidates.push(kp.public_key());
+            candidates.push(kp.sign(b"m")[..32].try_into().unwrap());
+        }
+        let mut blocked = 0;
+        for c in candidates {
+            for sign in [0u8, 0x80] {
+                let mut e = c;
+                e[31] = (e[31] & 0x7f) | sign;
+                let small = CompressedEdwardsY(e)
+                    .decompress()
+                    .is_some_and(|p| p.is_small_order());
+                assert_eq!(small_order_r(&e), small, "{}", hex::encode(e));
+                blocked += usize::from(small);
+            }
+        }
+        assert!(blocked >= 24, "{blocked}");
+    }
 }
