@@ -3,6 +3,7 @@
 //! 1 000 000 elements, signing a million operations) is done once per group,
 //! outside the measured loops.
 
+use std::cell::OnceCell;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -74,14 +75,21 @@ async fn fill(s: &Store, n: usize) -> String {
 fn appends(c: &mut Criterion) {
     let rt = rt();
     let dir = tempfile::tempdir().unwrap();
-    let (s, mid) = rt.block_on(async {
-        let s = Store::open(dir.path(), cfg()).await.unwrap();
-        let t = Instant::now();
-        fill(&s, 1_000).await;
-        let mid = fill(&s, 1_000_000).await;
-        eprintln!("filled 4 containers to 1k and 4 to 1M in {:?}", t.elapsed());
-        (s, mid)
-    });
+    // filled on first use, so that a filter that skips this group skips
+    // the fill too
+    let state = OnceCell::new();
+    let setup = || {
+        state.get_or_init(|| {
+            rt.block_on(async {
+                let s = Store::open(dir.path(), cfg()).await.unwrap();
+                let t = Instant::now();
+                fill(&s, 1_000).await;
+                let mid = fill(&s, 1_000_000).await;
+                eprintln!("filled 4 containers to 1k and 4 to 1M in {:?}", t.elapsed());
+                (s, mid)
+            })
+        })
+    };
     let mut g = c.benchmark_group("append_at_size");
     g.sample_size(30).measurement_time(Duration::from_secs(5));
     let mut seq = 10_000_000u64;
@@ -93,9 +101,11 @@ fn appends(c: &mut Criterion) {
             format!("stream:{n}"),
         );
         g.bench_with_input(BenchmarkId::new("rpush", n), &n, |b, _| {
+            let (s, _) = setup();
             b.to_async(&rt).iter(|| s.rpush(&list, ["new item"]))
         });
         g.bench_with_input(BenchmarkId::new("zadd", n), &n, |b, _| {
+            let (s, _) = setup();
             b.to_async(&rt).iter(|| {
                 seq += 1;
                 let m = format!("new{seq}");
@@ -104,6 +114,7 @@ fn appends(c: &mut Criterion) {
             })
         });
         g.bench_with_input(BenchmarkId::new("ts_add", n), &n, |b, _| {
+            let (s, _) = setup();
             b.to_async(&rt).iter(|| {
                 seq += 1;
                 let (s, k) = (s.clone(), ts.clone());
@@ -112,62 +123,77 @@ fn appends(c: &mut Criterion) {
             })
         });
         g.bench_with_input(BenchmarkId::new("xadd", n), &n, |b, _| {
+            let (s, _) = setup();
             b.to_async(&rt).iter(|| s.xadd(&stream, "*", [("v", "x")]))
         });
     }
     // ranges of 1 000 out of 1 000 000
     g.throughput(Throughput::Elements(1000));
     g.bench_function("range_1000_of_1m/lrange", |b| {
+        let (s, _) = setup();
         b.to_async(&rt)
             .iter(|| s.lrange("list:1000000", 500_000, 500_999))
     });
     g.bench_function("range_1000_of_1m/xrange", |b| {
+        let (s, mid) = setup();
         b.to_async(&rt)
-            .iter(|| s.xrange("stream:1000000", &mid, "+", Some(1000)))
+            .iter(|| s.xrange("stream:1000000", mid, "+", Some(1000)))
     });
     g.bench_function("range_1000_of_1m/ts_range", |b| {
+        let (s, _) = setup();
         b.to_async(&rt)
             .iter(|| s.ts_range("ts:1000000", 500_000, 500_999))
     });
     g.bench_function("range_1000_of_1m/zrangebyscore", |b| {
+        let (s, _) = setup();
         b.to_async(&rt)
             .iter(|| s.zrangebyscore("zset:1000000", 500_000.0, 500_999.0))
     });
     g.finish();
-    rt.block_on(s.close()).unwrap();
+    if let Some((s, _)) = state.get() {
+        rt.block_on(s.close()).unwrap();
+    }
 }
 
 fn georadius(c: &mut Criterion) {
     let rt = rt();
     let dir = tempfile::tempdir().unwrap();
-    let s = rt.block_on(async {
-        let s = Store::open(dir.path(), cfg()).await.unwrap();
-        // 100 000 members spread over Europe, deterministic
-        let mut x: u64 = 0x9E3779B97F4A7C15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % 1_000_000) as f64 / 1_000_000.0
-        };
-        let pts: Vec<(f64, f64, String)> = (0..100_000)
-            .map(|i| (-10.0 + 40.0 * next(), 35.0 + 25.0 * next(), format!("m{i}")))
-            .collect();
-        for c in pts.chunks(10_000) {
-            s.geoadd("geo", c.to_vec()).await.unwrap();
-        }
-        s
-    });
+    let state = OnceCell::new();
+    let setup = || {
+        state.get_or_init(|| {
+            rt.block_on(async {
+                let s = Store::open(dir.path(), cfg()).await.unwrap();
+                // 100 000 members spread over Europe, deterministic
+                let mut x: u64 = 0x9E3779B97F4A7C15;
+                let mut next = || {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % 1_000_000) as f64 / 1_000_000.0
+                };
+                let pts: Vec<(f64, f64, String)> = (0..100_000)
+                    .map(|i| (-10.0 + 40.0 * next(), 35.0 + 25.0 * next(), format!("m{i}")))
+                    .collect();
+                for c in pts.chunks(10_000) {
+                    s.geoadd("geo", c.to_vec()).await.unwrap();
+                }
+                s
+            })
+        })
+    };
     let mut g = c.benchmark_group("georadius_100k");
     g.sample_size(20);
     for km in [10.0, 200.0] {
         g.bench_with_input(BenchmarkId::new("radius_km", km as u64), &km, |b, km| {
+            let s = setup();
             b.to_async(&rt)
                 .iter(|| s.georadius("geo", 13.4, 52.5, *km, GeoUnit::Km, RadiusOpts::default()))
         });
     }
     g.finish();
-    rt.block_on(s.close()).unwrap();
+    if let Some(s) = state.get() {
+        rt.block_on(s.close()).unwrap();
+    }
 }
 
 fn signed_items(n: usize) -> Vec<VerifyItem> {
@@ -212,15 +238,70 @@ fn verification(c: &mut Criterion) {
     v.verify_many(&items);
     let mut g = c.benchmark_group("verdict_cache");
     g.throughput(Throughput::Elements(10_000));
+    // A hit, one call per item: BLAKE3 of (key, message, signature) and a
+    // lookup in the verdict cache.
     g.bench_function("hits_10000", |b| {
         b.iter(|| items.iter().filter(|(pk, m, s)| v.verify(pk, m, s)).count())
+    });
+    // The same hit path with the verdicts in a moka cache, as before the
+    // set-associative table (the baseline of the row above, same run).
+    let moka: moka::sync::Cache<[u8; 32], bool> = moka::sync::Cache::new(100_000);
+    let key = |pk: &[u8], m: &[u8], s: &[u8]| {
+        let mut h = blake3::Hasher::new();
+        h.update(&(pk.len() as u64).to_le_bytes());
+        h.update(pk);
+        h.update(&(m.len() as u64).to_le_bytes());
+        h.update(m);
+        h.update(s);
+        *h.finalize().as_bytes()
+    };
+    for (pk, m, s) in &items {
+        moka.insert(key(pk, m, s), true);
+    }
+    g.bench_function("moka_baseline_hits_10000", |b| {
+        b.iter(|| {
+            items
+                .iter()
+                .filter(|(pk, m, s)| moka.get(&key(pk, m, s)).unwrap_or(false))
+                .count()
+        })
+    });
+    // All 10 000 as one verify_many: lookups in parallel on the pool.
+    g.bench_function("verify_many_all_cached_10000", |b| {
+        b.iter(|| v.verify_many(&items).len())
     });
     g.finish();
 }
 
-/// A store whose log holds `n` applied operations.
-fn store_with_log(rt: &tokio::runtime::Runtime, n: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+/// A store whose log holds `n` applied operations. With
+/// `CYBERFLY_BENCH_LOG_DIR` set, the store is kept there and reused by later
+/// runs that ask for the same `n` (building a 1 000 000-operation log costs
+/// minutes); otherwise it lives in a temporary directory.
+fn store_with_log(
+    rt: &tokio::runtime::Runtime,
+    n: usize,
+) -> (std::path::PathBuf, Option<tempfile::TempDir>) {
+    let (path, tmp) = match std::env::var_os("CYBERFLY_BENCH_LOG_DIR") {
+        Some(d) => (std::path::PathBuf::from(d).join(format!("log-{n}")), None),
+        None => {
+            let t = tempfile::tempdir().unwrap();
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let skip = Config::builder().log_check(LogCheck::Skip).build().unwrap();
+    if path.exists() {
+        let len = rt.block_on(async {
+            let s = Store::open(&path, skip.clone()).await.unwrap();
+            let len = s.log_len().await.unwrap();
+            s.close().await.unwrap();
+            len
+        });
+        if len == n as u64 {
+            eprintln!("reusing the log of {n} operations in {}", path.display());
+            return (path, tmp);
+        }
+        std::fs::remove_dir_all(&path).unwrap();
+    }
     let kp = Keypair::generate();
     let db = format!("bench-{}", kp.public_key_hex());
     rt.block_on(async {
@@ -229,7 +310,7 @@ fn store_with_log(rt: &tokio::runtime::Runtime, n: usize) -> tempfile::TempDir {
             .freshness_window_ms(u64::MAX / 4)
             .build()
             .unwrap();
-        let s = Store::open(dir.path(), c).await.unwrap();
+        let s = Store::open(&path, c).await.unwrap();
         let t = Instant::now();
         for start in (0..n).step_by(10_000) {
             let ops: Vec<SignedOperation> = (start..(start + 10_000).min(n))
@@ -249,7 +330,7 @@ fn store_with_log(rt: &tokio::runtime::Runtime, n: usize) -> tempfile::TempDir {
         eprintln!("applied {n} signed ops in {:?}", t.elapsed());
         s.close().await.unwrap();
     });
-    dir
+    (path, tmp)
 }
 
 fn open_with_log(c: &mut Criterion) {
@@ -258,28 +339,54 @@ fn open_with_log(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     // Building a log costs a signature and an apply per operation; set
     // CYBERFLY_BENCH_LOG_OPS for bigger logs (the figure is
-    // 1 000 000 trusted).
+    // 1 000 000 trusted) and CYBERFLY_BENCH_LOG_DIR to keep the log for the
+    // next run.
     let n: usize = std::env::var("CYBERFLY_BENCH_LOG_OPS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let dir = store_with_log(&rt, n);
-    for check in [LogCheck::Verify, LogCheck::Trust] {
+    // CYBERFLY_BENCH_LOG_CHECKS picks the modes (default all three; `skip`
+    // is the open without reading the log, the baseline of the others).
+    let checks: Vec<LogCheck> = std::env::var("CYBERFLY_BENCH_LOG_CHECKS")
+        .unwrap_or_else(|_| "skip,trust,verify".into())
+        .split(',')
+        .map(|c| LogCheck::parse(c.trim()).unwrap())
+        .collect();
+    let log = OnceCell::new();
+    for &check in &checks {
         let name = format!("{n}_{check:?}");
         g.bench_function(name, |b| {
+            let (dir, _) = log.get_or_init(|| store_with_log(&rt, n));
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let c = Config::builder().log_check(check).build().unwrap();
                     let t = Instant::now();
-                    let s = rt.block_on(Store::open(dir.path(), c)).unwrap();
+                    let s = rt.block_on(Store::open(dir, c)).unwrap();
                     total += t.elapsed();
-                    let r = s.log_report().unwrap();
-                    assert_eq!(r.ok as usize, n);
+                    if check != LogCheck::Skip {
+                        let r = s.log_report().unwrap();
+                        assert_eq!(r.ok as usize, n);
+                    }
                     rt.block_on(s.close()).unwrap();
                 }
                 total
             })
+        });
+    }
+    // A trusted open of a log never checked before (a new store, or one
+    // that received the whole log by sync since it was last opened) reads
+    // every entry: `load_log(Trust)` is that full check.
+    if checks.contains(&LogCheck::Trust) {
+        g.bench_function(format!("{n}_Trust_full_check"), |b| {
+            let (dir, _) = log.get_or_init(|| store_with_log(&rt, n));
+            let skip = Config::builder().log_check(LogCheck::Skip).build().unwrap();
+            let s = rt.block_on(Store::open(dir, skip)).unwrap();
+            b.iter(|| {
+                let r = rt.block_on(s.load_log(LogCheck::Trust, None)).unwrap();
+                assert_eq!(r.ok as usize, n);
+            });
+            rt.block_on(s.close()).unwrap();
         });
     }
     g.finish();

@@ -854,11 +854,105 @@ impl Store {
         .await
     }
 
-    /// Read the whole log in parallel chunks (bounded: at most two chunks
-    /// per pool thread in flight), decoding every entry and, with
+    /// The log check at open. `Verify` re-reads and re-verifies the whole
+    /// log. `Trust` checks the shape of each entry once in the store's life:
+    /// a persisted record (`#oplog_checked`: arrival number checked
+    /// through, entries found well-formed, the corrupt ones) lets a later
+    /// open check only the entries that arrived since, reached through
+    /// their arrival numbers (`Q` keys). Without a usable record (a new
+    /// store, a log older than arrival numbers, an undecodable record) or
+    /// when more than half the log is new, the whole log is read. Either
+    /// way the report covers the whole log, and the record is rewritten.
+    pub(crate) async fn load_log_at_open(
+        &self,
+        check: LogCheck,
+        progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    ) -> Result<LoadReport> {
+        if check == LogCheck::Skip {
+            return Ok(LoadReport::default());
+        }
+        let t0 = Instant::now();
+        let (total, head, record) = self
+            .read(|ix| {
+                let total = ix
+                    .get_raw(LOG_COUNT_KEY)?
+                    .and_then(|v| v.as_ref().try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                let record = ix
+                    .get_raw(CHECKED_KEY)?
+                    .and_then(|v| serde_json::from_slice::<CheckedLog>(&v).ok());
+                Ok((total, replica::head_seq(ix)?, record))
+            })
+            .await?;
+        // arrival numbers cover the log exactly (a log from before they
+        // existed is numbered by its next write)
+        let numbered = head == total;
+        let usable = record.filter(|r| {
+            check == LogCheck::Trust
+                && numbered
+                && r.seq <= head
+                && r.ok + r.corrupt.len() as u64 == r.seq
+                && head - r.seq <= total / 2
+        });
+        // nothing to record for an empty log, nor when nothing arrived
+        let unchanged = total == 0 || usable.as_ref().is_some_and(|r| r.seq == head);
+        let (report, shape_ok) = match usable {
+            Some(rec) => {
+                let progress = progress.clone();
+                let report = self
+                    .read(move |ix| check_since(ix, rec, head, total, progress))
+                    .await?;
+                let ok = report.ok;
+                (report, ok)
+            }
+            None => {
+                let r = self.load_log(check, progress).await?;
+                let ok = r.ok + r.invalid_signatures.len() as u64;
+                (r, ok)
+            }
+        };
+        if numbered && !unchanged && report.total == total {
+            let rec = CheckedLog {
+                seq: head,
+                ok: shape_ok,
+                corrupt: report.corrupt.clone(),
+            };
+            let v = serde_json::to_vec(&rec).map_err(Error::internal)?;
+            // not fatal: without the record the next open reads the log
+            let written = self
+                .submit(
+                    vec![WriteOp::Update {
+                        key: "#oplog".into(),
+                        f: Box::new(move |txn| {
+                            txn.put_raw(CHECKED_KEY.to_vec(), v);
+                            Ok(Reply::Unit)
+                        }),
+                    }],
+                    vec![],
+                )
+                .await;
+            if let Err(e) = written {
+                tracing::warn!("could not record the checked log: {e}");
+            }
+        }
+        Ok(LoadReport {
+            elapsed: t0.elapsed(),
+            ..report
+        })
+    }
+
+    /// Read the whole log in parallel, decoding every entry and, with
     /// `LogCheck::Verify`, re-verifying every signature. A corrupt entry is
     /// reported and skipped; the load never aborts on one. `progress` gets
-    /// (done, total).
+    /// (done, total), every `LOAD_CHUNK` entries per range.
+    ///
+    /// The log's key range is split by timestamp into a few ranges per CPU
+    /// thread, each scanned and decoded by one task of the rayon pool (so
+    /// the sled scan runs in parallel too, and at most one task per thread
+    /// is in flight). Trusting the log checks each entry's shape without
+    /// building the operation ([`OpShape`]); verifying builds it and checks
+    /// its signature in batches of `LOAD_CHUNK`.
     pub async fn load_log(
         &self,
         check: LogCheck,
@@ -872,79 +966,227 @@ impl Store {
         let legacy = self.config().legacy_signatures;
         let t0 = Instant::now();
         self.read(move |ix| {
-            const CHUNK: usize = 4096;
-            let done = AtomicU64::new(0);
-            let report = std::sync::Mutex::new(LoadReport {
-                total,
-                ..Default::default()
-            });
-            let pool = rayon::current_num_threads().max(1);
-            let (slots_tx, slots_rx) = std::sync::mpsc::sync_channel::<()>(pool * 2);
-            let slots_rx = std::sync::Mutex::new(slots_rx);
-            let run_chunk = |chunk: Vec<(sled::IVec, sled::IVec)>| {
-                let mut ops = Vec::with_capacity(chunk.len());
-                let mut corrupt = Vec::new();
-                for (k, v) in &chunk {
-                    match serde_json::from_slice::<SignedOperation>(v) {
-                        Ok(op) => ops.push(op),
-                        Err(e) => corrupt.push((hex::encode(k), e.to_string())),
-                    }
+            use rayon::prelude::*;
+            // under a lock, so that the callback sees `done` only grow and
+            // its last call is (total, total)
+            let done = std::sync::Mutex::new(0u64);
+            let tick = |n: usize| {
+                let mut d = done
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                *d += n as u64;
+                if let Some(p) = &progress {
+                    p(*d, total);
                 }
-                let mut bad = Vec::new();
-                if check == LogCheck::Verify {
+            };
+            // verify a batch of decoded operations into the range's report
+            let verify_batch = |ops: &mut Vec<SignedOperation>, part: &mut LoadReport| {
+                if check == LogCheck::Verify && !ops.is_empty() {
                     let items: Vec<VerifyItem> =
                         ops.iter().map(SignedOperation::verify_item).collect();
                     for (op, ok) in ops.iter().zip(verifier.verify_many(&items)) {
-                        let ok = ok || (legacy && op.verify_legacy(&verifier));
-                        if !ok {
-                            bad.push(op.op_id.clone());
+                        if ok || (legacy && op.verify_legacy(&verifier)) {
+                            part.ok += 1;
+                        } else {
+                            part.invalid_signatures.push(op.op_id.clone());
                         }
                     }
                 }
-                let ok = (ops.len() - bad.len()) as u64;
-                {
-                    let mut r = report.lock().expect("report");
-                    r.ok += ok;
-                    r.corrupt.extend(corrupt);
-                    r.invalid_signatures.extend(bad);
-                }
-                let d = done.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-                if let Some(p) = &progress {
-                    p(d, total);
-                }
+                ops.clear();
             };
-            let mut result = Ok(());
-            rayon::scope(|sc| {
-                let mut chunk = Vec::with_capacity(CHUNK);
-                for item in ix.tree.scan_prefix([NS_LOG]) {
-                    match item {
-                        Ok(kv) => chunk.push(kv),
-                        Err(e) => {
-                            result = Err(Error::from(e));
-                            break;
+            let scan_range = |(lo, hi): (Vec<u8>, Vec<u8>)| -> Result<LoadReport> {
+                let mut part = LoadReport::default();
+                let mut ops = Vec::new();
+                let mut n = 0;
+                for item in ix.tree.range(lo..hi) {
+                    let (k, v) = item?;
+                    let bad = if check == LogCheck::Verify {
+                        match serde_json::from_slice::<SignedOperation>(&v) {
+                            Ok(op) => {
+                                ops.push(op);
+                                None
+                            }
+                            Err(e) => Some(e),
                         }
+                    } else {
+                        match serde_json::from_slice::<OpShape<'_>>(&v) {
+                            Ok(_) => {
+                                part.ok += 1;
+                                None
+                            }
+                            Err(e) => Some(e),
+                        }
+                    };
+                    if let Some(e) = bad {
+                        part.corrupt.push((hex::encode(&k), e.to_string()));
                     }
-                    if chunk.len() == CHUNK {
-                        let c = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                        slots_tx.send(()).expect("slots");
-                        let (run_chunk, slots_rx) = (&run_chunk, &slots_rx);
-                        sc.spawn(move |_| {
-                            run_chunk(c);
-                            let _ = slots_rx.lock().expect("slots").recv();
-                        });
+                    n += 1;
+                    if n == LOAD_CHUNK {
+                        verify_batch(&mut ops, &mut part);
+                        tick(n);
+                        n = 0;
                     }
                 }
-                if !chunk.is_empty() {
-                    run_chunk(chunk);
+                verify_batch(&mut ops, &mut part);
+                if n > 0 {
+                    tick(n);
                 }
-            });
-            result?;
-            let mut r = report.into_inner().expect("report");
+                Ok(part)
+            };
+            let ranges = log_ranges(ix, rayon::current_num_threads().max(1) * 4)?;
+            let parts: Vec<LoadReport> = ranges
+                .into_par_iter()
+                .map(scan_range)
+                .collect::<Result<_>>()?;
+            let mut r = LoadReport {
+                total,
+                ..Default::default()
+            };
+            // ranges are in key order and each is scanned in order, so the
+            // report lists bad entries in log order
+            for p in parts {
+                r.ok += p.ok;
+                r.corrupt.extend(p.corrupt);
+                r.invalid_signatures.extend(p.invalid_signatures);
+            }
             r.elapsed = t0.elapsed();
             Ok(r)
         })
         .await
     }
+}
+
+/// Entries per progress report (and per verification batch) in `load_log`.
+const LOAD_CHUNK: usize = 4096;
+
+/// What a trusted open checked, persisted under `#oplog_checked`: the log
+/// through arrival number `seq` holds `ok` well-formed entries and the
+/// `corrupt` ones, (log key in hex, error).
+#[derive(Serialize, Deserialize)]
+struct CheckedLog {
+    seq: u64,
+    ok: u64,
+    corrupt: Vec<(String, String)>,
+}
+
+const CHECKED_KEY: &[u8] = b"#oplog_checked";
+
+/// The trusted check of the entries that arrived after `rec.seq`, through
+/// `head`, added to the record's counts.
+fn check_since(
+    ix: &crate::index::Index,
+    rec: CheckedLog,
+    head: u64,
+    total: u64,
+    progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+) -> Result<LoadReport> {
+    let mut r = LoadReport {
+        total,
+        ok: rec.ok,
+        corrupt: rec.corrupt,
+        ..Default::default()
+    };
+    let mut done = r.ok + r.corrupt.len() as u64;
+    if let Some(p) = &progress {
+        p(done, total);
+    }
+    if rec.seq >= head {
+        return Ok(r);
+    }
+    for item in ix
+        .tree
+        .range(replica::seq_key(rec.seq + 1)..replica::seq_key(head + 1))
+    {
+        let (_, lk) = item?;
+        match ix.tree.get(&lk)? {
+            Some(v) => match serde_json::from_slice::<OpShape<'_>>(&v) {
+                Ok(_) => r.ok += 1,
+                Err(e) => r.corrupt.push((hex::encode(&lk), e.to_string())),
+            },
+            None => r
+                .corrupt
+                .push((hex::encode(&lk), "log entry missing".into())),
+        }
+        done += 1;
+        if done.is_multiple_of(LOAD_CHUNK as u64) || done == total {
+            if let Some(p) = &progress {
+                p(done, total);
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// The log's key range split into at most `parts` consecutive ranges of
+/// equal timestamp span, covering every `L` key.
+fn log_ranges(ix: &crate::index::Index, parts: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let end = vec![NS_LOG + 1];
+    let ts = |k: &[u8]| {
+        k.get(1..9)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+    };
+    let mut it = ix.tree.scan_prefix([NS_LOG]);
+    let (first, last) = match (it.next().transpose()?, it.next_back().transpose()?) {
+        (Some((a, _)), Some((b, _))) => (ts(&a), ts(&b)),
+        _ => return Ok(vec![(vec![NS_LOG], end)]),
+    };
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(vec![(vec![NS_LOG], end)]);
+    };
+    let span = u128::from(last - first) + 1;
+    let mut bounds = vec![vec![NS_LOG]];
+    for i in 1..parts as u128 {
+        let t = first as u128 + span * i / parts as u128;
+        let mut k = vec![NS_LOG];
+        k.extend_from_slice(&(t as u64).to_be_bytes());
+        if Some(&k) != bounds.last() {
+            bounds.push(k);
+        }
+    }
+    bounds.push(end);
+    Ok(bounds
+        .windows(2)
+        .map(|w| (w[0].clone(), w[1].clone()))
+        .collect())
+}
+
+/// The shape of a logged [`SignedOperation`], borrowed: the same fields,
+/// types and defaults, so it accepts exactly the entries that decode as an
+/// operation (test `op_shape_accepts_what_signed_operation_accepts`), but
+/// builds no strings. Trusting the log checks this much per entry at open.
+#[derive(Deserialize)]
+#[allow(dead_code)] // read only by serde: decoding is the check
+struct OpShape<'a> {
+    #[serde(borrow)]
+    op_id: std::borrow::Cow<'a, str>,
+    timestamp: u64,
+    #[serde(borrow)]
+    db_name: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    key: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    value: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    store_type: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    field: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    score: Option<f64>,
+    #[serde(default, borrow)]
+    json_path: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    stream_fields: Option<Vec<(std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>>,
+    #[serde(default)]
+    ts_timestamp: Option<i64>,
+    #[serde(default)]
+    longitude: Option<f64>,
+    #[serde(default)]
+    latitude: Option<f64>,
+    #[serde(default, borrow)]
+    public_key: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    signature: std::borrow::Cow<'a, str>,
 }
 
 /// A paged scan of the operation log.
@@ -1167,5 +1409,153 @@ mod tests {
             crate::ErrorCode::InvalidArgument
         );
         assert!(SignedOperation::from_json("{").is_err());
+    }
+    #[test]
+    fn op_shape_accepts_what_signed_operation_accepts() {
+        use serde_json::json;
+        let kp = Keypair::generate();
+        let mut op = SignedOperation::new(
+            format!("db-{}", kp.public_key_hex()),
+            "k",
+            "v \"é\\n",
+            ValueKind::Stream,
+        );
+        op.field = Some("f".into());
+        op.score = Some(1.5);
+        op.json_path = Some("$.a".into());
+        op.stream_fields = Some(vec![("a".into(), "b".into())]);
+        op.ts_timestamp = Some(-3);
+        op.longitude = Some(1.0);
+        op.latitude = Some(2.0);
+        op.sign(&kp);
+        let full = serde_json::to_value(&op).unwrap();
+        let mut samples = vec![
+            op.to_json(),
+            format!("{}x", op.to_json()),
+            op.to_json()
+                .replacen("\"op_id\"", "\"op_id\":\"a\",\"op_id\"", 1),
+            "{not json".into(),
+            String::new(),
+            "[]".into(),
+            "null".into(),
+            "{}".into(),
+        ];
+        for field in full.as_object().unwrap().keys() {
+            let values = [
+                None,
+                Some(json!(null)),
+                Some(json!(7)),
+                Some(json!(-1.5)),
+                Some(json!("x")),
+                Some(json!([["a", "b"]])),
+                Some(json!({"a": 1})),
+            ];
+            for v in values {
+                let mut m = full.clone();
+                match v {
+                    None => {
+                        m.as_object_mut().unwrap().remove(field);
+                    }
+                    Some(v) => m[field] = v,
+                }
+                samples.push(m.to_string());
+            }
+        }
+        let mut accepted = 0;
+        for s in &samples {
+            let a = serde_json::from_str::<SignedOperation>(s).is_ok();
+            let b = serde_json::from_str::<OpShape<'_>>(s).is_ok();
+            assert_eq!(a, b, "{s}");
+            accepted += usize::from(a);
+        }
+        // both outcomes occur
+        assert!(accepted > 10 && accepted < samples.len() - 10, "{accepted}");
+    }
+
+    /// A trusted open reads only what arrived since the last check, and
+    /// keeps reporting the corrupt entries found before.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn trusted_open_checks_each_entry_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let kp = Keypair::generate();
+        let ops = |r: std::ops::Range<usize>| -> Vec<SignedOperation> {
+            r.map(|i| {
+                let mut o = SignedOperation::new(
+                    format!("db-{}", kp.public_key_hex()),
+                    format!("k{i}"),
+                    "v",
+                    ValueKind::String,
+                );
+                o.sign(&kp);
+                o
+            })
+            .collect()
+        };
+        let nth_log_key = |s: &Store, n: usize| -> sled::IVec {
+            let ix = s.index().unwrap();
+            let mut it = ix.tree.scan_prefix([NS_LOG]);
+            it.nth(n).unwrap().unwrap().0
+        };
+        let damage = |s: &Store, k: &sled::IVec| {
+            s.index()
+                .unwrap()
+                .tree
+                .insert(k, &b"{not json"[..])
+                .unwrap();
+        };
+        let trust = crate::Config::default;
+        assert_eq!(trust().log_check, LogCheck::Trust);
+        let (k1, k2);
+        {
+            let s = Store::open(dir.path(), trust()).await.unwrap();
+            s.apply_many(ops(0..100)).await.unwrap();
+            k1 = nth_log_key(&s, 0);
+            damage(&s, &k1);
+            s.close().await.unwrap();
+        }
+        {
+            // first trusted open since the 100 arrived: reads them all
+            let s = Store::open(dir.path(), trust()).await.unwrap();
+            let r = s.log_report().unwrap();
+            assert_eq!((r.total, r.ok, r.corrupt.len()), (100, 99, 1), "{r:?}");
+            assert_eq!(r.corrupt[0].0, hex::encode(&k1));
+            // damaged after its check: trusted opens no longer read it
+            k2 = nth_log_key(&s, 1);
+            damage(&s, &k2);
+            s.apply_many(ops(100..110)).await.unwrap();
+            s.close().await.unwrap();
+        }
+        let seen = Arc::new(AtomicU64::new(0));
+        let seen2 = seen.clone();
+        let s = Store::open_with_progress(
+            dir.path(),
+            trust(),
+            Arc::new(move |done, total| {
+                assert!(done <= total);
+                seen2.store(done, Ordering::SeqCst);
+            }),
+        )
+        .await
+        .unwrap();
+        let r = s.log_report().unwrap();
+        assert_eq!((r.total, r.ok, r.corrupt.len()), (110, 109, 1), "{r:?}");
+        assert_eq!(r.corrupt[0].0, hex::encode(&k1));
+        assert_eq!(seen.load(Ordering::SeqCst), 110);
+        // reading the whole log finds both
+        let full = s.load_log(LogCheck::Trust, None).await.unwrap();
+        assert_eq!((full.ok, full.corrupt.len()), (108, 2), "{full:?}");
+        let v = s.load_log(LogCheck::Verify, None).await.unwrap();
+        assert_eq!((v.ok, v.corrupt.len()), (108, 2), "{v:?}");
+        // an undecodable record means a full read at the next open
+        s.index()
+            .unwrap()
+            .tree
+            .insert(CHECKED_KEY, &b"?"[..])
+            .unwrap();
+        s.close().await.unwrap();
+        let s = Store::open(dir.path(), trust()).await.unwrap();
+        let r = s.log_report().unwrap();
+        assert_eq!((r.total, r.ok, r.corrupt.len()), (110, 108, 2), "{r:?}");
+        s.close().await.unwrap();
     }
 }

@@ -322,7 +322,7 @@ impl Store {
             }),
         };
         let check = store.inner.config.log_check;
-        match store.load_log(check, progress).await {
+        match store.load_log_at_open(check, progress).await {
             Ok(r) => {
                 if !r.corrupt.is_empty() || !r.invalid_signatures.is_empty() {
                     tracing::warn!(
