@@ -68,8 +68,10 @@ impl ThroughputMode {
 /// What opening a store does with its operation log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum LogCheck {
-    /// Decode every entry (a corrupt one is reported and skipped) but trust
-    /// the signatures this store verified when it applied them.
+    /// Trust the signatures this store verified when it applied them, and
+    /// check each entry's shape once in the store's life: an open reads the
+    /// entries that arrived since the last check (the whole log the first
+    /// time) and reports the corrupt ones found then or before, skipped.
     #[default]
     Trust,
     /// Decode and re-verify every signature, in parallel chunks.
