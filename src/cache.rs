@@ -117,89 +117,84 @@ pub fn stripe(key: &str) -> usize {
     stripe_of(hash(key))
 }
 
-struct Slot {
-    key: Box<str>,
+/// A key of the hot tier: up to [`INLINE_KEY`] bytes in the entry itself (no
+/// pointer to follow on a lookup), longer ones on the heap.
+enum Key {
+    Inline(u8, [u8; INLINE_KEY]),
+    Heap(Box<str>),
+}
+
+const INLINE_KEY: usize = 30;
+
+impl Key {
+    fn new(key: &str) -> Self {
+        let b = key.as_bytes();
+        if b.len() <= INLINE_KEY {
+            let mut buf = [0; INLINE_KEY];
+            buf[..b.len()].copy_from_slice(b);
+            Key::Inline(b.len() as u8, buf)
+        } else {
+            Key::Heap(key.into())
+        }
+    }
+
+    #[inline]
+    fn is(&self, key: &str) -> bool {
+        match self {
+            Key::Inline(n, buf) => &buf[..*n as usize] == key.as_bytes(),
+            Key::Heap(k) => &**k == key,
+        }
+    }
+}
+
+struct Entry {
     hash: u64,
+    key: Key,
     value: Arc<Cached>,
     weight: u64,
     /// CLOCK's second chance: set by a read, cleared by the hand.
     referenced: AtomicBool,
 }
 
-/// One shard of the hot tier: a table of indices into `slots`, a free list
-/// of vacant slots, and the CLOCK hand over `slots`.
+/// One shard of the hot tier: the entries, in a table, and the CLOCK hand
+/// over the table's buckets.
 #[derive(Default)]
 struct Shard {
-    table: HashTable<u32>,
-    slots: Vec<Option<Slot>>,
-    free: Vec<u32>,
+    table: HashTable<Entry>,
     hand: usize,
     bytes: u64,
 }
 
 impl Shard {
     #[inline]
-    fn find(&self, h: u64, key: &str) -> Option<&Slot> {
-        let slots = &self.slots;
-        let i = *self.table.find(h, |&i| {
-            slots[i as usize]
-                .as_ref()
-                .is_some_and(|s| s.hash == h && &*s.key == key)
-        })?;
-        slots[i as usize].as_ref()
+    fn find(&self, h: u64, key: &str) -> Option<&Entry> {
+        self.table.find(h, |e| e.hash == h && e.key.is(key))
     }
 
-    fn remove_slot(&mut self, i: u32) {
-        let Some(s) = self.slots[i as usize].take() else {
-            return;
-        };
-        if let Ok(e) = self.table.find_entry(s.hash, |&j| j == i) {
-            e.remove();
-        }
-        self.bytes -= s.weight;
-        self.free.push(i);
-    }
-
-    /// Insert or replace; then evict by CLOCK until the shard fits `budget`.
+    /// Insert or replace, evicting by CLOCK so that the shard fits `budget`
+    /// (`w <= budget`).
     fn insert(&mut self, h: u64, key: &str, value: Arc<Cached>, w: u64, budget: u64) {
-        let Shard {
-            table, slots, free, ..
-        } = self;
-        let found = table
-            .find(h, |&i| {
-                slots[i as usize]
-                    .as_ref()
-                    .is_some_and(|s| s.hash == h && &*s.key == key)
-            })
-            .copied();
-        match found {
-            Some(i) => {
-                let s = slots[i as usize].as_mut().expect("indexed slot is live");
-                self.bytes = self.bytes - s.weight + w;
-                s.value = value;
-                s.weight = w;
-                *s.referenced.get_mut() = true;
+        match self.table.find_mut(h, |e| e.hash == h && e.key.is(key)) {
+            Some(e) => {
+                self.bytes = self.bytes - e.weight + w;
+                e.value = value;
+                e.weight = w;
+                *e.referenced.get_mut() = true;
             }
             None => {
-                let slot = Slot {
-                    key: key.into(),
+                // Room first, so the hand never takes the entry it admits.
+                while self.bytes + w > budget && !self.table.is_empty() {
+                    self.evict_one();
+                }
+                let e = Entry {
                     hash: h,
+                    key: Key::new(key),
                     value,
                     weight: w,
                     // Promoted by a read: one pass of the hand before eviction.
                     referenced: AtomicBool::new(true),
                 };
-                let i = match free.pop() {
-                    Some(i) => {
-                        slots[i as usize] = Some(slot);
-                        i
-                    }
-                    None => {
-                        slots.push(Some(slot));
-                        (slots.len() - 1) as u32
-                    }
-                };
-                table.insert_unique(h, i, |&j| slots[j as usize].as_ref().map_or(0, |s| s.hash));
+                self.table.insert_unique(h, e, |e| e.hash);
                 self.bytes += w;
             }
         }
@@ -211,16 +206,18 @@ impl Shard {
     /// Advance the hand to the first entry not read since the hand last
     /// passed it, clearing the bits it passes, and evict that entry.
     fn evict_one(&mut self) {
-        let n = self.slots.len();
+        let n = self.table.num_buckets();
         // Two turns find a victim: the first clears every bit it passes.
         for _ in 0..2 * n + 1 {
             let i = self.hand % n;
             self.hand = (i + 1) % n;
-            if let Some(s) = &mut self.slots[i] {
-                if std::mem::take(s.referenced.get_mut()) {
+            if let Some(e) = self.table.get_bucket_mut(i) {
+                if std::mem::take(e.referenced.get_mut()) {
                     continue;
                 }
-                self.remove_slot(i as u32);
+                if let Ok(o) = self.table.get_bucket_entry(i) {
+                    self.bytes -= o.remove().0.weight;
+                }
                 return;
             }
         }
@@ -507,34 +504,51 @@ mod tests {
     }
 
     /// CLOCK: an entry read since the hand last passed survives an eviction
-    /// that takes an unread one.
+    /// that takes an unread one; with every entry read, one still goes.
     #[test]
     fn clock_keeps_entries_that_are_read() {
         let mut s = Shard::default();
         let w = 100;
-        for i in 0..4 {
-            let k = format!("k{i}");
-            s.insert(hash(&k), &k, val("v"), w, 4 * w);
+        let ins = |s: &mut Shard, k: &str| s.insert(hash(k), k, val(k), w, 4 * w);
+        for k in ["k0", "k1", "k2", "k3"] {
+            ins(&mut s, k);
         }
-        // the hand clears every bit once, then takes k0; k0 is gone
-        s.insert(hash("k4"), "k4", val("v"), w, 4 * w);
-        assert!(s.find(hash("k0"), "k0").is_none());
-        // k1..k4 have no bit now; read k1 and k2
-        for k in ["k1", "k2"] {
-            s.find(hash(k), k)
-                .unwrap()
-                .referenced
-                .store(true, Ordering::Relaxed);
+        // the hand passed (bits cleared), then k1 and k2 were read
+        for e in s.table.iter_mut() {
+            *e.referenced.get_mut() =
+                matches!(&e.key, Key::Inline(_, b) if b[1] == b'1' || b[1] == b'2');
         }
-        s.insert(hash("k5"), "k5", val("v"), w, 4 * w);
-        s.insert(hash("k6"), "k6", val("v"), w, 4 * w);
-        for (k, kept) in [("k1", true), ("k2", true), ("k3", false), ("k4", false)] {
-            assert_eq!(s.find(hash(k), k).is_some(), kept, "{k}");
+        ins(&mut s, "k4");
+        let has = |s: &Shard, k: &str| s.find(hash(k), k).is_some();
+        assert!(has(&s, "k1") && has(&s, "k2") && has(&s, "k4"));
+        assert!(
+            has(&s, "k0") != has(&s, "k3"),
+            "exactly one unread entry evicted"
+        );
+        assert_eq!((s.bytes, s.table.len()), (4 * w, 4));
+        // every entry read: the hand clears the bits and still evicts one
+        for e in s.table.iter_mut() {
+            *e.referenced.get_mut() = true;
         }
-        assert_eq!(s.bytes, 4 * w);
-        assert_eq!(s.table.len(), 4);
-        // vacant slots are reused, not appended
-        assert_eq!(s.slots.len(), 5);
+        ins(&mut s, "k5");
+        assert!(has(&s, "k5"));
+        assert_eq!((s.bytes, s.table.len()), (4 * w, 4));
+    }
+
+    #[test]
+    fn long_and_short_keys() {
+        let m = Metrics::new().unwrap();
+        let c = TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60));
+        let long = "k".repeat(INLINE_KEY + 1);
+        let edge = "e".repeat(INLINE_KEY);
+        for k in [long.as_str(), edge.as_str(), "", "é"] {
+            promote(&c, &m, k, k);
+        }
+        for k in [long.as_str(), edge.as_str(), "", "é"] {
+            assert_eq!(c.get(k, &m).unwrap().value, CachedValue::String(k.into()));
+        }
+        assert!(c.get(&long[1..], &m).is_none());
+        assert_eq!(m.hot_hits.get(), 4);
     }
 
     /// Readers and promoters on several threads: every hit is the value
