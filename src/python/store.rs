@@ -85,16 +85,8 @@ pub(crate) fn pairs(items: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>>
     Ok(out)
 }
 
-/// A sequence of strings (keys, members), in one pass. A lone `str` is
-/// refused (it would be taken as its characters).
-pub(crate) fn strings(items: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
-    str_objects(items, what)?
-        .iter()
-        .map(|s| super::ready::borrow_str(s).map(|c| c.into_owned()))
-        .collect()
-}
-
-/// A sequence of `str` (not a `str` itself), as the objects, in one pass.
+/// A sequence of `str`, as the objects, in one pass. A lone `str` is refused
+/// (it would be taken as its characters).
 fn str_objects<'py>(items: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyString>>> {
     if items.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(format!(
