@@ -7,8 +7,9 @@
 //!
 //! The warm tier is a moka cache (TTL, TinyLFU admission). The hot tier is
 //! the path every cached read takes first, so it is a map of its own built
-//! for that path: [`HOT_SHARDS`] shards, each a `hashbrown` table of slot
-//! indices under a `parking_lot` read-write lock, evicted by CLOCK (a
+//! for that path: [`HOT_SHARDS`] shards, each a `hashbrown` table of entries
+//! (keys up to 30 bytes inline) under a `parking_lot` read-write lock,
+//! evicted by CLOCK (a
 //! "referenced" bit per entry, set by reads and cleared by the eviction hand)
 //! within a per-shard byte budget. One hash of the key (foldhash, seeded once
 //! per process) picks the epoch stripe, the shard and the table bucket. A hit
