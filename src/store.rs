@@ -171,6 +171,22 @@ struct Inner {
     log_report: Mutex<Option<crate::oplog::LoadReport>>,
 }
 
+/// The result of [`Store::get_many_cached`].
+#[derive(Debug)]
+pub enum GetMany {
+    /// Every key was answered from the cache: the values, in order.
+    Done(Vec<Option<Arc<str>>>),
+    /// Some keys must be read from the index.
+    Pending(GetManyPending),
+}
+
+/// Hits so far and the misses still to resolve (opaque).
+#[derive(Debug)]
+pub struct GetManyPending {
+    out: Vec<Option<Arc<str>>>,
+    misses: Vec<(usize, String, u64)>,
+}
+
 /// An open store. Clones share the same store.
 #[derive(Clone)]
 pub struct Store {
@@ -561,23 +577,48 @@ impl Store {
     /// Values of `keys`, in order; hits from the cache, misses resolved in
     /// parallel chunks on the blocking pool.
     pub async fn get_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<Vec<Option<Arc<str>>>> {
+        match self.get_many_cached(keys)? {
+            GetMany::Done(out) => Ok(out),
+            pending => self.get_many_misses(pending).await,
+        }
+    }
+
+    /// The cache pass of [`get_many`](Self::get_many), synchronous and on
+    /// the caller's thread: every key is checked and looked up once. When
+    /// all were cached the result is [`GetMany::Done`]; otherwise finish it
+    /// with [`get_many_misses`](Self::get_many_misses), which owns what it
+    /// needs (the bindings borrow keys for this pass and copy only misses).
+    pub fn get_many_cached<K: AsRef<str>>(&self, keys: &[K]) -> Result<GetMany> {
         self.check_open()?;
         for k in keys {
             self.check_key(k.as_ref())?;
         }
         self.inner.metrics.op(Op::GetMany);
-        let mut out: Vec<Option<Arc<str>>> = vec![None; keys.len()];
+        let mut out: Vec<Option<Arc<str>>> = Vec::with_capacity(keys.len());
         let mut misses: Vec<(usize, String, u64)> = Vec::new();
         for (i, k) in keys.iter().enumerate() {
             let k = k.as_ref();
             match self.inner.cache.get(k, &self.inner.metrics) {
-                Some(c) => out[i] = cached_string(&c),
-                None => misses.push((i, k.to_owned(), self.inner.cache.epoch(k))),
+                Some(c) => out.push(cached_string(&c)),
+                None => {
+                    out.push(None);
+                    misses.push((i, k.to_owned(), self.inner.cache.epoch(k)))
+                }
             }
         }
-        if misses.is_empty() {
-            return Ok(out);
-        }
+        Ok(if misses.is_empty() {
+            GetMany::Done(out)
+        } else {
+            GetMany::Pending(GetManyPending { out, misses })
+        })
+    }
+
+    /// Resolve the misses of [`get_many_cached`](Self::get_many_cached).
+    pub async fn get_many_misses(&self, p: GetMany) -> Result<Vec<Option<Arc<str>>>> {
+        let (mut out, misses) = match p {
+            GetMany::Done(out) => return Ok(out),
+            GetMany::Pending(GetManyPending { out, misses }) => (out, misses),
+        };
         let t0 = Instant::now();
         let index = self.index()?;
         // Two chunks per runtime thread at least, at most 256 keys a chunk.

@@ -180,6 +180,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let vi = py.import("sys")?.getattr("version_info")?;
     let version: (u8, u8) = (vi.get_item(0)?.extract()?, vi.get_item(1)?.extract()?);
     let py310 = version >= (3, 10);
+    if py310 {
+        resolve_as_utf8(py);
+    }
 
     let methods: &'static mut [ffi::PyMethodDef] = Box::leak(Box::new([
         ffi::PyMethodDef {
@@ -266,21 +269,52 @@ pub fn wrap(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, PyAny>> {
     }
 }
 
-extern "C" {
-    /// In CPython since 3.3, in the limited API since 3.10.
-    #[link_name = "PyUnicode_AsUTF8AndSize"]
-    fn as_utf8_and_size(o: *mut ffi::PyObject, size: *mut ffi::Py_ssize_t) -> *const c_char;
+/// `PyUnicode_AsUTF8AndSize`, when the running interpreter has it in its
+/// stable ABI (3.10+); null otherwise.
+static AS_UTF8: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
+
+type AsUtf8AndSize =
+    unsafe extern "C" fn(*mut ffi::PyObject, *mut ffi::Py_ssize_t) -> *const c_char;
+
+/// Find `PyUnicode_AsUTF8AndSize` at run time on 3.10 and newer, where it is
+/// part of the stable ABI. The wheel is abi3 from 3.9, whose limited API does
+/// not have it, so the module must not import the symbol: a 3.9 interpreter
+/// on a platform that resolves the stable ABI strictly (Windows' python3.dll)
+/// would refuse to load it. ctypes looks the function up in the running
+/// interpreter; without ctypes, keys are copied as on 3.9.
+fn resolve_as_utf8(py: Python<'_>) {
+    let found = (|| -> PyResult<usize> {
+        let ctypes = py.import("ctypes")?;
+        let f = ctypes
+            .getattr("pythonapi")?
+            .getattr("PyUnicode_AsUTF8AndSize")?;
+        ctypes
+            .getattr("cast")?
+            .call1((f, ctypes.getattr("c_void_p")?))?
+            .getattr("value")?
+            .extract()
+    })();
+    if let Ok(addr) = found {
+        AS_UTF8.store(addr as *mut c_void, Ordering::Release);
+    }
 }
 
-/// The UTF-8 text of a `str`, borrowed from the object (CPython keeps the
-/// encoding with the string; for ASCII it is the string's own buffer), so
-/// a key costs no allocation.
+/// The UTF-8 text of a `str`. On 3.10+ it is borrowed from the object
+/// (CPython keeps the encoding with the string; for ASCII it is the string's
+/// own buffer), so a key costs no allocation; on 3.9 it is a copy, through
+/// `PyUnicode_AsUTF8String` (3.9's limited API).
 #[inline]
 pub fn borrow_str<'a>(
     s: &'a Bound<'_, pyo3::types::PyString>,
 ) -> PyResult<std::borrow::Cow<'a, str>> {
+    let f = AS_UTF8.load(Ordering::Relaxed);
+    if f.is_null() {
+        return s.to_cow();
+    }
+    // SAFETY: `f` is CPython's PyUnicode_AsUTF8AndSize (resolve_as_utf8).
+    let f = unsafe { std::mem::transmute::<*mut c_void, AsUtf8AndSize>(f) };
     let mut n: ffi::Py_ssize_t = 0;
-    let p = unsafe { as_utf8_and_size(s.as_ptr(), &mut n) };
+    let p = unsafe { f(s.as_ptr(), &mut n) };
     if p.is_null() {
         return Err(PyErr::fetch(s.py()));
     }

@@ -13,7 +13,7 @@ use super::convert::{OptStr, OptStrs};
 use super::error::{invalid, IntoPyResult};
 use super::scan::{Cursor, Pager};
 use super::{config, none, ready_or_spawn, spawn, Ready};
-use crate::store::{ContentHash, Store};
+use crate::store::{ContentHash, GetMany, Store};
 
 /// An open store. Create it with `await cyberfly_store.open(path, **config)`.
 ///
@@ -85,24 +85,27 @@ pub(crate) fn pairs(items: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>>
     Ok(out)
 }
 
-/// A sequence of strings (keys, members), in one pass. A lone `str` is
-/// refused (it would be taken as its characters).
-pub(crate) fn strings(items: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+/// A sequence of `str`, as the objects, in one pass. A lone `str` is refused
+/// (it would be taken as its characters).
+fn str_objects<'py>(items: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyString>>> {
     if items.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(format!(
             "{what} must be a sequence of str, not a str"
         )));
     }
+    let one = |x: Bound<'py, PyAny>| match x.cast_into::<PyString>() {
+        Ok(s) => Ok(s),
+        Err(e) => Err(PyTypeError::new_err(format!(
+            "{what} must be str, not {}",
+            e.into_inner().get_type().name()?
+        ))),
+    };
     if let Ok(l) = items.cast::<PyList>() {
-        let mut out = Vec::with_capacity(l.len());
-        for x in l.iter() {
-            out.push(text(&x, what)?);
-        }
-        return Ok(out);
+        return l.iter().map(one).collect();
     }
     let mut out = Vec::with_capacity(items.len().unwrap_or(0));
     for x in items.try_iter()? {
-        out.push(text(&x?, what)?);
+        out.push(one(x?)?);
     }
     Ok(out)
 }
@@ -271,9 +274,24 @@ impl PyStore {
         py: Python<'py>,
         keys: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let keys = strings(keys, "keys")?;
-        let s = self.s();
-        ready_or_spawn(py, async move { s.get_many(&keys).await.map(OptStrs) })
+        // Keys are borrowed for the cache pass, done without the GIL; only
+        // misses are copied, for the index reads on the runtime.
+        let objs = str_objects(keys, "keys")?;
+        let keys = objs
+            .iter()
+            .map(super::ready::borrow_str)
+            .collect::<PyResult<Vec<_>>>()?;
+        let store = &self.store;
+        match py.detach(|| store.get_many_cached(&keys)).py_err()? {
+            GetMany::Done(values) => Ready::wrap(py, OptStrs(values).into_pyobject(py)?.unbind()),
+            pending => {
+                let s = self.s();
+                spawn(
+                    py,
+                    async move { s.get_many_misses(pending).await.map(OptStrs) },
+                )
+            }
+        }
     }
 
     /// An async iterator of (key, value) for the string keys starting with
