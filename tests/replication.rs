@@ -25,7 +25,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use cyberfly_store::oplog::{Outcome, SignedOperation};
-use cyberfly_store::sync::SyncConfig;
+use cyberfly_store::sync::{ServeAccess, SyncConfig};
 use cyberfly_store::verify::Keypair;
 use cyberfly_store::{Config, Store, ValueKind};
 
@@ -171,7 +171,12 @@ fn node_process() {
         .unwrap();
     let store = Store::open_blocking(&dir, cfg()).unwrap();
     let kp = Keypair::from_secret(&OWNER).unwrap();
-    let server = store.block_on(store.serve(SyncConfig::loopback())).unwrap();
+    let server = store
+        .block_on(store.serve(SyncConfig {
+            access: ServeAccess::Open,
+            ..SyncConfig::loopback()
+        }))
+        .unwrap();
     let out = std::io::stdout();
     let say = |line: String| {
         let mut o = out.lock();
