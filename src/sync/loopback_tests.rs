@@ -304,7 +304,7 @@ async fn a_peer_not_allowed_is_refused_on_both_protocols() {
     let b_id = b.sync_node_id().await.unwrap();
     assert_eq!(b_id, b.sync_node_id().await.unwrap(), "a stable node id");
     let config = SyncConfig {
-        access: format!("{b_id}").parse().unwrap(),
+        access: b_id.parse().unwrap(),
         ..SyncConfig::loopback()
     };
     let server = a.serve(config).await.unwrap();
