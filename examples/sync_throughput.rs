@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use cyberfly_store::oplog::SignedOperation;
-use cyberfly_store::sync::{SyncConfig, SyncReport};
+use cyberfly_store::sync::{ServeAccess, SyncConfig, SyncReport};
 use cyberfly_store::verify::Keypair;
 use cyberfly_store::{Config, Store, ValueKind};
 
@@ -127,7 +127,13 @@ async fn run(name: &str, n: usize, value_bytes: usize, op: impl Fn(usize) -> Sig
         "(source store written in {:.2} s)",
         t.elapsed().as_secs_f64()
     );
-    let server = a.serve(SyncConfig::loopback()).await.unwrap();
+    let server = a
+        .serve(SyncConfig {
+            access: ServeAccess::Open,
+            ..SyncConfig::loopback()
+        })
+        .await
+        .unwrap();
     let b = Store::open(db.path(), config()).await.unwrap();
     let t = Instant::now();
     let r = b

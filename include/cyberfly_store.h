@@ -1559,12 +1559,17 @@ cfs_result cfs_store_metrics_text(const struct cfs_store *store,
 /**
  * Serve the store to peers (iroh-blobs and `cyberfly-sync/1`) on an iroh
  * endpoint bound to `bind_addr` ("ip:port"; NULL: "0.0.0.0:0"), without
- * relay or DNS. `*out_server` receives the server; its ticket is what
- * peers pass to `cfs_store_sync_from`.
+ * relay or DNS. `allow` names the peers that may connect: their node ids
+ * (`cfs_store_sync_node_id`), separated by commas or spaces, or "*" for
+ * anyone; NULL or empty: nobody. Others are refused on connecting, for the
+ * operation log and for every blob. `*out_server` receives the server; its
+ * ticket is what peers pass to `cfs_store_sync_from`.
  */
 cfs_result cfs_store_serve(const struct cfs_store *store,
                            const char *bind_addr,
                            size_t bind_addr_len,
+                           const char *allow,
+                           size_t allow_len,
                            struct cfs_sync_server **out_server,
                            struct cfs_error **err);
 
@@ -1574,6 +1579,15 @@ cfs_result cfs_store_serve(const struct cfs_store *store,
  */
 cfs_result cfs_sync_server_ticket(const struct cfs_sync_server *server,
                                   struct cfs_string *out_ticket,
+                                  struct cfs_error **err);
+
+/**
+ * This store's node id (hex) into `*out_node_id`: what a serving peer
+ * lists in its `allow` to let this store sync from it. Stable across
+ * restarts. Free with `cfs_string_free`.
+ */
+cfs_result cfs_store_sync_node_id(const struct cfs_store *store,
+                                  struct cfs_string *out_node_id,
                                   struct cfs_error **err);
 
 /**
@@ -1593,15 +1607,18 @@ void cfs_sync_server_free(struct cfs_sync_server *server);
 /**
  * Pull every operation the peer (`peer`: a ticket or `{node id}@ip:port`)
  * has and this store lacks, verifying each; blocks until done. The client
- * endpoint binds `bind_addr` (NULL: "0.0.0.0:0"). `progress` (may be NULL)
- * is called after every page with `userdata`. `*out_report` (optional,
- * may be NULL) receives the totals.
+ * endpoint binds `bind_addr` (NULL: "0.0.0.0:0") and gives up connecting
+ * after `connect_timeout_ms` (0: 10 s). `progress` (may be NULL) is called
+ * after every page with `userdata`. `*out_report` (optional, may be NULL)
+ * receives the totals. A peer that does not allow this store's node id
+ * refuses it: `CFS_RESULT_IO`, the message says "not allowed".
  */
 cfs_result cfs_store_sync_from(const struct cfs_store *store,
                                const char *peer,
                                size_t peer_len,
                                const char *bind_addr,
                                size_t bind_addr_len,
+                               uint64_t connect_timeout_ms,
                                cfs_sync_progress_callback progress,
                                void *userdata,
                                struct cfs_sync_report *out_report,
@@ -1611,13 +1628,15 @@ cfs_result cfs_store_sync_from(const struct cfs_store *store,
  * Start pulling from the peer continuously in the background (each request
  * waits for new operations; failures are retried). `*out_handle` receives
  * the handle: poll it with `cfs_sync_handle_report`, end it with
- * `cfs_sync_handle_stop` or `cfs_sync_handle_free`.
+ * `cfs_sync_handle_stop` or `cfs_sync_handle_free`. `bind_addr` and
+ * `connect_timeout_ms` as for `cfs_store_sync_from`.
  */
 cfs_result cfs_store_sync_start(const struct cfs_store *store,
                                 const char *peer,
                                 size_t peer_len,
                                 const char *bind_addr,
                                 size_t bind_addr_len,
+                                uint64_t connect_timeout_ms,
                                 struct cfs_sync_handle **out_handle,
                                 struct cfs_error **err);
 

@@ -52,6 +52,23 @@ struct GcState {
     /// Callers waiting for the run in progress to finish.
     running: Vec<oneshot::Sender<Result<()>>>,
     last_run: Option<Instant>,
+    /// When the run in progress was let go (the callback returned
+    /// `Continue`); cleared when the loop calls back, i.e. the run ended.
+    run_started: Option<Instant>,
+}
+
+impl GcState {
+    /// The loop has not called back for `at_least` since it started a run:
+    /// iroh-blobs' GC loop ends for good when a run fails.
+    fn stalled(&self, at_least: Duration) -> Option<Error> {
+        let t = self.run_started.filter(|t| t.elapsed() >= at_least)?;
+        Some(Error::Blobs(format!(
+            "the blob store's garbage collection has stopped: the run started {:.0?} ago \
+             never returned (iroh-blobs ends its GC loop after a failed run; the log \
+             says why). Unreferenced blobs are kept until the store is reopened.",
+            t.elapsed()
+        )))
+    }
 }
 
 pub struct Blobs {
@@ -146,15 +163,30 @@ impl Blobs {
     }
 
     /// Run a garbage collection now and wait for it to finish.
+    /// A loop known to have stopped (a run outlived `timeout` before) is
+    /// reported at once.
     pub async fn collect(&self, timeout: Duration) -> Result<()> {
         let (tx, rx) = oneshot::channel();
-        self.gc.lock().expect("gc lock").requested.push(tx);
+        {
+            let mut g = self.gc.lock().expect("gc lock");
+            if let Some(e) = g.stalled(timeout) {
+                return Err(e);
+            }
+            g.requested.push(tx);
+        }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(Error::Blobs("blob store closed during collection".into())),
-            Err(_) => Err(Error::Blobs(format!(
-                "garbage collection did not finish within {timeout:?}"
-            ))),
+            Err(_) => Err(self
+                .gc
+                .lock()
+                .expect("gc lock")
+                .stalled(timeout)
+                .unwrap_or_else(|| {
+                    Error::Blobs(format!(
+                        "garbage collection did not finish within {timeout:?}"
+                    ))
+                })),
         }
     }
 
@@ -209,6 +241,7 @@ fn protect<'a>(
         // after it completed.
         let (finished, pending, starting) = {
             let mut g = gc.lock().expect("gc lock");
+            g.run_started = None;
             let finished = std::mem::take(&mut g.running);
             let due_by_schedule =
                 !interval.is_zero() && g.last_run.map(|t| t.elapsed() >= interval).unwrap_or(true);
@@ -240,7 +273,9 @@ fn protect<'a>(
             Ok(Ok(hashes)) => {
                 set.extend(hashes.into_iter().map(Hash::from_bytes));
                 drop(pending);
-                gc.lock().expect("gc lock").running.extend(starting);
+                let mut g = gc.lock().expect("gc lock");
+                g.running.extend(starting);
+                g.run_started = Some(Instant::now());
                 ProtectOutcome::Continue
             }
             Ok(Err(e)) => {

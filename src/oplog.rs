@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::LogCheck;
 use crate::error::{Error, Result};
-use crate::replica;
+use crate::replica::{self, Epoch};
 use crate::store::{now_ms, Store};
 use crate::types::geo::check_coords;
 use crate::types::json::set_at_path;
@@ -434,40 +434,68 @@ fn lww_value(ts: u64, op_id: &str) -> Vec<u8> {
 }
 
 /// What the writer needs besides the op: a prepared whole-value entry
-/// (String, Json) and, for Json, the document hash and key marker it was
-/// computed from (both must be unchanged), whether the op changes nothing
-/// (a replicated path write with nothing to change), and after a replay the
-/// signature metadata of the key's greatest operation.
+/// (String, Json) and, for Json, the document hash and the key's marker and
+/// type epoch it was computed from (all must be unchanged), whether the op
+/// changes nothing (a replicated path write with nothing to change), after
+/// a replay the signature metadata of the key's greatest operation, and
+/// for a rebuilt Json document (an older op of another type moved the
+/// epoch) the document's entry, `None` if there is none.
 struct Prepared {
     entry: Option<Entry>,
     expect_hash: Option<[u8; 32]>,
-    expect_marker: Option<Option<Vec<u8>>>,
+    expect_head: Option<Head>,
     noop: bool,
     replay_sig: Option<SigMeta>,
+    rebuilt: Option<Option<Entry>>,
 }
+
+/// A key's marker and type epoch as stored.
+type Head = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 impl Prepared {
     fn none() -> Self {
         Prepared {
             entry: None,
             expect_hash: None,
-            expect_marker: None,
+            expect_head: None,
             noop: false,
             replay_sig: None,
+            rebuilt: None,
         }
     }
+}
+
+/// The `since` of a stored type epoch.
+fn epoch_since(raw: Option<&[u8]>) -> Result<Option<Vec<u8>>> {
+    Ok(raw.map(Epoch::decode).transpose()?.and_then(|e| e.since))
 }
 
 const APPLIED: &str = "applied";
 const SUPERSEDED: &str = "superseded";
 const DUPLICATE: &str = "duplicate";
 const CONFLICT: &str = "conflict";
+/// A Json document must be rebuilt before the writer (see `Prepared`).
+const REBUILD: &str = "rebuild";
+
+/// What an operation does to its key's type epoch (`replica::Epoch`).
+enum Step {
+    /// Merge it into the key's value (after removing the value when it
+    /// replaces a key of another type).
+    Apply { epoch: Epoch, replace: bool },
+    /// Older than a write of another type: recorded, nothing changes.
+    Superseded,
+    /// Older than the key's greatest op but newer than the epoch: it
+    /// becomes the epoch's `since`; the value is rebuilt without the ops it
+    /// replaces.
+    Rebuild(Epoch),
+}
 
 fn apply_in_txn(
     txn: &mut Txn<'_>,
     op: &SignedOperation,
     kind: ValueKind,
     prep: Prepared,
+    fresh: bool,
 ) -> Result<Reply> {
     let full = op.full_key();
     let okey = opid_key(&op.op_id);
@@ -476,9 +504,10 @@ fn apply_in_txn(
     }
     let lk = log_key(op.timestamp, &op.op_id);
     let mk = replica::marker_key(&full);
-    let marker = txn.get_raw(&mk)?;
-    if let Some(exp) = &prep.expect_marker {
-        if marker != *exp {
+    let ek = replica::epoch_key(&full);
+    let head: Head = (txn.get_raw(&mk)?, txn.get_raw(&ek)?);
+    if let Some(exp) = &prep.expect_head {
+        if head != *exp {
             return Ok(Reply::Str(CONFLICT.into()));
         }
     }
@@ -487,10 +516,58 @@ fn apply_in_txn(
             return Ok(Reply::Str(CONFLICT.into()));
         }
     }
+    let (marker, epoch_raw) = head;
     let newest = replica::is_newer(marker.as_deref(), op.timestamp, &op.op_id);
-    // Log the op with its arrival number, and move the key marker if it is
-    // the key's greatest operation so far.
-    let record = |txn: &mut Txn<'_>| -> Result<()> {
+    // A key written before type epochs existed: its entry's type, no `since`.
+    let epoch = match &epoch_raw {
+        Some(b) => Some(Epoch::decode(b)?),
+        None => txn.entry(&full)?.map(|e| Epoch {
+            kind: e.kind,
+            since: None,
+        }),
+    };
+    let this = replica::marker_value(op.timestamp, &op.op_id);
+    let step = match epoch {
+        None => Step::Apply {
+            epoch: Epoch { kind, since: None },
+            replace: false,
+        },
+        Some(e) if !e.admits(op.timestamp, &op.op_id) => Step::Superseded,
+        Some(e) if e.kind == kind => Step::Apply {
+            epoch: e,
+            replace: false,
+        },
+        Some(e) => {
+            // A new submission gets the local API's answer for a key that
+            // holds another type; replicated ops follow the epoch rule.
+            if fresh {
+                if let Some(cur) = txn.entry(&full)?.filter(|c| c.kind != kind) {
+                    return Err(Error::WrongType {
+                        expected: kind.name(),
+                        actual: cur.kind.name(),
+                    });
+                }
+            }
+            if newest {
+                Step::Apply {
+                    epoch: Epoch {
+                        kind,
+                        since: marker.clone(),
+                    },
+                    replace: true,
+                }
+            } else {
+                Step::Rebuild(Epoch {
+                    kind: e.kind,
+                    since: Some(this),
+                })
+            }
+        }
+    };
+    // Log the op with its arrival number and under its key, move the key
+    // marker if it is the key's greatest operation so far, and store the
+    // type epoch if it changed.
+    let record = |txn: &mut Txn<'_>, epoch: Option<&Epoch>| -> Result<()> {
         txn.put_raw(okey.clone(), lk.clone());
         txn.put_raw(lk.clone(), op.to_json().into_bytes());
         let n = txn
@@ -502,97 +579,73 @@ fn apply_in_txn(
         let seq = replica::next_seq(txn, n)?;
         txn.put_raw(replica::seq_key(seq), lk.clone());
         txn.put_raw(replica::SEQ_KEY.to_vec(), seq.to_be_bytes().to_vec());
-        if kind == ValueKind::Json {
-            txn.put_raw(
-                replica::json_op_key(&full, op.timestamp, &op.op_id),
-                Vec::new(),
-            );
-        }
+        txn.put_raw(
+            replica::key_op_key(&full, op.timestamp, &op.op_id),
+            Vec::new(),
+        );
         if newest {
             txn.put_raw(mk.clone(), replica::marker_value(op.timestamp, &op.op_id));
         }
+        if let Some(e) = epoch.map(Epoch::encode) {
+            if epoch_raw.as_ref() != Some(&e) {
+                txn.put_raw(ek.clone(), e);
+            }
+        }
         Ok(())
     };
+    let (epoch, replace) = match step {
+        Step::Superseded => {
+            record(txn, None)?;
+            return Ok(Reply::Str(SUPERSEDED.into()));
+        }
+        Step::Rebuild(epoch) => {
+            let sig = match epoch.kind {
+                // The value is the greatest op's, which is newer.
+                ValueKind::String => None,
+                ValueKind::Json => {
+                    let Some(rebuilt) = prep.rebuilt else {
+                        return Ok(Reply::Str(REBUILD.into()));
+                    };
+                    match rebuilt {
+                        Some(e) => txn.put_entry(&full, &e),
+                        None if txn.entry_exists_raw(&full)? => txn.remove_entry(&full),
+                        None => {}
+                    }
+                    prep.replay_sig
+                }
+                k => {
+                    let since = epoch.since.as_deref().unwrap_or_default();
+                    let ops = replica::key_ops_after(txn, &full, k, since)?;
+                    if txn.entry_exists_raw(&full)? {
+                        txn.remove_entry(&full);
+                    }
+                    for o in &ops {
+                        merge_into_key(txn, &full, o, k, None)?;
+                    }
+                    ops.last().map(replica::sig_meta)
+                }
+            };
+            set_sig(txn, &full, sig)?;
+            record(txn, Some(&epoch))?;
+            return Ok(Reply::Str(APPLIED.into()));
+        }
+        Step::Apply { epoch, replace } => (epoch, replace),
+    };
+    if replace && txn.entry_exists_raw(&full)? {
+        txn.remove_entry(&full);
+    }
     if prep.noop {
         // Nothing to change, but a newest op still names the signer.
         if newest {
-            if let Some(mut e) = txn.entry(&full)? {
-                e.sig = Some(replica::sig_meta(op));
-                txn.put_entry(&full, &e);
-            }
+            set_sig(txn, &full, Some(replica::sig_meta(op)))?;
         }
-        record(txn)?;
+        record(txn, Some(&epoch))?;
+        let r = if replace { APPLIED } else { SUPERSEDED };
+        return Ok(Reply::Str(r.into()));
+    }
+    if !merge_into_key(txn, &full, op, kind, prep.entry)? {
+        record(txn, Some(&epoch))?;
         return Ok(Reply::Str(SUPERSEDED.into()));
-    }
-    if let Some(wk) = lww_key(&full, kind, op) {
-        if let Some(prev) = txn.get_raw(&wk)? {
-            if prev.len() >= 8 {
-                let pts = u64::from_be_bytes(prev[..8].try_into().expect("8"));
-                let pid = &prev[8..];
-                if (pts, pid) > (op.timestamp, op.op_id.as_bytes()) {
-                    record(txn)?;
-                    return Ok(Reply::Str(SUPERSEDED.into()));
-                }
-            }
-        }
-        txn.put_raw(wk, lww_value(op.timestamp, &op.op_id));
-    }
-    match kind {
-        ValueKind::String | ValueKind::Json => {
-            let entry = prep
-                .entry
-                .ok_or_else(|| Error::internal("whole-value op without an entry"))?;
-            if let Some(e) = txn.entry(&full)? {
-                if e.kind != kind {
-                    return Err(Error::WrongType {
-                        expected: kind.name(),
-                        actual: e.kind.name(),
-                    });
-                }
-            }
-            txn.put_entry(&full, &entry);
-        }
-        ValueKind::Hash => {
-            let f = op.field.clone().unwrap_or_default();
-            hash::txn_hset(txn, &full, vec![(f, op.value.clone())])?;
-        }
-        ValueKind::List => {
-            // placed by (timestamp, op_id), not by arrival
-            list::txn_insert_ordered(txn, &full, op.timestamp, &op.op_id, op.value.clone())?;
-        }
-        ValueKind::Set => {
-            set::txn_sadd(txn, &full, vec![op.value.clone()])?;
-        }
-        ValueKind::SortedSet => {
-            zset::txn_zadd(
-                txn,
-                &full,
-                vec![(op.value.clone(), op.score.unwrap_or(0.0))],
-            )?;
-        }
-        ValueKind::Stream => {
-            let fields = op
-                .stream_fields
-                .clone()
-                .unwrap_or_else(|| vec![("value".into(), op.value.clone())]);
-            // The id comes from the operation alone (its timestamp and a
-            // hash of its op_id), so every replica gives it the same place.
-            let id = stream::op_stream_id(op.timestamp, &op.op_id);
-            stream::txn_xadd_at(txn, &full, id, fields)?;
-        }
-        ValueKind::TimeSeries => {
-            let v: f64 = op
-                .value
-                .trim()
-                .parse()
-                .map_err(|_| Error::invalid("time-series value is not a number"))?;
-            let t = op.ts_timestamp.unwrap_or(op.timestamp as i64);
-            timeseries::txn_ts_add(txn, &full, vec![(t, v)])?;
-        }
-        ValueKind::Geo => {
-            let (lo, la) = (op.longitude.unwrap_or(0.0), op.latitude.unwrap_or(0.0));
-            geo::txn_geoadd(txn, &full, vec![(lo, la, op.value.clone())])?;
-        }
     }
     // The entry carries the signature metadata of the key's greatest
     // operation, whatever the arrival order: this op's if it is the newest,
@@ -602,14 +655,96 @@ fn apply_in_txn(
     } else {
         prep.replay_sig
     };
+    set_sig(txn, &full, sig)?;
+    record(txn, Some(&epoch))?;
+    Ok(Reply::Str(APPLIED.into()))
+}
+
+fn set_sig(txn: &mut Txn<'_>, full: &str, sig: Option<SigMeta>) -> Result<()> {
     if let Some(sig) = sig {
-        if let Some(mut e) = txn.entry(&full)? {
+        if let Some(mut e) = txn.entry(full)? {
             e.sig = Some(sig);
-            txn.put_entry(&full, &e);
+            txn.put_entry(full, &e);
         }
     }
-    record(txn)?;
-    Ok(Reply::Str(APPLIED.into()))
+    Ok(())
+}
+
+/// Merge one op into the key's value of its type: per field / member /
+/// point last-write-wins, ordered placement for List and Stream items.
+/// `entry` is the prepared whole value of a String or Json op. Whether it
+/// changed anything (`false`: an op of the same field/member is newer).
+fn merge_into_key(
+    txn: &mut Txn<'_>,
+    full: &str,
+    op: &SignedOperation,
+    kind: ValueKind,
+    entry: Option<Entry>,
+) -> Result<bool> {
+    if let Some(wk) = lww_key(full, kind, op) {
+        if let Some(prev) = txn.get_raw(&wk)? {
+            if prev.len() >= 8 {
+                let pts = u64::from_be_bytes(prev[..8].try_into().expect("8"));
+                let pid = &prev[8..];
+                if (pts, pid) > (op.timestamp, op.op_id.as_bytes()) {
+                    return Ok(false);
+                }
+            }
+        }
+        txn.put_raw(wk, lww_value(op.timestamp, &op.op_id));
+    }
+    match kind {
+        ValueKind::String | ValueKind::Json => {
+            let entry = entry.ok_or_else(|| Error::internal("whole-value op without an entry"))?;
+            if let Some(e) = txn.entry(full)? {
+                if e.kind != kind {
+                    return Err(Error::WrongType {
+                        expected: kind.name(),
+                        actual: e.kind.name(),
+                    });
+                }
+            }
+            txn.put_entry(full, &entry);
+        }
+        ValueKind::Hash => {
+            let f = op.field.clone().unwrap_or_default();
+            hash::txn_hset(txn, full, vec![(f, op.value.clone())])?;
+        }
+        ValueKind::List => {
+            // placed by (timestamp, op_id), not by arrival
+            list::txn_insert_ordered(txn, full, op.timestamp, &op.op_id, op.value.clone())?;
+        }
+        ValueKind::Set => {
+            set::txn_sadd(txn, full, vec![op.value.clone()])?;
+        }
+        ValueKind::SortedSet => {
+            zset::txn_zadd(txn, full, vec![(op.value.clone(), op.score.unwrap_or(0.0))])?;
+        }
+        ValueKind::Stream => {
+            let fields = op
+                .stream_fields
+                .clone()
+                .unwrap_or_else(|| vec![("value".into(), op.value.clone())]);
+            // The id comes from the operation alone (its timestamp and a
+            // hash of its op_id), so every replica gives it the same place.
+            let id = stream::op_stream_id(op.timestamp, &op.op_id);
+            stream::txn_xadd_at(txn, full, id, fields)?;
+        }
+        ValueKind::TimeSeries => {
+            let v: f64 = op
+                .value
+                .trim()
+                .parse()
+                .map_err(|_| Error::invalid("time-series value is not a number"))?;
+            let t = op.ts_timestamp.unwrap_or(op.timestamp as i64);
+            timeseries::txn_ts_add(txn, full, vec![(t, v)])?;
+        }
+        ValueKind::Geo => {
+            let (lo, la) = (op.longitude.unwrap_or(0.0), op.latitude.unwrap_or(0.0));
+            geo::txn_geoadd(txn, full, vec![(lo, la, op.value.clone())])?;
+        }
+    }
+    Ok(true)
 }
 
 impl Store {
@@ -682,6 +817,9 @@ impl Store {
         // only a round with a conflict (a concurrent writer) counts against
         // the limit.
         let mut pending: Vec<usize> = (0..n).filter(|i| kinds[*i].is_some()).collect();
+        // Ops that move a Json key's type epoch: the document is rebuilt
+        // before they go to the writer again.
+        let mut rebuild = std::collections::HashSet::new();
         let mut conflict_rounds = 0;
         while !pending.is_empty() && conflict_rounds < 16 {
             let mut wops = Vec::with_capacity(pending.len());
@@ -696,12 +834,17 @@ impl Store {
                     continue;
                 }
                 let op = ops[i].clone();
-                match self.prepare_op(&op, kind, fresh).await {
+                let prepared = if rebuild.contains(&i) {
+                    self.prepare_json_rebuild(&op).await
+                } else {
+                    self.prepare_op(&op, kind, fresh).await
+                };
+                match prepared {
                     Ok((prep, tag)) => {
                         tags.extend(tag);
                         wops.push(WriteOp::Update {
                             key: op.full_key(),
-                            f: Box::new(move |txn| apply_in_txn(txn, &op, kind, prep)),
+                            f: Box::new(move |txn| apply_in_txn(txn, &op, kind, prep, fresh)),
                         });
                         sent.push(i);
                     }
@@ -717,6 +860,10 @@ impl Store {
                     Reply::Str(s) if s == DUPLICATE => Outcome::Duplicate,
                     Reply::Str(s) if s == CONFLICT => {
                         retry.push(i);
+                        continue;
+                    }
+                    Reply::Str(s) if s == REBUILD && rebuild.insert(i) => {
+                        deferred.push(i);
                         continue;
                     }
                     Reply::Failed(e) => Outcome::Rejected(e.0),
@@ -778,12 +925,15 @@ impl Store {
         let value: serde_json::Value = serde_json::from_str(&op.value)
             .map_err(|e| Error::invalid(format!("Json value: {e}")))?;
         let full = op.full_key();
-        let mk = replica::marker_key(&full);
-        let marker = self
-            .read(move |ix| Ok(ix.get_raw(&mk)?.map(|v| v.to_vec())))
-            .await?;
+        let head = self.read_head(&full).await?;
+        let (marker, epoch) = &head;
         let mut p = Prepared::none();
-        let current = self.read_json_doc(&full).await?;
+        let current = match self.read_json_doc(&full).await {
+            // A replicated op on a key of another type: the epoch rule
+            // decides in the writer (the op replaces it or is older).
+            Err(Error::WrongType { .. }) if !fresh => None,
+            r => r?,
+        };
         p.expect_hash = current.as_ref().map(|(_, h)| *h);
         let doc = if replica::is_newer(marker.as_deref(), op.timestamp, &op.op_id) {
             let path = op.json_path.as_deref().unwrap_or("$").trim();
@@ -813,13 +963,16 @@ impl Store {
             }
         } else {
             let o = op.clone();
+            let since = epoch_since(epoch.as_deref())?;
             let history = self
-                .read(move |ix| replica::json_history(ix, &o.full_key(), &o))
+                .read(move |ix| {
+                    replica::json_history(ix, &o.full_key(), Some(&o), since.as_deref())
+                })
                 .await?;
             p.replay_sig = history.last().map(replica::sig_meta);
             replica::json_replay(&history)
         };
-        p.expect_marker = Some(marker);
+        p.expect_head = Some(head);
         let Some(doc) = doc else {
             p.noop = true;
             return Ok((p, None));
@@ -829,6 +982,47 @@ impl Store {
         let (e, t) = self.prepare_entry(ValueKind::Json, text).await?;
         p.entry = Some(e);
         Ok((p, t))
+    }
+
+    /// The key's marker and type epoch, as the writer compares them.
+    async fn read_head(&self, full: &str) -> Result<Head> {
+        let (mk, ek) = (replica::marker_key(full), replica::epoch_key(full));
+        self.read(move |ix| {
+            let get =
+                |k: &[u8]| -> Result<Option<Vec<u8>>> { Ok(ix.get_raw(k)?.map(|v| v.to_vec())) };
+            Ok((get(&mk)?, get(&ek)?))
+        })
+        .await
+    }
+
+    /// `op` (of another type, older than the Json key's greatest op) moves
+    /// the key's type epoch to itself: the document is replayed from the
+    /// key's Json operations greater than `op`.
+    async fn prepare_json_rebuild(
+        &self,
+        op: &SignedOperation,
+    ) -> Result<(Prepared, Option<iroh_blobs::api::TempTag>)> {
+        let full = op.full_key();
+        let head = self.read_head(&full).await?;
+        let after = replica::marker_value(op.timestamp, &op.op_id);
+        let f = full.clone();
+        let history = self
+            .read(move |ix| replica::json_history(ix, &f, None, Some(&after)))
+            .await?;
+        let mut p = Prepared::none();
+        p.expect_head = Some(head);
+        p.replay_sig = history.last().map(replica::sig_meta);
+        let mut tag = None;
+        p.rebuilt = Some(match replica::json_replay(&history) {
+            Some(doc) => {
+                let text = serde_json::to_vec(&doc).map_err(Error::internal)?;
+                let (e, t) = self.prepare_entry(ValueKind::Json, text).await?;
+                tag = t;
+                Some(e)
+            }
+            None => None,
+        });
+        Ok((p, tag))
     }
 
     /// Applied operations with `timestamp >= since_ms`, in (timestamp, op_id)

@@ -10,23 +10,30 @@
 //! - **Key marker.** `w | len | key | 0x01 → (timestamp, op_id)` of the
 //!   greatest operation recorded for the key. The entry's signature metadata
 //!   is that operation's, whatever the arrival order.
-//! - **Json replay.** Path updates do not commute (`$.a` then `$` is not `$`
-//!   then `$.a`), so a Json operation older than the key's marker rebuilds
-//!   the document by replaying the key's operations in (timestamp, op_id)
-//!   order from the last whole-document write (`j | len | key | ts | op_id`
-//!   lists them).
+//! - **Type epoch.** `w | len | key | 0x03 → kind | (timestamp, op_id)`:
+//!   the key's type (the type of its greatest operation) and the greatest
+//!   operation of another type, B. The key holds the merge of its
+//!   operations of that type greater than B; anything at or below B was
+//!   replaced by a write of another type (see "Operations of different
+//!   types on one key" in `docs/ARCHITECTURE.md`).
+//! - **Operations of a key.** `j | len | key | ts | op_id` lists every
+//!   logged operation of a key, in (timestamp, op_id) order. Json path
+//!   updates do not commute (`$.a` then `$` is not `$` then `$.a`), so a
+//!   Json operation older than the key's marker rebuilds the document by
+//!   replaying them from the last whole-document write; an operation of
+//!   another type that moves B rebuilds a container from them.
 
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::oplog::SignedOperation;
 use crate::types::json::set_at_path;
-use crate::value::SigMeta;
+use crate::value::{SigMeta, ValueKind};
 use crate::writer::Txn;
 
 /// `Q | seq (u64 BE)` → log key.
 pub(crate) const NS_SEQ: u8 = b'Q';
-/// `j | u32 len | key | ts | op_id` → () : the Json operations of a key.
-pub(crate) const NS_JSON_OPS: u8 = b'j';
+/// `j | u32 len | key | ts | op_id` → () : the operations of a key.
+pub(crate) const NS_KEY_OPS: u8 = b'j';
 /// The last arrival number given out.
 pub(crate) const SEQ_KEY: &[u8] = b"#oplog_seq";
 /// 16 random bytes naming this store's log (watermarks are kept per id).
@@ -54,8 +61,8 @@ fn key_prefix(ns: u8, full: &str) -> Vec<u8> {
     k
 }
 
-pub(crate) fn json_op_key(full: &str, ts: u64, op_id: &str) -> Vec<u8> {
-    let mut k = key_prefix(NS_JSON_OPS, full);
+pub(crate) fn key_op_key(full: &str, ts: u64, op_id: &str) -> Vec<u8> {
+    let mut k = key_prefix(NS_KEY_OPS, full);
     k.extend_from_slice(&ts.to_be_bytes());
     k.extend_from_slice(op_id.as_bytes());
     k
@@ -67,6 +74,46 @@ pub(crate) fn marker_key(full: &str) -> Vec<u8> {
     let mut k = key_prefix(NS_LWW, full);
     k.push(1);
     k
+}
+
+/// The type epoch's index key.
+pub(crate) fn epoch_key(full: &str) -> Vec<u8> {
+    let mut k = key_prefix(NS_LWW, full);
+    k.push(3);
+    k
+}
+
+/// A key's type epoch: its type and `since`, the marker of the greatest
+/// operation of another type (`None`: there is none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Epoch {
+    pub kind: ValueKind,
+    pub since: Option<Vec<u8>>,
+}
+
+impl Epoch {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = vec![self.kind as u8];
+        if let Some(s) = &self.since {
+            v.extend_from_slice(s);
+        }
+        v
+    }
+
+    pub fn decode(b: &[u8]) -> Result<Self> {
+        let (&k, rest) = b
+            .split_first()
+            .ok_or_else(|| Error::Corrupt("empty type epoch".into()))?;
+        Ok(Epoch {
+            kind: ValueKind::from_u8(k)?,
+            since: (!rest.is_empty()).then(|| rest.to_vec()),
+        })
+    }
+
+    /// Whether `(ts, op_id)` is greater than `since` (so it counts).
+    pub fn admits(&self, ts: u64, op_id: &str) -> bool {
+        is_newer(self.since.as_deref(), ts, op_id)
+    }
 }
 
 pub(crate) fn marker_value(ts: u64, op_id: &str) -> Vec<u8> {
@@ -103,7 +150,7 @@ fn be_u64(v: &[u8]) -> Option<u64> {
 /// The arrival number of the operation being recorded (writer thread).
 /// `logged` is the log's length before it. A log written before arrival
 /// numbers existed is numbered first, in (timestamp, op_id) order, and its
-/// Json operations indexed: a one-off cost on the first write after an
+/// operations indexed by key: a one-off cost on the first write after an
 /// upgrade. Every read sees sled plus the group, and an earlier record in
 /// the same group would have set the counter, so nothing is numbered twice.
 pub(crate) fn next_seq(txn: &mut Txn<'_>, logged: u64) -> Result<u64> {
@@ -121,9 +168,7 @@ pub(crate) fn next_seq(txn: &mut Txn<'_>, logged: u64) -> Result<u64> {
         n += 1;
         rows.push((seq_key(n), k.to_vec()));
         if let Ok(op) = serde_json::from_slice::<SignedOperation>(&v) {
-            if op.kind().ok() == Some(crate::ValueKind::Json) {
-                rows.push((json_op_key(&op.full_key(), op.timestamp, &op.op_id), vec![]));
-            }
+            rows.push((key_op_key(&op.full_key(), op.timestamp, &op.op_id), vec![]));
         }
     }
     for (k, v) in rows {
@@ -168,34 +213,40 @@ pub(crate) fn ops_after(
     Ok(out)
 }
 
-/// The Json operations of `full` that a replay including `op` needs: read
-/// newest first until a whole-document write older than `op` (which resets
-/// the document), then returned in (timestamp, op_id) order with `op`.
+/// The Json operations of `full` a replay needs: with `op`, the key's Json
+/// operations read newest first down to a whole-document write older than
+/// `op` (which resets the document), plus `op`; without, down to the newest
+/// whole-document write. Only operations greater than `after` (the type
+/// epoch's `since`) count. Returned in (timestamp, op_id) order.
 pub(crate) fn json_history(
     ix: &Index,
     full: &str,
-    op: &SignedOperation,
+    op: Option<&SignedOperation>,
+    after: Option<&[u8]>,
 ) -> Result<Vec<SignedOperation>> {
-    let prefix = key_prefix(NS_JSON_OPS, full);
-    let mut ops = vec![op.clone()];
+    let prefix = key_prefix(NS_KEY_OPS, full);
+    let mut ops: Vec<SignedOperation> = op.into_iter().cloned().collect();
     for item in ix.tree.scan_prefix(&prefix).rev() {
         let (k, _) = item?;
         let rest = &k[prefix.len()..];
-        let ts = be_u64(rest).ok_or_else(|| Error::Corrupt("json op key".into()))?;
-        let id =
-            std::str::from_utf8(&rest[8..]).map_err(|_| Error::Corrupt("json op key".into()))?;
-        if id == op.op_id {
+        if after.is_some_and(|a| rest <= a) {
+            break;
+        }
+        let id = rest
+            .get(8..)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .ok_or_else(|| Error::Corrupt("key op key".into()))?;
+        if op.is_some_and(|o| o.op_id == id) {
             continue;
         }
-        let mut lk = vec![NS_LOG];
-        lk.extend_from_slice(&ts.to_be_bytes());
-        lk.extend_from_slice(id.as_bytes());
-        let Some(body) = ix.get_raw(&lk)? else {
+        let Some(o) = logged_op(ix.get_raw(&log_key_of(rest))?.as_deref())? else {
             continue;
         };
-        let o: SignedOperation = serde_json::from_slice(&body)
-            .map_err(|e| Error::Corrupt(format!("logged operation: {e}")))?;
-        let older = (o.timestamp, o.op_id.as_str()) < (op.timestamp, op.op_id.as_str());
+        if o.kind().ok() != Some(ValueKind::Json) {
+            continue;
+        }
+        let older =
+            op.is_none_or(|p| (o.timestamp, o.op_id.as_str()) < (p.timestamp, p.op_id.as_str()));
         let root = is_root(&o);
         ops.push(o);
         if root && older {
@@ -204,6 +255,45 @@ pub(crate) fn json_history(
     }
     ops.sort_by(|a, b| (a.timestamp, &a.op_id).cmp(&(b.timestamp, &b.op_id)));
     Ok(ops)
+}
+
+/// The operations of `full` of type `kind` greater than `after`, in
+/// (timestamp, op_id) order, as the writer's transaction sees them.
+pub(crate) fn key_ops_after(
+    txn: &Txn<'_>,
+    full: &str,
+    kind: ValueKind,
+    after: &[u8],
+) -> Result<Vec<SignedOperation>> {
+    let prefix = key_prefix(NS_KEY_OPS, full);
+    let mut out = Vec::new();
+    for k in txn.keys_with_prefix(&prefix)? {
+        let rest = &k[prefix.len()..];
+        if rest <= after {
+            continue;
+        }
+        if let Some(o) = logged_op(txn.get_raw(&log_key_of(rest))?.as_deref())? {
+            if o.kind().ok() == Some(kind) {
+                out.push(o);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The log key of a key-op suffix (`ts | op_id`).
+fn log_key_of(ts_op_id: &[u8]) -> Vec<u8> {
+    let mut lk = Vec::with_capacity(1 + ts_op_id.len());
+    lk.push(NS_LOG);
+    lk.extend_from_slice(ts_op_id);
+    lk
+}
+
+fn logged_op(body: Option<&[u8]>) -> Result<Option<SignedOperation>> {
+    body.map(|b| {
+        serde_json::from_slice(b).map_err(|e| Error::Corrupt(format!("logged operation: {e}")))
+    })
+    .transpose()
 }
 
 fn is_root(op: &SignedOperation) -> bool {

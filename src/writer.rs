@@ -168,6 +168,33 @@ impl<'a> Txn<'a> {
         };
     }
 
+    /// The keys under `prefix` as this transaction sees them (sled, then
+    /// the group's, the request's and the op's pending writes), in order.
+    pub fn keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut keys: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
+        for item in self.index.tree.scan_prefix(prefix) {
+            keys.insert(item?.0.to_vec(), true);
+        }
+        let layers = [
+            Some(self.group),
+            Some(&self.staged),
+            self.op_staged.as_ref(),
+        ];
+        for layer in layers.into_iter().flatten() {
+            for (k, v) in layer.range(prefix.to_vec()..) {
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                keys.insert(k.clone(), v.is_some());
+            }
+        }
+        Ok(keys
+            .into_iter()
+            .filter(|(_, live)| *live)
+            .map(|(k, _)| k)
+            .collect())
+    }
+
     /// The live entry of a key: `None` if absent or expired.
     pub fn entry(&self, key: &str) -> Result<Option<Entry>> {
         match self.get_raw(&entry_key(key.as_bytes()))? {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cyberfly_store::oplog::{Outcome, SignedOperation};
 use cyberfly_store::verify::Keypair;
-use cyberfly_store::{Config, ErrorCode, LogCheck, Store, ValueKind};
+use cyberfly_store::{Config, ErrorCode, LogCheck, Store, TypedValue, ValueKind};
 use serde_json::json;
 
 fn cfg() -> Config {
@@ -341,4 +341,153 @@ async fn the_log_is_loaded_at_open_with_progress() {
         assert_eq!(seen.load(Ordering::SeqCst), 10_000);
         s.close().await.unwrap();
     }
+}
+
+/// Every order of `ops` (each order under its own owner key, so in its own
+/// database of one store), applied one at a time as replicated ops: the
+/// key `k` ends with the same type, contents and signer timestamp in every
+/// order, and that is `want`.
+async fn every_order_gives(template: Vec<SignedOperation>, want: (ValueKind, TypedValue, u64)) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), cfg()).await.unwrap();
+    let n = template.len();
+    let mut orders: Vec<Vec<usize>> = vec![vec![]];
+    for _ in 0..n {
+        let mut longer = Vec::new();
+        for o in &orders {
+            for i in (0..n).filter(|i| !o.contains(i)) {
+                longer.push([o.as_slice(), &[i]].concat());
+            }
+        }
+        orders = longer;
+    }
+    for (p, order) in orders.iter().enumerate() {
+        let mut seed = [7u8; 32];
+        seed[..8].copy_from_slice(&(p as u64).to_le_bytes());
+        let kp = Keypair::from_secret(&seed).unwrap();
+        for &i in order {
+            let mut o = template[i].clone();
+            o.db_name = db(&kp);
+            o.op_id = format!("{}-{p}", o.op_id); // op_ids are unique store-wide
+            o.sign(&kp);
+            let out = s.apply_replicated(vec![o]).await.unwrap();
+            assert!(
+                !matches!(out[0], Outcome::Rejected(_)),
+                "{order:?}: {out:?}"
+            );
+        }
+        let mut found = vec![];
+        for kind in [
+            ValueKind::String,
+            ValueKind::Hash,
+            ValueKind::List,
+            ValueKind::Set,
+            ValueKind::SortedSet,
+            ValueKind::Json,
+            ValueKind::Stream,
+            ValueKind::TimeSeries,
+            ValueKind::Geo,
+        ] {
+            for (_, v, sig) in s.get_all(&db(&kp), kind).collect_all().await.unwrap() {
+                found.push((kind, v, sig.unwrap().timestamp_ms));
+            }
+        }
+        assert_eq!(found, vec![want.clone()], "order {order:?}");
+    }
+    s.close().await.unwrap();
+}
+
+fn at(mut o: SignedOperation, ts: u64) -> SignedOperation {
+    o.timestamp = ts;
+    o.op_id = format!("op{ts}");
+    o
+}
+
+fn hash_op(kp: &Keypair, field: &str, value: &str, ts: u64) -> SignedOperation {
+    let mut o = op(kp, "k", value, ValueKind::Hash);
+    o.field = Some(field.into());
+    at(o, ts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_of_different_types_on_one_key_converge() {
+    let kp = Keypair::generate();
+    let t = |d: u64| 1_700_000_000_000 + d;
+    // A newer write of another type replaces the key; an older one cuts
+    // off what is older than itself: the String at 200 replaces the Hash
+    // field `a` of 100, the List item at 250 (older than the Hash at 300)
+    // removes nothing left, the Hash field `a` at 150 is older than the
+    // String. Left: the Hash {b} of 300.
+    every_order_gives(
+        vec![
+            hash_op(&kp, "a", "h1", t(100)),
+            at(op(&kp, "k", "s2", ValueKind::String), t(200)),
+            hash_op(&kp, "b", "h3", t(300)),
+            at(op(&kp, "k", "l4", ValueKind::List), t(250)),
+            hash_op(&kp, "a", "h5", t(150)),
+        ],
+        (
+            ValueKind::Hash,
+            TypedValue::Hash(vec![("b".into(), "h3".into())]),
+            t(300),
+        ),
+    )
+    .await;
+    // Json: the Set member at 200 replaces the document of 100; the
+    // document is what the Json writes after 200 make of it, in order.
+    let mut path = at(op(&kp, "k", "2", ValueKind::Json), t(300));
+    path.json_path = Some("$.b".into());
+    every_order_gives(
+        vec![
+            at(op(&kp, "k", r#"{"a":1}"#, ValueKind::Json), t(100)),
+            path,
+            at(op(&kp, "k", "m", ValueKind::Set), t(200)),
+            at(op(&kp, "k", r#"{"x":0}"#, ValueKind::Json), t(250)),
+            at(op(&kp, "k", "n", ValueKind::Set), t(50)),
+        ],
+        (
+            ValueKind::Json,
+            TypedValue::Json(json!({"x": 0, "b": 2})),
+            t(300),
+        ),
+    )
+    .await;
+    // A container older than a String changes nothing; a newer one after
+    // an older String holds only what is newer than that String.
+    let mut z = at(op(&kp, "k", "m", ValueKind::SortedSet), t(120));
+    z.score = Some(1.0);
+    let mut z2 = at(op(&kp, "k", "n", ValueKind::SortedSet), t(400));
+    z2.score = Some(2.0);
+    every_order_gives(
+        vec![
+            z,
+            at(op(&kp, "k", "s", ValueKind::String), t(300)),
+            at(op(&kp, "k", "s0", ValueKind::String), t(110)),
+            z2,
+        ],
+        (
+            ValueKind::SortedSet,
+            TypedValue::SortedSet(vec![("n".into(), 2.0)]),
+            t(400),
+        ),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_submission_of_another_type_is_wrong_type_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), cfg()).await.unwrap();
+    let kp = Keypair::generate();
+    s.apply(signed(&kp, op(&kp, "k", "v", ValueKind::String)))
+        .await
+        .unwrap();
+    let before = s.state_digest().await.unwrap();
+    let mut h = op(&kp, "k", "x", ValueKind::Hash);
+    h.field = Some("f".into());
+    let e = s.apply(signed(&kp, h)).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::WrongType, "{e}");
+    assert_eq!(s.state_digest().await.unwrap(), before);
+    assert_eq!(s.log_len().await.unwrap(), 1);
+    s.close().await.unwrap();
 }

@@ -3,7 +3,7 @@ checked against the built module by ``python -m mypy.stubtest``)."""
 
 import builtins
 import os
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any, Optional, Union, final
 
 __version__: str
@@ -352,7 +352,11 @@ class Store:
 
     # replication
     def serve(
-        self, *, bind: Optional[str] = None, relay_url: Optional[str] = None
+        self,
+        *,
+        bind: Optional[str] = None,
+        relay_url: Optional[str] = None,
+        allow: Optional[Union[str, Sequence[str]]] = None,
     ) -> Awaitable[SyncServer]: ...
     def sync_from(
         self,
@@ -377,6 +381,7 @@ class Store:
         retry_after: Optional[float] = None,
         connect_timeout: Optional[float] = None,
     ) -> SyncHandle: ...
+    def sync_node_id(self) -> Awaitable[str]: ...
     def store_id(self) -> Awaitable[str]: ...
     def sync_watermarks(self) -> Awaitable[dict[str, int]]: ...
 

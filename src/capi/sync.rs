@@ -86,8 +86,16 @@ pub struct cfs_sync_handle {
     last: Mutex<SyncReport>,
 }
 
-fn sync_config(bind_addr: *const c_char, bind_addr_len: usize) -> Result<SyncConfig, Fail> {
+/// `connect_timeout_ms` 0 keeps the default (10 s).
+fn sync_config(
+    bind_addr: *const c_char,
+    bind_addr_len: usize,
+    connect_timeout_ms: u64,
+) -> Result<SyncConfig, Fail> {
     let mut c = SyncConfig::default();
+    if connect_timeout_ms > 0 {
+        c.connect_timeout = std::time::Duration::from_millis(connect_timeout_ms);
+    }
     if let Some(b) = opt_text(bind_addr, bind_addr_len, "bind_addr")? {
         c.bind_addr = b
             .parse()
@@ -98,20 +106,28 @@ fn sync_config(bind_addr: *const c_char, bind_addr_len: usize) -> Result<SyncCon
 
 /// Serve the store to peers (iroh-blobs and `cyberfly-sync/1`) on an iroh
 /// endpoint bound to `bind_addr` ("ip:port"; NULL: "0.0.0.0:0"), without
-/// relay or DNS. `*out_server` receives the server; its ticket is what
-/// peers pass to `cfs_store_sync_from`.
+/// relay or DNS. `allow` names the peers that may connect: their node ids
+/// (`cfs_store_sync_node_id`), separated by commas or spaces, or "*" for
+/// anyone; NULL or empty: nobody. Others are refused on connecting, for the
+/// operation log and for every blob. `*out_server` receives the server; its
+/// ticket is what peers pass to `cfs_store_sync_from`.
 #[no_mangle]
 pub extern "C" fn cfs_store_serve(
     store: *const cfs_store,
     bind_addr: *const c_char,
     bind_addr_len: usize,
+    allow: *const c_char,
+    allow_len: usize,
     out_server: *mut *mut cfs_sync_server,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
     guard(err, || {
         let s = store_ref(store)?;
         let out = Out::new(out_server, "out_server")?;
-        let config = sync_config(bind_addr, bind_addr_len)?;
+        let mut config = sync_config(bind_addr, bind_addr_len, 0)?;
+        if let Some(a) = opt_text(allow, allow_len, "allow")? {
+            config.access = a.parse()?;
+        }
         let server = block(&s.store, s.store.serve(config))?;
         out.write(Box::into_raw(Box::new(cfs_sync_server {
             store: s.store.clone(),
@@ -140,6 +156,24 @@ pub extern "C" fn cfs_sync_server_ticket(
         let s = server_ref(server)?;
         let out = Out::new(out_ticket, "out_ticket")?;
         out.write(cfs_string::from_str(&s.ticket()));
+        Ok(())
+    })
+}
+
+/// This store's node id (hex) into `*out_node_id`: what a serving peer
+/// lists in its `allow` to let this store sync from it. Stable across
+/// restarts. Free with `cfs_string_free`.
+#[no_mangle]
+pub extern "C" fn cfs_store_sync_node_id(
+    store: *const cfs_store,
+    out_node_id: *mut cfs_string,
+    err: *mut *mut cfs_error,
+) -> cfs_result {
+    guard(err, || {
+        let s = store_ref(store)?;
+        let out = Out::new(out_node_id, "out_node_id")?;
+        let id = block(&s.store, s.store.sync_node_id())?;
+        out.write(cfs_string::from_str(&id));
         Ok(())
     })
 }
@@ -184,16 +218,20 @@ pub extern "C" fn cfs_sync_server_free(server: *mut cfs_sync_server) {
 
 /// Pull every operation the peer (`peer`: a ticket or `{node id}@ip:port`)
 /// has and this store lacks, verifying each; blocks until done. The client
-/// endpoint binds `bind_addr` (NULL: "0.0.0.0:0"). `progress` (may be NULL)
-/// is called after every page with `userdata`. `*out_report` (optional,
-/// may be NULL) receives the totals.
+/// endpoint binds `bind_addr` (NULL: "0.0.0.0:0") and gives up connecting
+/// after `connect_timeout_ms` (0: 10 s). `progress` (may be NULL) is called
+/// after every page with `userdata`. `*out_report` (optional, may be NULL)
+/// receives the totals. A peer that does not allow this store's node id
+/// refuses it: `CFS_RESULT_IO`, the message says "not allowed".
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
 pub extern "C" fn cfs_store_sync_from(
     store: *const cfs_store,
     peer: *const c_char,
     peer_len: usize,
     bind_addr: *const c_char,
     bind_addr_len: usize,
+    connect_timeout_ms: u64,
     progress: cfs_sync_progress_callback,
     userdata: *mut c_void,
     out_report: *mut cfs_sync_report,
@@ -202,7 +240,7 @@ pub extern "C" fn cfs_store_sync_from(
     guard(err, || {
         let s = store_ref(store)?;
         let peer = text(peer, peer_len, "peer")?;
-        let config = sync_config(bind_addr, bind_addr_len)?;
+        let config = sync_config(bind_addr, bind_addr_len, connect_timeout_ms)?;
         let progress: Option<ProgressFn> = progress.map(|cb| {
             let ud = Mutex::new(UserData(userdata));
             let f: ProgressFn = std::sync::Arc::new(move |r: &SyncReport| {
@@ -227,7 +265,8 @@ pub extern "C" fn cfs_store_sync_from(
 /// Start pulling from the peer continuously in the background (each request
 /// waits for new operations; failures are retried). `*out_handle` receives
 /// the handle: poll it with `cfs_sync_handle_report`, end it with
-/// `cfs_sync_handle_stop` or `cfs_sync_handle_free`.
+/// `cfs_sync_handle_stop` or `cfs_sync_handle_free`. `bind_addr` and
+/// `connect_timeout_ms` as for `cfs_store_sync_from`.
 #[no_mangle]
 pub extern "C" fn cfs_store_sync_start(
     store: *const cfs_store,
@@ -235,6 +274,7 @@ pub extern "C" fn cfs_store_sync_start(
     peer_len: usize,
     bind_addr: *const c_char,
     bind_addr_len: usize,
+    connect_timeout_ms: u64,
     out_handle: *mut *mut cfs_sync_handle,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
@@ -242,7 +282,7 @@ pub extern "C" fn cfs_store_sync_start(
         let s = store_ref(store)?;
         let peer = text(peer, peer_len, "peer")?;
         let out = Out::new(out_handle, "out_handle")?;
-        let config = sync_config(bind_addr, bind_addr_len)?;
+        let config = sync_config(bind_addr, bind_addr_len, connect_timeout_ms)?;
         let h = s.store.sync_continuous(peer, config, None)?;
         out.write(Box::into_raw(Box::new(cfs_sync_handle {
             store: s.store.clone(),
@@ -365,6 +405,8 @@ mod tests {
             ca,
             bind.as_ptr().cast(),
             bind.len(),
+            "*".as_ptr().cast(),
+            1,
             &mut server,
             std::ptr::null_mut(),
         );
@@ -388,6 +430,7 @@ mod tests {
             t.len(),
             bind.as_ptr().cast(),
             bind.len(),
+            0,
             Some(count),
             (&mut seen as *mut u64).cast(),
             &mut report,
@@ -402,6 +445,7 @@ mod tests {
             4,
             std::ptr::null(),
             0,
+            0,
             None,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
@@ -415,6 +459,7 @@ mod tests {
             t.len(),
             bind.as_ptr().cast(),
             bind.len(),
+            0,
             &mut h,
             std::ptr::null_mut(),
         );

@@ -16,7 +16,7 @@ use pyo3::types::PyDict;
 use super::error::{invalid, to_pyerr};
 use super::store::PyStore;
 use super::{none, runtime, spawn, Ready, ENTERING, EXITING};
-use crate::sync::{ProgressFn, SyncConfig, SyncHandle, SyncReport, SyncServer};
+use crate::sync::{ProgressFn, ServeAccess, SyncConfig, SyncHandle, SyncReport, SyncServer};
 
 /// A report as a Python dict.
 pub(crate) struct PyReport(SyncReport);
@@ -241,15 +241,27 @@ impl PyStore {
     /// Serve this store to peers over iroh: the blobs protocol and
     /// `cyberfly-sync/1`, on an endpoint bound to `bind` ("ip:port"; default
     /// "0.0.0.0:0"), with no relay unless `relay_url` is given. Returns a
-    /// `SyncServer` whose `ticket` peers pass to `sync_from`.
-    #[pyo3(signature = (*, bind=None, relay_url=None))]
+    /// `SyncServer` whose `ticket` peers pass to `sync_from`. `allow` names
+    /// the peers that may connect: a list of node ids (their
+    /// `sync_node_id()`), or "*" for anyone; default: nobody. Others are
+    /// refused on connecting, for the operation log and for every blob.
+    #[pyo3(signature = (*, bind=None, relay_url=None, allow=None))]
     fn serve<'py>(
         &self,
         py: Python<'py>,
         bind: Option<&str>,
         relay_url: Option<String>,
+        allow: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let config = sync_config(bind, relay_url, None, None, None, None, None)?;
+        let mut config = sync_config(bind, relay_url, None, None, None, None, None)?;
+        if let Some(a) = allow {
+            config.access = if let Ok(text) = a.extract::<String>() {
+                text.parse()
+            } else {
+                ServeAccess::peers(a.extract::<Vec<String>>()?)
+            }
+            .map_err(to_pyerr)?;
+        }
         let s = self.s();
         spawn(py, async move {
             let server = s.serve(config).await?;
@@ -335,6 +347,14 @@ impl PyStore {
             handle: Arc::new(Mutex::new(Some(h))),
             last: Arc::default(),
         })
+    }
+
+    /// This store's node id (hex): it serves under it and dials peers from
+    /// it, so it is what a serving peer lists in `allow`. Stable across
+    /// restarts.
+    fn sync_node_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.s();
+        spawn(py, async move { s.sync_node_id().await })
     }
 
     /// This store's id as its peers know it (hex).

@@ -11,7 +11,9 @@ use iroh_blobs::{Hash, HashAndFormat};
 use tokio::sync::watch;
 
 use super::proto::{self, net_err, Request, Response};
-use super::{bind_endpoint, write_raw, PeerAddr, ProgressFn, SyncConfig, SyncReport};
+use super::{
+    bind_endpoint, endpoint_secret, write_raw, PeerAddr, ProgressFn, SyncConfig, SyncReport,
+};
 use crate::error::{Error, Result};
 use crate::oplog::{Outcome, SignedOperation};
 use crate::replica;
@@ -400,7 +402,8 @@ pub(super) async fn sync_once(
     progress: Option<ProgressFn>,
 ) -> Result<SyncReport> {
     store.check_open()?;
-    let ep = bind_endpoint(config, None, vec![]).await?;
+    // Dial from the store's node id: what a peer's allow list names.
+    let ep = bind_endpoint(config, Some(endpoint_secret(store).await?), vec![]).await?;
     let report = Mutex::new(SyncReport::default());
     let r = async {
         let (fetcher, peer_id, _) = Fetcher::connect(store, &ep, peer, config).await?;
@@ -470,7 +473,11 @@ pub(super) fn spawn_continuous(
                 break;
             }
             if ep.is_none() {
-                match bind_endpoint(&config, None, vec![]).await {
+                let bound = match endpoint_secret(&s).await {
+                    Ok(sk) => bind_endpoint(&config, Some(sk), vec![]).await,
+                    Err(err) => Err(err),
+                };
+                match bound {
                     Ok(b) => ep = Some(b),
                     Err(err) => {
                         e.lock().expect("errors").push(err.to_string());

@@ -24,6 +24,14 @@ fn op(kp: &Keypair, key: &str, value: &str, kind: ValueKind) -> SignedOperation 
     o
 }
 
+/// Serving to anyone on loopback.
+fn open_loopback() -> SyncConfig {
+    SyncConfig {
+        access: ServeAccess::Open,
+        ..SyncConfig::loopback()
+    }
+}
+
 fn small_config() -> SyncConfig {
     SyncConfig {
         page_ops: 64,
@@ -42,7 +50,12 @@ async fn pull_resume_and_forgeries() {
         .map(|i| op(&kp, &format!("k{i}"), &format!("v{i}"), ValueKind::String))
         .collect();
     a.apply_many(ops).await.unwrap();
-    let server = a.serve(SyncConfig::loopback()).await.unwrap();
+    // served to b alone
+    let only_b = SyncConfig {
+        access: ServeAccess::peers([b.sync_node_id().await.unwrap()]).unwrap(),
+        ..SyncConfig::loopback()
+    };
+    let server = a.serve(only_b).await.unwrap();
     let ticket = server.ticket();
 
     let seen = Arc::new(AtomicU64::new(0));
@@ -169,7 +182,7 @@ async fn large_values_travel_as_blobs_once() {
     ])
     .await
     .unwrap();
-    let server = a.serve(SyncConfig::loopback()).await.unwrap();
+    let server = a.serve(open_loopback()).await.unwrap();
     let r = b
         .sync_from(&server.ticket(), &small_config())
         .await
@@ -184,7 +197,7 @@ async fn large_values_travel_as_blobs_once() {
     );
     let r = a
         .sync_from(
-            &b.serve(SyncConfig::loopback()).await.unwrap().ticket(),
+            &b.serve(open_loopback()).await.unwrap().ticket(),
             &small_config(),
         )
         .await
@@ -205,7 +218,7 @@ async fn continuous_sync_follows_new_operations() {
     let a = Store::open(da.path(), cfg()).await.unwrap();
     let b = Store::open(db.path(), cfg()).await.unwrap();
     let kp = Keypair::generate();
-    let server = a.serve(SyncConfig::loopback()).await.unwrap();
+    let server = a.serve(open_loopback()).await.unwrap();
     let config = SyncConfig {
         poll_wait: Duration::from_millis(500),
         retry_after: Duration::from_millis(50),
@@ -253,7 +266,7 @@ async fn a_server_that_goes_away_is_an_io_error_then_resumes() {
     )
     .await
     .unwrap();
-    let server = a.serve(SyncConfig::loopback()).await.unwrap();
+    let server = a.serve(open_loopback()).await.unwrap();
     let ticket = server.ticket();
     let node = server.node_id();
     server.shutdown().await.unwrap();
@@ -264,7 +277,7 @@ async fn a_server_that_goes_away_is_an_io_error_then_resumes() {
     let e = b.sync_from(&ticket, &quick).await.unwrap_err();
     assert_eq!(e.code(), crate::ErrorCode::Io, "{e}");
     // Serving again: the same node id (the key is kept in the store).
-    let server = a.serve(SyncConfig::loopback()).await.unwrap();
+    let server = a.serve(open_loopback()).await.unwrap();
     assert_eq!(server.node_id(), node);
     let r = b
         .sync_from(&server.addr().to_direct_string(), &small_config())
@@ -274,4 +287,91 @@ async fn a_server_that_goes_away_is_an_io_error_then_resumes() {
     server.shutdown().await.unwrap();
     a.close().await.unwrap();
     b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_not_allowed_is_refused_on_both_protocols() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = Store::open(dirs[0].path(), cfg()).await.unwrap();
+    let b = Store::open(dirs[1].path(), cfg()).await.unwrap();
+    let c = Store::open(dirs[2].path(), cfg()).await.unwrap();
+    let kp = Keypair::generate();
+    a.apply_many(vec![op(&kp, "k", &"v".repeat(50_000), ValueKind::String)])
+        .await
+        .unwrap();
+    let secret = a.add_blob(vec![9u8; 70_000]).await.unwrap();
+    let hash = iroh_blobs::Hash::from_bytes(secret.0);
+    let b_id = b.sync_node_id().await.unwrap();
+    assert_eq!(b_id, b.sync_node_id().await.unwrap(), "a stable node id");
+    let config = SyncConfig {
+        access: b_id.parse().unwrap(),
+        ..SyncConfig::loopback()
+    };
+    let server = a.serve(config).await.unwrap();
+    let empty = c.state_digest().await.unwrap();
+
+    // c: refused on cyberfly-sync/1, nothing applied
+    let e = c
+        .sync_from(&server.ticket(), &small_config())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), crate::ErrorCode::Io, "{e}");
+    assert!(e.to_string().contains("not allowed"), "{e}");
+    assert_eq!(c.state_digest().await.unwrap(), empty);
+    assert!(c.sync_watermarks().await.unwrap().is_empty());
+
+    // iroh-blobs: a blob whose hash is known is refused to c, served to b.
+    let fetch = |s: Store| {
+        let addr = server.addr().0.clone();
+        async move {
+            let sk = endpoint_secret(&s).await.unwrap();
+            let ep = bind_endpoint(&SyncConfig::loopback(), Some(sk), vec![])
+                .await
+                .unwrap();
+            let conn = ep.connect(addr, iroh_blobs::ALPN).await.unwrap();
+            let r = s
+                .blobs()
+                .api()
+                .remote()
+                .fetch(conn, iroh_blobs::HashAndFormat::raw(hash))
+                .complete()
+                .await;
+            ep.close().await;
+            r.map(|_| ()).map_err(|e| e.to_string())
+        }
+    };
+    // (iroh-blobs reports the close as "connection lost", without reason)
+    fetch(c.clone()).await.unwrap_err();
+    assert!(!c.blobs().api().has(hash).await.unwrap());
+    fetch(b.clone()).await.unwrap();
+    assert_eq!(
+        b.blobs().api().blobs().get_bytes(hash).await.unwrap().len(),
+        70_000
+    );
+
+    // b syncs; the default serves nobody, not even b.
+    let r = b
+        .sync_from(&server.ticket(), &small_config())
+        .await
+        .unwrap();
+    assert_eq!(r.applied, 1, "{r:?}");
+    server.shutdown().await.unwrap();
+    let closed = a.serve(SyncConfig::loopback()).await.unwrap();
+    let e = b
+        .sync_from(&closed.ticket(), &small_config())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not allowed"), "{e}");
+    closed.shutdown().await.unwrap();
+
+    // bad allow lists are typed errors
+    for bad in ["nothex", "abc,def"] {
+        let e = bad.parse::<ServeAccess>().unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::InvalidArgument, "{e}");
+    }
+    assert_eq!("*".parse::<ServeAccess>().unwrap(), ServeAccess::Open);
+    assert_eq!("".parse::<ServeAccess>().unwrap(), ServeAccess::default());
+    for s in [a, b, c] {
+        s.close().await.unwrap();
+    }
 }

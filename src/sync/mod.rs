@@ -24,6 +24,7 @@ mod loopback_tests;
 pub mod proto;
 mod server;
 
+use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -67,6 +68,70 @@ pub struct SyncConfig {
     pub checkpoint_pages: u64,
     /// Give up connecting to a peer after this long (default 10 s).
     pub connect_timeout: Duration,
+    /// Serving: which peers may connect (to both protocols: the operation
+    /// log and every blob of the store). Default: nobody until listed.
+    pub access: ServeAccess,
+}
+
+/// Who may connect to a serving store. A peer is known by its node id: the
+/// id a store dials from and serves under ([`Store::sync_node_id`]), proven
+/// by iroh's TLS handshake. A peer not allowed is refused on connecting,
+/// before any request, on both ALPNs (`cyberfly-sync/1` and iroh-blobs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServeAccess {
+    /// Only these node ids. Empty (the default): nobody.
+    Peers(BTreeSet<iroh::EndpointId>),
+    /// Anyone who can reach the address (the log cannot be forged, but
+    /// every value of the store can be read).
+    Open,
+}
+
+impl Default for ServeAccess {
+    fn default() -> Self {
+        ServeAccess::Peers(BTreeSet::new())
+    }
+}
+
+impl ServeAccess {
+    /// Only the given node ids (hex).
+    pub fn peers<I, S>(ids: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut set = BTreeSet::new();
+        for id in ids {
+            let id = id.as_ref().trim();
+            let n = iroh::EndpointId::from_str(id)
+                .map_err(|e| Error::invalid(format!("allowed peer node id `{id}`: {e}")))?;
+            set.insert(n);
+        }
+        Ok(ServeAccess::Peers(set))
+    }
+
+    /// Whether a peer with this node id may connect.
+    pub fn allows(&self, id: &iroh::EndpointId) -> bool {
+        match self {
+            ServeAccess::Open => true,
+            ServeAccess::Peers(set) => set.contains(id),
+        }
+    }
+}
+
+/// `*`: open; else node ids separated by commas or white space (none:
+/// nobody). What the C and Python fronts pass.
+impl FromStr for ServeAccess {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        if s.trim() == "*" {
+            return Ok(ServeAccess::Open);
+        }
+        ServeAccess::peers(
+            s.split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|p| !p.is_empty()),
+        )
+    }
 }
 
 impl Default for SyncConfig {
@@ -81,6 +146,7 @@ impl Default for SyncConfig {
             retry_after: Duration::from_secs(1),
             checkpoint_pages: 8,
             connect_timeout: Duration::from_secs(10),
+            access: ServeAccess::default(),
         }
     }
 }
@@ -236,7 +302,14 @@ impl Store {
         Ok(client::spawn_continuous(self, peer, config, progress))
     }
 
-    /// This store's id as peers see it (hex): watermarks are kept per id.
+    /// This store's iroh node id (hex): it serves under it and dials peers
+    /// from it, so it is what a peer lists in [`ServeAccess::Peers`]. Kept
+    /// in the index: stable across restarts.
+    pub async fn sync_node_id(&self) -> Result<String> {
+        Ok(endpoint_secret(self).await?.public().to_string())
+    }
+
+    /// This store's id (hex): what peers key their watermarks by.
     pub async fn store_id(&self) -> Result<String> {
         Ok(hex::encode(ensure_store_id(self).await?))
     }

@@ -12,7 +12,7 @@ use iroh_blobs::hashseq::HashSeq;
 use iroh_blobs::BlobFormat;
 
 use super::proto::{self, net_err, Record, Request, Response};
-use super::{bind_endpoint, endpoint_secret, ensure_store_id, PeerAddr, SyncConfig};
+use super::{bind_endpoint, endpoint_secret, ensure_store_id, PeerAddr, ServeAccess, SyncConfig};
 use crate::error::{Error, Result};
 use crate::oplog::SignedOperation;
 use crate::replica;
@@ -80,8 +80,10 @@ pub(super) async fn serve(store: &Store, config: SyncConfig) -> Result<SyncServe
             addr = ep.addr();
         }
     }
+    let access = Arc::new(config.access.clone());
     let blobs = BlobsHandler {
         store: store.blobs().api().clone(),
+        access: access.clone(),
     };
     let sync = Arc::new(SyncHandler {
         store: store.clone(),
@@ -105,10 +107,29 @@ pub(super) async fn serve(store: &Store, config: SyncConfig) -> Result<SyncServe
 #[derive(Debug, Clone)]
 struct BlobsHandler {
     store: iroh_blobs::api::Store,
+    access: Arc<ServeAccess>,
+}
+
+/// The close code and reason a refused peer sees.
+const NOT_ALLOWED: (u32, &[u8]) = (403, b"cyberfly: this node id is not allowed to sync");
+
+/// Refuse a peer the access policy does not name: close the connection
+/// before reading anything from it.
+fn admit(access: &ServeAccess, conn: &Connection, alpn: &str) -> bool {
+    let id = conn.remote_id();
+    if access.allows(&id) {
+        return true;
+    }
+    tracing::info!(peer = %id, alpn, "refused a peer not allowed to sync");
+    conn.close(NOT_ALLOWED.0.into(), NOT_ALLOWED.1);
+    false
 }
 
 impl ProtocolHandler for BlobsHandler {
     async fn accept(&self, conn: Connection) -> std::result::Result<(), AcceptError> {
+        if !admit(&self.access, &conn, "iroh-blobs") {
+            return Ok(());
+        }
         iroh_blobs::provider::handle_connection(
             conn,
             self.store.clone(),
@@ -128,6 +149,9 @@ struct SyncHandler {
 
 impl ProtocolHandler for SyncHandler {
     async fn accept(&self, conn: Connection) -> std::result::Result<(), AcceptError> {
+        if !admit(&self.config.access, &conn, "cyberfly-sync/1") {
+            return Ok(());
+        }
         loop {
             let (send, recv) = match conn.accept_bi().await {
                 Ok(s) => s,

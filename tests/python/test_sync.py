@@ -1,6 +1,6 @@
-"""Replication from Python: serve, sync_from with progress, a continuous
-sync with its handle, and the errors (two stores in one process, on
-loopback)."""
+"""Replication from Python: serve to allowed peers, sync_from with
+progress, a continuous sync with its handle, a peer not allowed, and the
+errors (stores in one process, on loopback)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ async def test_serve_and_sync_from(tmp_path: pathlib.Path) -> None:
     a, b = await open_store(tmp_path / "a"), await open_store(tmp_path / "b")
     kp = Keypair.generate()
     await a.apply_many(ops(kp, 50, "k"))
-    server = await a.serve(bind="127.0.0.1:0")
+    b_id = await b.sync_node_id()
+    assert len(b_id) == 64 and b_id == await b.sync_node_id()
+    server = await a.serve(bind="127.0.0.1:0", allow=[b_id])
     assert isinstance(server, cyberfly_store.SyncServer)
     assert str(server) == server.ticket and "@127.0.0.1:" in server.address
     assert len(server.node_id) == 64
@@ -63,7 +65,7 @@ async def test_serve_and_sync_from(tmp_path: pathlib.Path) -> None:
 async def test_continuous(tmp_path: pathlib.Path) -> None:
     a, b = await open_store(tmp_path / "a"), await open_store(tmp_path / "b")
     kp = Keypair.generate()
-    server = await a.serve(bind="127.0.0.1:0")
+    server = await a.serve(bind="127.0.0.1:0", allow="*")
     handle = b.sync_continuous(
         server.ticket, bind="127.0.0.1:0", poll_wait=0.5, retry_after=0.05
     )
@@ -88,6 +90,8 @@ async def test_bad_peers_and_config(store: Store) -> None:
     with pytest.raises(cyberfly_store.InvalidArgument):
         await store.serve(bind="nowhere")
     with pytest.raises(cyberfly_store.InvalidArgument):
+        await store.serve(bind="127.0.0.1:0", allow=["not-a-node-id"])
+    with pytest.raises(cyberfly_store.InvalidArgument):
         store.sync_continuous("x@", poll_wait=-1)
     # a peer that went away: an I/O error after the connect timeout
     server = await store.serve(bind="127.0.0.1:0")
@@ -95,3 +99,19 @@ async def test_bad_peers_and_config(store: Store) -> None:
     await server.shutdown()
     with pytest.raises(cyberfly_store.IoError):
         await store.sync_from(address, bind="127.0.0.1:0", connect_timeout=1)
+
+
+async def test_a_peer_not_allowed_is_refused(tmp_path: pathlib.Path) -> None:
+    a, c = await open_store(tmp_path / "a"), await open_store(tmp_path / "c")
+    kp = Keypair.generate()
+    await a.apply_many(ops(kp, 5, "k"))
+    for allow in (None, [await a.sync_node_id()]):  # nobody; someone else
+        server = await a.serve(bind="127.0.0.1:0", allow=allow)
+        with pytest.raises(cyberfly_store.IoError, match="not allowed"):
+            await c.sync_from(server.ticket, bind="127.0.0.1:0")
+        await server.shutdown()
+    assert await c.log_len() == 0
+    assert await c.get(f"sync-{kp.public_key}:k0") is None
+    assert await c.sync_watermarks() == {}
+    await a.close()
+    await c.close()
