@@ -121,10 +121,11 @@ fn workload(kp: &Keypair, node: u64, round: u64, n: u64) -> Vec<SignedOperation>
             o.value = format!("{tag}:{}", "v".repeat(40_000));
         }
         if i % 11 == 5 {
-            // Keys written with different types by the nodes (a node's own
-            // write of another type is refused, WrongType, but its peers'
-            // arrive): the newest write's type wins everywhere.
-            o.key = format!("mix{}", i % 3);
+            // Keys written with different types by the nodes (each node's
+            // first write to a mix key has another type than its peers';
+            // its own later writes of other types are refused, WrongType,
+            // but its peers' arrive): the newest write's type wins.
+            o.key = format!("mix{}", (i + node) % 3);
         }
         o.sign(kp);
         out.push(o);
