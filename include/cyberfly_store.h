@@ -255,8 +255,9 @@ enum cfs_log_check
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /**
-   * Decode every entry, trust the signatures verified when applied (the
-   * default).
+   * Trust the signatures verified when applied; check each entry's shape
+   * once in the store's life (an open reads only the entries that arrived
+   * since the last check) and report corrupt ones, skipped (the default).
    */
   CFS_LOG_CHECK_TRUST = 0,
   /**

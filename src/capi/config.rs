@@ -40,8 +40,9 @@ pub enum cfs_throughput_mode {
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum cfs_log_check {
-    /// Decode every entry, trust the signatures verified when applied (the
-    /// default).
+    /// Trust the signatures verified when applied; check each entry's shape
+    /// once in the store's life (an open reads only the entries that arrived
+    /// since the last check) and report corrupt ones, skipped (the default).
     Trust = 0,
     /// Decode and re-verify every signature, in parallel.
     Verify = 1,
