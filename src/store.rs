@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -339,6 +339,7 @@ impl Store {
             }
         }
         store.spawn_sweeper();
+        store.spawn_trimmer();
         Ok(store)
     }
 
@@ -353,10 +354,47 @@ impl Store {
     }
 
     /// The background sweeper: every `sweep_interval`, remove expired keys
-    /// and orphaned sub-entries. Holds only a weak reference, so it never
-    /// keeps a dropped store alive.
+    /// and orphaned sub-entries.
     fn spawn_sweeper(&self) {
-        let every = self.inner.config.sweep_interval;
+        self.spawn_every(self.inner.config.sweep_interval, |store| async move {
+            match store.sweep().await {
+                Ok(r) if r != Default::default() => {
+                    tracing::debug!(?r, "sweep");
+                }
+                Ok(_) => {}
+                Err(Error::Closed) => return false,
+                Err(e) => tracing::warn!("sweep failed: {e}"),
+            }
+            true
+        });
+    }
+
+    /// The memory trimmer: every `memory_trim_interval`, if the store read
+    /// or wrote anything since the last time, hand freed heap pages back to
+    /// the OS ([`crate::memory::trim`]; why in that module).
+    fn spawn_trimmer(&self) {
+        let last = Arc::new(AtomicU64::new(0));
+        self.spawn_every(self.inner.config.memory_trim_interval, move |store| {
+            let last = last.clone();
+            async move {
+                let m = &store.inner.metrics;
+                let work = m.misses.get() + m.warm_hits.get() + m.writes_acked.get();
+                if last.swap(work, Ordering::Relaxed) != work {
+                    let _ = store.inner.handle.spawn_blocking(crate::memory::trim).await;
+                }
+                true
+            }
+        });
+    }
+
+    /// Run `task` every `every` (never if zero) until the store closes or
+    /// the task returns false. Holds only a weak reference between runs, so
+    /// it never keeps a dropped store alive.
+    fn spawn_every<F, Fut>(&self, every: Duration, task: F)
+    where
+        F: Fn(Store) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = bool> + Send,
+    {
         if every.is_zero() {
             return;
         }
@@ -366,16 +404,8 @@ impl Store {
                 tokio::time::sleep(every).await;
                 let Some(inner) = weak.upgrade() else { break };
                 let store = Store { inner };
-                if store.is_closed() {
+                if store.is_closed() || !task(store.clone()).await {
                     break;
-                }
-                match store.sweep().await {
-                    Ok(r) if r != Default::default() => {
-                        tracing::debug!(?r, "sweep");
-                    }
-                    Ok(_) => {}
-                    Err(Error::Closed) => break,
-                    Err(e) => tracing::warn!("sweep failed: {e}"),
                 }
                 // Drop the strong reference before sleeping; if this was the
                 // last one, the store's Drop must not run on a worker thread
