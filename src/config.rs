@@ -135,9 +135,10 @@ pub struct Config {
     /// orphaned sub-entries of deleted containers (0 = only on demand with
     /// `Store::sweep`).
     pub sweep_interval: Duration,
-    /// Interval at which the store hands freed heap memory back to the
-    /// operating system (glibc `malloc_trim`) if it did any reads or writes
-    /// since the last time; 0 = never. Without it, glibc's per-thread arenas
+    /// The store hands freed heap memory back to the operating system
+    /// (glibc `malloc_trim`) after every 4 096 keys read from the index or
+    /// written (checked ten times per interval), and at least once per
+    /// interval if it did any work; 0 = never. Without it, glibc's per-thread arenas
     /// keep the memory that cache and page-cache churn freed, and RSS grows
     /// far past the configured budgets (docs/RELIABILITY.md, "Memory
     /// budget"). No effect on other platforms or allocators.

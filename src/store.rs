@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -203,6 +203,11 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Keys resolved (cache misses and promotions) or written after which the
+/// memory trimmer runs without waiting for its interval: at 1 KiB values,
+/// ~4 MiB of churn.
+pub const TRIM_AFTER_OPS: u64 = 4096;
+
 impl Store {
     /// Open (or create) the store at `path` on the calling tokio runtime; its
     /// background work runs on that runtime's blocking pool and on the
@@ -369,17 +374,29 @@ impl Store {
         });
     }
 
-    /// The memory trimmer: every `memory_trim_interval`, if the store read
-    /// or wrote anything since the last time, hand freed heap pages back to
-    /// the OS ([`crate::memory::trim`]; why in that module).
+    /// The memory trimmer: hand freed heap pages back to the OS
+    /// ([`crate::memory::trim`]; why in that module) once the store has
+    /// resolved or written [`TRIM_AFTER_OPS`] keys since the last trim
+    /// (checked ten times per `memory_trim_interval`), or did any work at
+    /// all and a whole interval passed. An idle store never trims.
     fn spawn_trimmer(&self) {
-        let last = Arc::new(AtomicU64::new(0));
-        self.spawn_every(self.inner.config.memory_trim_interval, move |store| {
+        let every = self.inner.config.memory_trim_interval;
+        let last = Arc::new(Mutex::new((0u64, Instant::now())));
+        self.spawn_every(every / 10, move |store| {
             let last = last.clone();
             async move {
                 let m = &store.inner.metrics;
                 let work = m.misses.get() + m.warm_hits.get() + m.writes_acked.get();
-                if last.swap(work, Ordering::Relaxed) != work {
+                let due = {
+                    let mut l = last.lock().expect("trim state");
+                    let ops = work - l.0;
+                    let due = ops >= TRIM_AFTER_OPS || (ops > 0 && l.1.elapsed() >= every);
+                    if due {
+                        *l = (work, Instant::now());
+                    }
+                    due
+                };
+                if due {
                     let _ = store.inner.handle.spawn_blocking(crate::memory::trim).await;
                 }
                 true
