@@ -12,8 +12,28 @@ use crate::store::Store;
 use crate::value::{Entry, Payload, ValueKind};
 use crate::writer::{Reply, WriteOp};
 
-fn parse_path(path: &str) -> Result<JsonPath> {
-    JsonPath::parse(path).map_err(|e| Error::invalid(format!("invalid JSONPath `{path}`: {e}")))
+/// Parse a JSONPath; a bad one is [`Error::InvalidArgument`], never a panic.
+///
+/// serde_json_path 0.7 panics (`unreachable!("we do not use streaming
+/// parsers")`) on a path that ends inside a `\u` escape, such as `$['\u`:
+/// one of its escape parsers is nom's streaming `one_of`, which answers
+/// `Incomplete` at the end of input (found by the `jsonpath` fuzz target).
+/// Such paths are refused before parsing; any other panic of the parser is
+/// caught and refused too.
+pub(crate) fn parse_path(path: &str) -> Result<JsonPath> {
+    let invalid =
+        |why: &dyn std::fmt::Display| Error::invalid(format!("invalid JSONPath `{path}`: {why}"));
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.next() == Some('u') && chars.clone().take(4).count() < 4 {
+            return Err(invalid(&"truncated \\u escape"));
+        }
+    }
+    match std::panic::catch_unwind(|| JsonPath::parse(path)) {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(e)) => Err(invalid(&e)),
+        Err(_) => Err(invalid(&"rejected by the parser")),
+    }
 }
 
 pub(crate) fn parse_doc(bytes: &[u8]) -> Result<Value> {
@@ -214,5 +234,28 @@ mod tests {
         );
         assert_eq!(set_at_path(&mut d, "$.nope.x", &json!(1)).unwrap(), 0);
         assert!(set_at_path(&mut d, "$[", &json!(1)).is_err());
+    }
+
+    /// The `jsonpath` fuzz target's crash: serde_json_path panicked on a
+    /// path ending inside a `\u` escape. Every such prefix is an
+    /// InvalidArgument now; complete escapes still parse.
+    #[test]
+    fn truncated_unicode_escapes_are_errors_not_panics() {
+        for p in [
+            "$['\\u",
+            "$['\\u0",
+            "$['\\uD",
+            "$['\\uD8",
+            "$['\\uD83D\\u",
+            "$['\\uD83D\\uD",
+            "$[\"\\u",
+        ] {
+            let e = parse_path(p).map(|_| ()).expect_err(p);
+            assert!(matches!(e, Error::InvalidArgument(_)), "{p}: {e:?}");
+        }
+        assert!(parse_path("$['\\u0041']").is_ok());
+        assert!(parse_path("$['\\uD83D\\uDE00']").is_ok());
+        // an escaped backslash followed by `u` is not an escape
+        assert!(parse_path("$['\\\\u']").is_ok());
     }
 }
