@@ -869,6 +869,12 @@ cfs_result cfs_config_set_gc_interval_ms(struct cfs_config *config, uint64_t val
 cfs_result cfs_config_set_sweep_interval_ms(struct cfs_config *config, uint64_t value);
 
 /**
+ * Interval of handing freed heap memory back to the OS, ms (glibc
+ * `malloc_trim`, only after the store did work; 0 = never; default 1 000).
+ */
+cfs_result cfs_config_set_memory_trim_interval_ms(struct cfs_config *config, uint64_t value);
+
+/**
  * Entries per page when scanning (default 256).
  */
 cfs_result cfs_config_set_scan_page_size(struct cfs_config *config, size_t value);

@@ -51,8 +51,19 @@ const STRIPES: usize = 1 << 18;
 /// Shards of the hot tier (a power of two): enough that two threads rarely
 /// meet on one lock, few enough that a small budget still holds entries.
 pub const HOT_SHARDS: usize = 64;
-/// Bookkeeping bytes charged per entry on top of key and value.
-const ENTRY_OVERHEAD: usize = 64;
+/// Bookkeeping bytes charged per hot-tier entry on top of key and value:
+/// the 64-byte `Entry` in a hashbrown table that may be less than half full
+/// after it grows (up to ~150 bytes of table per entry with the control
+/// bytes), the `Arc<Cached>` (56 bytes, a 64-byte chunk) and the value's
+/// `Arc<str>` header and malloc rounding (~32). Checked against the real
+/// heap by tests/cache_memory.rs.
+const HOT_ENTRY_OVERHEAD: usize = 256;
+/// The same for the warm tier (moka): moka's entry, key and deque nodes,
+/// the `Arc<Cached>` and the `Arc<str>` header measured ~330 bytes
+/// requested per entry (tests/cache_memory.rs), plus malloc's chunk headers
+/// and rounding on the ~8 allocations. It was 64, which let a full tier
+/// hold up to twice its bytes in small values.
+const WARM_ENTRY_OVERHEAD: usize = 448;
 
 /// The hash of a key, the same for every store in the process (the writer
 /// computes stripes without a cache at hand); seeded at random once (from
@@ -104,12 +115,12 @@ pub struct Cached {
 }
 
 fn weight(key: &str, v: &Cached) -> usize {
-    key.len() + v.value.weight() + ENTRY_OVERHEAD
+    key.len() + v.value.weight() + HOT_ENTRY_OVERHEAD
 }
 
 #[allow(clippy::borrowed_box)] // moka passes &K
 fn weigh(k: &Box<str>, v: &Arc<Cached>) -> u32 {
-    weight(k, v).min(u32::MAX as usize) as u32
+    (k.len() + v.value.weight() + WARM_ENTRY_OVERHEAD).min(u32::MAX as usize) as u32
 }
 
 /// The epoch stripe of a key.
@@ -415,7 +426,7 @@ mod tests {
         assert_eq!(m.misses.get(), 1);
         let ((hot_n, hot_b), (warm_n, _)) = c.sizes();
         assert_eq!((hot_n, warm_n), (1, 0), "moved, not copied");
-        assert_eq!(hot_b, (1 + 1 + ENTRY_OVERHEAD) as u64);
+        assert_eq!(hot_b, (1 + 1 + HOT_ENTRY_OVERHEAD) as u64);
     }
 
     #[test]
@@ -486,7 +497,7 @@ mod tests {
         assert!(bytes <= budget, "hot tier holds {bytes} bytes");
         assert!(n > 0 && n < 5_000, "{n} entries");
         // what it reports is what it holds (keys of 5 to 8 bytes)
-        let per = (200 + ENTRY_OVERHEAD) as u64;
+        let per = (200 + HOT_ENTRY_OVERHEAD) as u64;
         assert!(bytes >= n * (per + 5) && bytes <= n * (per + 8));
     }
 

@@ -137,6 +137,14 @@ pub struct Config {
     /// orphaned sub-entries of deleted containers (0 = only on demand with
     /// `Store::sweep`).
     pub sweep_interval: Duration,
+    /// The store hands freed heap memory back to the operating system
+    /// (glibc `malloc_trim`) after every 4 096 keys read from the index or
+    /// written (checked ten times per interval), and at least once per
+    /// interval if it did any work; 0 = never. Without it, glibc's per-thread arenas
+    /// keep the memory that cache and page-cache churn freed, and RSS grows
+    /// far past the configured budgets (docs/RELIABILITY.md, "Memory
+    /// budget"). No effect on other platforms or allocators.
+    pub memory_trim_interval: Duration,
     /// Entries per page when scanning.
     pub scan_page_size: usize,
     /// A newly submitted signed operation must carry a timestamp within this
@@ -175,6 +183,7 @@ impl Default for Config {
             durability: Durability::Batch,
             gc_interval: Duration::from_secs(60),
             sweep_interval: Duration::from_secs(60),
+            memory_trim_interval: Duration::from_secs(1),
             scan_page_size: 256,
             freshness_window_ms: 3_600_000,
             legacy_signatures: false,
@@ -316,6 +325,7 @@ setters! {
     durability: Durability,
     gc_interval: Duration,
     sweep_interval: Duration,
+    memory_trim_interval: Duration,
     scan_page_size: usize,
     freshness_window_ms: u64,
     legacy_signatures: bool,

@@ -22,6 +22,7 @@ pub mod capi;
 pub mod config;
 pub mod error;
 pub mod index;
+pub mod memory;
 pub mod metrics;
 pub mod oplog;
 pub(crate) mod replica;

@@ -322,8 +322,7 @@ impl SignedOperation {
                 serde_json::from_str::<serde_json::Value>(&self.value)
                     .map_err(|e| Error::invalid(format!("Json value: {e}")))?;
                 if let Some(p) = &self.json_path {
-                    serde_json_path::JsonPath::parse(p)
-                        .map_err(|e| Error::invalid(format!("invalid JSONPath `{p}`: {e}")))?;
+                    crate::types::json::parse_path(p)?;
                 }
             }
             ValueKind::Stream if self.stream_fields.as_ref().is_some_and(|f| f.is_empty()) => {

@@ -219,6 +219,11 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Keys resolved (cache misses and promotions) or written after which the
+/// memory trimmer runs without waiting for its interval: at 1 KiB values,
+/// ~4 MiB of churn.
+pub const TRIM_AFTER_OPS: u64 = 4096;
+
 impl Store {
     /// Open (or create) the store at `path` on the calling tokio runtime; its
     /// background work runs on that runtime's blocking pool and on the
@@ -355,6 +360,7 @@ impl Store {
             }
         }
         store.spawn_sweeper();
+        store.spawn_trimmer();
         Ok(store)
     }
 
@@ -369,10 +375,59 @@ impl Store {
     }
 
     /// The background sweeper: every `sweep_interval`, remove expired keys
-    /// and orphaned sub-entries. Holds only a weak reference, so it never
-    /// keeps a dropped store alive.
+    /// and orphaned sub-entries.
     fn spawn_sweeper(&self) {
-        let every = self.inner.config.sweep_interval;
+        self.spawn_every(self.inner.config.sweep_interval, |store| async move {
+            match store.sweep().await {
+                Ok(r) if r != Default::default() => {
+                    tracing::debug!(?r, "sweep");
+                }
+                Ok(_) => {}
+                Err(Error::Closed) => return false,
+                Err(e) => tracing::warn!("sweep failed: {e}"),
+            }
+            true
+        });
+    }
+
+    /// The memory trimmer: hand freed heap pages back to the OS
+    /// ([`crate::memory::trim`]; why in that module) once the store has
+    /// resolved or written [`TRIM_AFTER_OPS`] keys since the last trim
+    /// (checked ten times per `memory_trim_interval`), or did any work at
+    /// all and a whole interval passed. An idle store never trims.
+    fn spawn_trimmer(&self) {
+        let every = self.inner.config.memory_trim_interval;
+        let last = Arc::new(Mutex::new((0u64, Instant::now())));
+        self.spawn_every(every / 10, move |store| {
+            let last = last.clone();
+            async move {
+                let m = &store.inner.metrics;
+                let work = m.misses.get() + m.warm_hits.get() + m.writes_acked.get();
+                let due = {
+                    let mut l = last.lock().expect("trim state");
+                    let ops = work - l.0;
+                    let due = ops >= TRIM_AFTER_OPS || (ops > 0 && l.1.elapsed() >= every);
+                    if due {
+                        *l = (work, Instant::now());
+                    }
+                    due
+                };
+                if due {
+                    let _ = store.inner.handle.spawn_blocking(crate::memory::trim).await;
+                }
+                true
+            }
+        });
+    }
+
+    /// Run `task` every `every` (never if zero) until the store closes or
+    /// the task returns false. Holds only a weak reference between runs, so
+    /// it never keeps a dropped store alive.
+    fn spawn_every<F, Fut>(&self, every: Duration, task: F)
+    where
+        F: Fn(Store) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = bool> + Send,
+    {
         if every.is_zero() {
             return;
         }
@@ -382,16 +437,8 @@ impl Store {
                 tokio::time::sleep(every).await;
                 let Some(inner) = weak.upgrade() else { break };
                 let store = Store { inner };
-                if store.is_closed() {
+                if store.is_closed() || !task(store.clone()).await {
                     break;
-                }
-                match store.sweep().await {
-                    Ok(r) if r != Default::default() => {
-                        tracing::debug!(?r, "sweep");
-                    }
-                    Ok(_) => {}
-                    Err(Error::Closed) => break,
-                    Err(e) => tracing::warn!("sweep failed: {e}"),
                 }
                 // Drop the strong reference before sleeping; if this was the
                 // last one, the store's Drop must not run on a worker thread

@@ -89,6 +89,12 @@ async fn every_bad_input_is_typed_and_changes_nothing() {
         InvalidArgument,
         s.json_get("j", Some("$[?"))
     );
+    // found by the jsonpath fuzz target: serde_json_path panicked on it
+    row!(
+        "JSONPath ending inside a \\u escape",
+        InvalidArgument,
+        s.json_get("j", Some("$['\\u"))
+    );
     row!(
         "malformed stream id",
         InvalidArgument,
@@ -120,6 +126,14 @@ async fn every_bad_input_is_typed_and_changes_nothing() {
     o.timestamp -= 2 * 3_600_000;
     o.sign(&kp);
     row!("stale timestamp", Stale, s.apply(o));
+    let mut o = SignedOperation::new(&db, "jp", "1", ValueKind::Json);
+    o.json_path = Some("$['\\u".into());
+    o.sign(&kp);
+    row!(
+        "signed op with a JSONPath ending inside a \\u escape",
+        InvalidArgument,
+        s.apply(o)
+    );
     row!("invalid signed-op JSON", InvalidArgument, async {
         SignedOperation::from_json("{\"op_id\":")
     });

@@ -148,8 +148,8 @@ def open(path: Union[str, "os.PathLike[str]"], **config: Any) -> Opener:  # noqa
     (default) or "sync"), ``hot_cache_bytes``, ``warm_cache_bytes``,
     ``warm_ttl`` (seconds), ``inline_threshold``, ``flush_every_ms``,
     ``max_key_len``, ``max_value_len``, ``writer_max_batch``,
-    ``writer_max_delay`` (seconds), ``writer_queue_depth``, ``gc_interval``
-    and ``sweep_interval`` (seconds), ``scan_page_size``,
+    ``writer_max_delay`` (seconds), ``writer_queue_depth``, ``gc_interval``,
+    ``sweep_interval`` and ``memory_trim_interval`` (seconds), ``scan_page_size``,
     ``sled_cache_capacity``, ``throughput_mode``, ``compression``,
     ``compression_factor``, ``runtime_threads``. An unknown keyword or a bad
     value raises :class:`InvalidConfig`.

@@ -262,6 +262,19 @@ pub extern "C" fn cfs_config_set_sweep_interval_ms(
     })
 }
 
+/// Interval of handing freed heap memory back to the OS, ms (glibc
+/// `malloc_trim`, only after the store did work; 0 = never; default 1 000).
+#[no_mangle]
+pub extern "C" fn cfs_config_set_memory_trim_interval_ms(
+    config: *mut cfs_config,
+    value: u64,
+) -> cfs_result {
+    set(config, |c| {
+        c.memory_trim_interval = Duration::from_millis(value);
+        Ok(())
+    })
+}
+
 /// Entries per page when scanning (default 256).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_scan_page_size(
@@ -418,6 +431,10 @@ mod tests {
         assert_eq!(cfs_config_set_durability(p, 2), cfs_result::Ok);
         assert_eq!(cfs_config_set_gc_interval_ms(p, 20), cfs_result::Ok);
         assert_eq!(cfs_config_set_sweep_interval_ms(p, 21), cfs_result::Ok);
+        assert_eq!(
+            cfs_config_set_memory_trim_interval_ms(p, 24),
+            cfs_result::Ok
+        );
         assert_eq!(cfs_config_set_scan_page_size(p, 22), cfs_result::Ok);
         assert_eq!(cfs_config_set_runtime_threads(p, 3), cfs_result::Ok);
         assert_eq!(cfs_config_set_freshness_window_ms(p, 5000), cfs_result::Ok);
@@ -442,6 +459,7 @@ mod tests {
             durability: Durability::Sync,
             gc_interval: Duration::from_millis(20),
             sweep_interval: Duration::from_millis(21),
+            memory_trim_interval: Duration::from_millis(24),
             scan_page_size: 22,
             freshness_window_ms: 5000,
             legacy_signatures: true,

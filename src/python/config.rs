@@ -30,6 +30,7 @@ pub const KEYWORDS: &[&str] = &[
     "durability",
     "gc_interval",
     "sweep_interval",
+    "memory_trim_interval",
     "scan_page_size",
     "freshness_window_ms",
     "legacy_signatures",
@@ -112,6 +113,7 @@ pub fn from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
             "durability" => c.durability = Durability::parse(&text("durability", v)?).py_err()?,
             "gc_interval" => c.gc_interval = duration("gc_interval", v)?,
             "sweep_interval" => c.sweep_interval = duration("sweep_interval", v)?,
+            "memory_trim_interval" => c.memory_trim_interval = duration("memory_trim_interval", v)?,
             "scan_page_size" => c.scan_page_size = int("scan_page_size", v)?,
             "freshness_window_ms" => c.freshness_window_ms = int("freshness_window_ms", v)?,
             "legacy_signatures" => c.legacy_signatures = boolean("legacy_signatures", v)?,
@@ -159,6 +161,7 @@ pub fn to_dict<'py>(py: Python<'py>, c: &Config) -> PyResult<Bound<'py, PyDict>>
     d.set_item("durability", c.durability.as_str())?;
     d.set_item("gc_interval", c.gc_interval.as_secs_f64())?;
     d.set_item("sweep_interval", c.sweep_interval.as_secs_f64())?;
+    d.set_item("memory_trim_interval", c.memory_trim_interval.as_secs_f64())?;
     d.set_item("scan_page_size", c.scan_page_size)?;
     d.set_item("freshness_window_ms", c.freshness_window_ms)?;
     d.set_item("legacy_signatures", c.legacy_signatures)?;

@@ -466,6 +466,14 @@ impl PyStore {
         spawn(py, async move { s.log_len().await })
     }
 
+    /// BLAKE3 digest (hex) of the store's whole state: every live key, its
+    /// type, value, container contents and blobs. Equal digests mean equal
+    /// contents; used to show that a rejected input changed nothing.
+    fn state_digest<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.s();
+        spawn(py, async move { s.state_digest().await })
+    }
+
     /// Counters of this store's signature verifier: verified, cache_hits,
     /// cache_misses, batches, batch_fallbacks.
     fn verify_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

@@ -316,7 +316,12 @@ pub fn borrow_str<'a>(
     let mut n: ffi::Py_ssize_t = 0;
     let p = unsafe { f(s.as_ptr(), &mut n) };
     if p.is_null() {
-        return Err(PyErr::fetch(s.py()));
+        // A `str` with a lone surrogate has no UTF-8 form: the bad-input
+        // matrix's "invalid UTF-8" row, typed as in the C ABI.
+        let cause = PyErr::fetch(s.py());
+        return Err(super::error::invalid(format!(
+            "text is not valid UTF-8: {cause}"
+        )));
     }
     // SAFETY: CPython returns valid UTF-8 of length n that lives as long as
     // the string object, which `s` keeps alive for 'a.

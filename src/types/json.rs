@@ -12,8 +12,58 @@ use crate::store::Store;
 use crate::value::{Entry, Payload, ValueKind};
 use crate::writer::{Reply, WriteOp};
 
-fn parse_path(path: &str) -> Result<JsonPath> {
-    JsonPath::parse(path).map_err(|e| Error::invalid(format!("invalid JSONPath `{path}`: {e}")))
+/// Deepest nesting of brackets and parentheses accepted in a JSONPath.
+/// serde_json_path's parser backtracks through nested filters in time
+/// exponential in their depth: 268-byte paths nested ~50 deep took 14 s
+/// each (slow units of the `jsonpath` fuzz target), a denial of service by
+/// one short path, also from a signed operation arriving by sync.
+pub const MAX_PATH_DEPTH: usize = 16;
+
+/// Parse a JSONPath; a bad one is [`Error::InvalidArgument`], never a panic.
+///
+/// serde_json_path 0.7 panics (`unreachable!("we do not use streaming
+/// parsers")`) on a path that ends inside a `\u` escape, such as `$['\u`:
+/// one of its escape parsers is nom's streaming `one_of`, which answers
+/// `Incomplete` at the end of input (found by the `jsonpath` fuzz target).
+/// Such paths, and paths nested deeper than [`MAX_PATH_DEPTH`], are refused
+/// before parsing; any other panic of the parser is caught and refused too.
+pub(crate) fn parse_path(path: &str) -> Result<JsonPath> {
+    let invalid =
+        |why: &dyn std::fmt::Display| Error::invalid(format!("invalid JSONPath `{path}`: {why}"));
+    let (mut depth, mut quote) = (0usize, None::<char>);
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                // the escaped character is consumed here, so `\\'` does
+                // not end a name
+                let truncated_u = chars.next() == Some('u') && chars.clone().take(4).count() < 4;
+                if truncated_u {
+                    return Err(invalid(&"truncated \\u escape"));
+                }
+            }
+            '\'' | '"' => match quote {
+                None => quote = Some(c),
+                Some(q) if q == c => quote = None,
+                Some(_) => {}
+            },
+            '[' | '(' if quote.is_none() => {
+                depth += 1;
+                if depth > MAX_PATH_DEPTH {
+                    return Err(invalid(&format_args!(
+                        "nested deeper than {MAX_PATH_DEPTH} levels"
+                    )));
+                }
+            }
+            ']' | ')' if quote.is_none() => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    match std::panic::catch_unwind(|| JsonPath::parse(path)) {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(e)) => Err(invalid(&e)),
+        Err(_) => Err(invalid(&"rejected by the parser")),
+    }
 }
 
 pub(crate) fn parse_doc(bytes: &[u8]) -> Result<Value> {
@@ -214,5 +264,45 @@ mod tests {
         );
         assert_eq!(set_at_path(&mut d, "$.nope.x", &json!(1)).unwrap(), 0);
         assert!(set_at_path(&mut d, "$[", &json!(1)).is_err());
+    }
+
+    /// The `jsonpath` fuzz target's crash: serde_json_path panicked on a
+    /// path ending inside a `\u` escape. Every such prefix is an
+    /// InvalidArgument now; complete escapes still parse.
+    #[test]
+    fn truncated_unicode_escapes_are_errors_not_panics() {
+        for p in [
+            "$['\\u",
+            "$['\\u0",
+            "$['\\uD",
+            "$['\\uD8",
+            "$['\\uD83D\\u",
+            "$['\\uD83D\\uD",
+            "$[\"\\u",
+        ] {
+            let e = parse_path(p).map(|_| ()).expect_err(p);
+            assert!(matches!(e, Error::InvalidArgument(_)), "{p}: {e:?}");
+        }
+        assert!(parse_path("$['\\u0041']").is_ok());
+        assert!(parse_path("$['\\uD83D\\uDE00']").is_ok());
+        // an escaped backslash followed by `u` is not an escape
+        assert!(parse_path("$['\\\\u']").is_ok());
+    }
+
+    /// The `jsonpath` fuzz target's slow units: nested filters took seconds
+    /// to parse (14 s at ~50 levels). Deeper than MAX_PATH_DEPTH is refused
+    /// before the parser sees it; brackets inside names do not count.
+    #[test]
+    fn deeply_nested_paths_are_refused() {
+        let nested = |n: usize| format!("$.a{}{}", "[?@.p".repeat(n), "]".repeat(n));
+        assert!(parse_path(&nested(3)).is_ok());
+        let e = parse_path(&nested(MAX_PATH_DEPTH + 1))
+            .map(|_| ())
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        assert!(parse_path(&nested(50)).is_err());
+        let name = "[".repeat(MAX_PATH_DEPTH + 5);
+        assert!(parse_path(&format!("$['{name}']")).is_ok());
+        assert!(parse_path(&format!("$[\"{name}\"]")).is_ok());
     }
 }
