@@ -810,7 +810,7 @@ cfs_result cfs_config_set_compression(struct cfs_config *config, bool value);
 cfs_result cfs_config_set_compression_factor(struct cfs_config *config, int32_t value);
 
 /**
- * Hot cache tier, bytes (default 32 MiB).
+ * Hot cache tier, bytes (default 48 MiB).
  */
 cfs_result cfs_config_set_hot_cache_bytes(struct cfs_config *config, uint64_t value);
 

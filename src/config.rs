@@ -108,7 +108,9 @@ pub struct Config {
     pub compression: bool,
     /// zstd level when `compression` is on (1..=22).
     pub compression_factor: i32,
-    /// Hot cache tier (no TTL), bytes.
+    /// Hot cache tier (no TTL), bytes. Charged per entry with its real
+    /// overhead (about 256 bytes on top of key and value), so the 48 MiB
+    /// default holds about 100 000 entries of 100-byte values.
     pub hot_cache_bytes: u64,
     /// Warm cache tier, bytes.
     pub warm_cache_bytes: u64,
@@ -171,7 +173,7 @@ impl Default for Config {
             throughput_mode: ThroughputMode::LowSpace,
             compression: false,
             compression_factor: 3,
-            hot_cache_bytes: 32 * 1024 * 1024,
+            hot_cache_bytes: 48 * 1024 * 1024,
             warm_cache_bytes: 96 * 1024 * 1024,
             warm_ttl: Duration::from_secs(300),
             inline_threshold: 4096,

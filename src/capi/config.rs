@@ -135,7 +135,7 @@ pub extern "C" fn cfs_config_set_compression_factor(
     })
 }
 
-/// Hot cache tier, bytes (default 32 MiB).
+/// Hot cache tier, bytes (default 48 MiB).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_hot_cache_bytes(
     config: *mut cfs_config,
