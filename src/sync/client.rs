@@ -53,7 +53,7 @@ impl Fetcher {
             async move {
                 match tokio::time::timeout(config.connect_timeout, ep.connect(addr, alpn)).await {
                     Ok(Ok(c)) => Ok(c),
-                    Ok(Err(e)) => Err(net_err("connect", e)),
+                    Ok(Err(e)) => Err(net_err("connect", error_chain(&e))),
                     Err(_) => Err(net_err(
                         "connect",
                         format!("no answer within {:?}", config.connect_timeout),
@@ -62,16 +62,36 @@ impl Fetcher {
             }
         };
         let sync_conn = connect(proto::ALPN).await?;
-        let blobs_conn = connect(iroh_blobs::ALPN).await?;
-        let (mut send, mut recv) = sync_conn
-            .open_bi()
-            .await
-            .map_err(|e| net_err("open stream", e))?;
-        proto::write_frame(&mut send, &Request::Hello { v: proto::VERSION }).await?;
-        let (store_id, head) = match proto::read_frame::<Response>(&mut recv).await? {
-            Some(Response::Hello { store_id, head, .. }) => (store_id, head),
-            Some(Response::Error { message }) => return Err(net_err("peer", message)),
-            other => return Err(net_err("hello", format!("unexpected answer {other:?}"))),
+        let hello = async {
+            let blobs_conn = connect(iroh_blobs::ALPN).await?;
+            let (mut send, mut recv) = sync_conn
+                .open_bi()
+                .await
+                .map_err(|e| net_err("open stream", e))?;
+            proto::write_frame(&mut send, &Request::Hello { v: proto::VERSION }).await?;
+            let (store_id, head) = match proto::read_frame::<Response>(&mut recv).await? {
+                Some(Response::Hello { store_id, head, .. }) => (store_id, head),
+                Some(Response::Error { message }) => return Err(net_err("peer", message)),
+                other => return Err(net_err("hello", format!("unexpected answer {other:?}"))),
+            };
+            Ok((blobs_conn, send, recv, store_id, head))
+        }
+        .await;
+        let (blobs_conn, send, recv, store_id, head) = match hello {
+            Ok(h) => h,
+            // A peer that refuses us (access policy) closes the connection
+            // with a reason; which step of the hello fails first depends on
+            // timing, so report the peer's reason when it closed.
+            Err(e) => {
+                return Err(
+                    match tokio::time::timeout(Duration::from_secs(2), sync_conn.closed()).await {
+                        Ok(reason @ iroh::endpoint::ConnectionError::ApplicationClosed(_)) => {
+                            net_err("peer", error_chain(&reason))
+                        }
+                        _ => e,
+                    },
+                )
+            }
         };
         let id: [u8; 16] = hex::decode(&store_id)
             .ok()
@@ -524,4 +544,20 @@ pub(super) fn spawn_continuous(
         errors,
         task,
     }
+}
+
+/// An error and its sources, one line (iroh's connect errors keep the
+/// peer's close reason in a source).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut next = e.source();
+    while let Some(src) = next {
+        let m = src.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        next = src.source();
+    }
+    s
 }
