@@ -28,8 +28,8 @@ fn py_to_json_depth(v: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     if v.is_none() {
         return Ok(Value::Null);
     }
-    if let Ok(s) = v.cast::<PyString>() {
-        return Ok(Value::String(s.extract()?));
+    if v.is_instance_of::<PyString>() {
+        return Ok(Value::String(super::store::text(v, "JSON string")?));
     }
     if v.is_instance_of::<PyBool>() {
         return Ok(Value::Bool(v.extract()?));
@@ -52,9 +52,10 @@ fn py_to_json_depth(v: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     if let Ok(d) = v.cast::<PyDict>() {
         let mut m = serde_json::Map::with_capacity(d.len());
         for (k, x) in d.iter() {
-            let k: String = k
-                .extract()
-                .map_err(|_| invalid(format!("JSON object keys must be str, got {k}")))?;
+            if !k.is_instance_of::<PyString>() {
+                return Err(invalid(format!("JSON object keys must be str, got {k}")));
+            }
+            let k = super::store::text(&k, "JSON object key")?;
             m.insert(k, py_to_json_depth(&x, depth + 1)?);
         }
         return Ok(Value::Object(m));

@@ -9,7 +9,7 @@ use super::convert::hex;
 use super::error::{to_pyerr, IntoPyResult};
 use super::scan::{Cursor, Pager};
 use super::spawn;
-use super::store::{pairs, PyStore};
+use super::store::{pairs, PyStore, Text};
 use super::verify::{key_bytes, PyKeypair};
 use crate::oplog::{new_op_id, parse_store_type, store_type_name, Outcome, SignedOperation};
 use crate::store::now_ms;
@@ -49,15 +49,15 @@ impl PySignedOperation {
     #[pyo3(signature = (db_name, key, value, store_type="String", *, op_id=None, timestamp=None, field=None, score=None, json_path=None, stream_fields=None, ts_timestamp=None, longitude=None, latitude=None, public_key=None, signature=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        db_name: String,
-        key: String,
-        value: String,
+        db_name: Text,
+        key: Text,
+        value: Text,
         store_type: &str,
-        op_id: Option<String>,
+        op_id: Option<Text>,
         timestamp: Option<u64>,
-        field: Option<String>,
+        field: Option<Text>,
         score: Option<f64>,
-        json_path: Option<String>,
+        json_path: Option<Text>,
         stream_fields: Option<&Bound<'_, PyAny>>,
         ts_timestamp: Option<i64>,
         longitude: Option<f64>,
@@ -69,15 +69,15 @@ impl PySignedOperation {
         let timestamp = timestamp.unwrap_or_else(now_ms);
         Ok(PySignedOperation {
             op: SignedOperation {
-                op_id: op_id.unwrap_or_else(|| new_op_id(timestamp)),
+                op_id: op_id.map_or_else(|| new_op_id(timestamp), |t| t.0),
                 timestamp,
-                db_name,
-                key,
-                value,
+                db_name: db_name.0,
+                key: key.0,
+                value: value.0,
                 store_type: store_type_name(kind).to_owned(),
-                field,
+                field: field.map(|t| t.0),
                 score,
-                json_path,
+                json_path: json_path.map(|t| t.0),
                 stream_fields: self::stream_fields(stream_fields)?,
                 ts_timestamp,
                 longitude,
@@ -146,8 +146,8 @@ impl PySignedOperation {
         self.op.op_id.clone()
     }
     #[setter]
-    fn set_op_id(&mut self, v: String) {
-        self.op.op_id = v;
+    fn set_op_id(&mut self, v: Text) {
+        self.op.op_id = v.0;
     }
     #[getter]
     fn timestamp(&self) -> u64 {
@@ -162,32 +162,32 @@ impl PySignedOperation {
         self.op.db_name.clone()
     }
     #[setter]
-    fn set_db_name(&mut self, v: String) {
-        self.op.db_name = v;
+    fn set_db_name(&mut self, v: Text) {
+        self.op.db_name = v.0;
     }
     #[getter]
     fn key(&self) -> String {
         self.op.key.clone()
     }
     #[setter]
-    fn set_key(&mut self, v: String) {
-        self.op.key = v;
+    fn set_key(&mut self, v: Text) {
+        self.op.key = v.0;
     }
     #[getter]
     fn value(&self) -> String {
         self.op.value.clone()
     }
     #[setter]
-    fn set_value(&mut self, v: String) {
-        self.op.value = v;
+    fn set_value(&mut self, v: Text) {
+        self.op.value = v.0;
     }
     #[getter]
     fn store_type(&self) -> String {
         self.op.store_type.clone()
     }
     #[setter]
-    fn set_store_type(&mut self, v: &str) -> PyResult<()> {
-        self.op.store_type = store_type_name(parse_store_type(v).py_err()?).to_owned();
+    fn set_store_type(&mut self, v: Text) -> PyResult<()> {
+        self.op.store_type = store_type_name(parse_store_type(&v).py_err()?).to_owned();
         Ok(())
     }
     #[getter]
@@ -195,8 +195,8 @@ impl PySignedOperation {
         self.op.field.clone()
     }
     #[setter]
-    fn set_field(&mut self, v: Option<String>) {
-        self.op.field = v;
+    fn set_field(&mut self, v: Option<Text>) {
+        self.op.field = v.map(|t| t.0);
     }
     #[getter]
     fn score(&self) -> Option<f64> {
@@ -211,8 +211,8 @@ impl PySignedOperation {
         self.op.json_path.clone()
     }
     #[setter]
-    fn set_json_path(&mut self, v: Option<String>) {
-        self.op.json_path = v;
+    fn set_json_path(&mut self, v: Option<Text>) {
+        self.op.json_path = v.map(|t| t.0);
     }
     #[getter]
     fn stream_fields(&self) -> Option<Vec<(String, String)>> {

@@ -309,7 +309,9 @@ pub fn borrow_str<'a>(
 ) -> PyResult<std::borrow::Cow<'a, str>> {
     let f = AS_UTF8.load(Ordering::Relaxed);
     if f.is_null() {
-        return s.to_cow();
+        return s
+            .to_cow()
+            .map_err(|cause| super::error::invalid(format!("text is not valid UTF-8: {cause}")));
     }
     // SAFETY: `f` is CPython's PyUnicode_AsUTF8AndSize (resolve_as_utf8).
     let f = unsafe { std::mem::transmute::<*mut c_void, AsUtf8AndSize>(f) };

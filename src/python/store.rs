@@ -53,6 +53,28 @@ pub(crate) fn text(v: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     }
 }
 
+/// A `str` argument as UTF-8, for `#[pyo3]` signatures: a `str` holding a
+/// lone surrogate (no UTF-8 form) is `InvalidArgument`, like every other
+/// text the module takes, where pyo3's own `String`/`&str` conversion
+/// would raise `UnicodeEncodeError`; a non-`str` is a `TypeError`.
+pub(crate) struct Text(pub String);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Text {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        text(&obj, "argument").map(Text)
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// `set_many` items: a mapping or an iterable of (key, value) pairs,
 /// converted in one pass.
 pub(crate) fn pairs(items: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {

@@ -11,7 +11,7 @@ use super::convert::{py_to_json, Dict, Entries, Json, JsonList, Scored, Set};
 use super::error::{invalid, IntoPyResult};
 use super::scan::{Cursor, Pager};
 use super::spawn;
-use super::store::{args, text, PyStore};
+use super::store::{args, text, PyStore, Text};
 use crate::types::geo::{GeoMatch, GeoUnit, RadiusOpts};
 use crate::value::ValueKind;
 
@@ -404,7 +404,7 @@ impl PyStore {
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
-        path: Option<String>,
+        path: Option<Text>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = text(key, "key")?;
         let s = self.s();
@@ -419,10 +419,10 @@ impl PyStore {
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
-        jsonpath: &str,
+        jsonpath: Text,
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = text(key, "key")?;
-        let p = jsonpath.to_owned();
+        let p = jsonpath.0;
         let s = self.s();
         spawn(py, async move { s.json_filter(&k, &p).await.map(JsonList) })
     }
@@ -599,11 +599,11 @@ impl PyStore {
         withdist: bool,
         withcoord: bool,
         count: Option<usize>,
-        sort: Option<&str>,
+        sort: Option<Text>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = text(key, "key")?;
         let u = GeoUnit::parse(unit).py_err()?;
-        let opts = radius_opts(withdist, withcoord, count, sort)?;
+        let opts = radius_opts(withdist, withcoord, count, sort.as_deref())?;
         let plain = !withdist && !withcoord;
         let s = self.s();
         spawn(py, async move {
@@ -626,12 +626,12 @@ impl PyStore {
         withdist: bool,
         withcoord: bool,
         count: Option<usize>,
-        sort: Option<&str>,
+        sort: Option<Text>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = text(key, "key")?;
         let m = text(member, "member")?;
         let u = GeoUnit::parse(unit).py_err()?;
-        let opts = radius_opts(withdist, withcoord, count, sort)?;
+        let opts = radius_opts(withdist, withcoord, count, sort.as_deref())?;
         let plain = !withdist && !withcoord;
         let s = self.s();
         spawn(py, async move {
@@ -736,10 +736,13 @@ impl PyStore {
         key: &Bound<'_, PyAny>,
         start: &str,
         end: &str,
-        pattern: Option<&str>,
+        pattern: Option<Text>,
     ) -> PyResult<Cursor> {
         let k = text(key, "key")?;
-        let sc = self.store.filter_stream(&k, start, end, pattern).py_err()?;
+        let sc = self
+            .store
+            .filter_stream(&k, start, end, pattern.as_deref())
+            .py_err()?;
         Ok(Cursor::new(Pager::Entry(sc)))
     }
 

@@ -107,7 +107,20 @@ async def test_every_bad_input_is_typed_and_changes_nothing(tmp_path: pathlib.Pa
     async def bad_store_type() -> Any:
         return await s.apply(signed(kp, db, "k", "x", store_type="Bogus"))
 
+    async def surrogate_op_key() -> Any:
+        return await s.apply(signed(kp, db, "\ud800", "x"))
+
+    async def surrogate_op_field() -> Any:
+        op = SignedOperation(db_name=db, key="h", value="x", store_type="Hash")
+        op.field = "\udcff"
+        return await s.apply(op)
+
     rows += [
+        ("invalid UTF-8 in a signed-op field", cyberfly_store.InvalidArgument, surrogate_op_key),
+        ("invalid UTF-8 set on a signed op", cyberfly_store.InvalidArgument, surrogate_op_field),
+        ("invalid UTF-8 JSONPath", cyberfly_store.InvalidArgument, lambda: s.json_filter("j", "$\ud800")),
+        ("invalid UTF-8 in a JSON value", cyberfly_store.InvalidArgument, lambda: s.json_set("j2", {"a": "\ud800"})),
+        ("invalid UTF-8 JSON object key", cyberfly_store.InvalidArgument, lambda: s.json_set("j2", {"\ud800": 1})),
         ("malformed hex public key", cyberfly_store.InvalidArgument, malformed_public_key),
         ("wrong-length public key", cyberfly_store.InvalidArgument, short_public_key),
         ("wrong-length signature (hex)", cyberfly_store.InvalidArgument, long_signature),
