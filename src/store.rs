@@ -564,7 +564,7 @@ impl Store {
         let v = self
             .inner
             .cache
-            .with(key, &self.inner.metrics, |v, e| cached_string(v, e))?;
+            .with(key, &self.inner.metrics, cached_string)?;
         self.inner.metrics.op(Op::Get);
         Some(Ok(v))
     }
@@ -648,11 +648,7 @@ impl Store {
         let mut misses: Vec<(usize, String, u64)> = Vec::new();
         for (i, k) in keys.iter().enumerate() {
             let k = k.as_ref();
-            match self
-                .inner
-                .cache
-                .with(k, &self.inner.metrics, |v, e| cached_string(v, e))
-            {
+            match self.inner.cache.with(k, &self.inner.metrics, cached_string) {
                 Some(v) => out.push(v),
                 None => {
                     out.push(None);
