@@ -22,17 +22,38 @@
 //!
 //! Staleness: a reader that resolved a miss from an older index state must not
 //! serve that value after the writer replaced it. Each key maps to one of
-//! `STRIPES` epoch counters; a cached value carries the epoch its reader loaded
-//! *before* reading the index, and a lookup whose value's epoch differs from
-//! the stripe's current epoch is a miss. The writer, after applying a batch
-//! and before acknowledging it, bumps the epoch of every key it wrote: one
-//! atomic add per key, no cache call. A value read from the index before the
-//! write carries an epoch loaded before the bump, so it can never be served
-//! after the acknowledgement, whichever tier it sits in and however it got
-//! there. (An earlier design invalidated both tiers around the bump; it cost
-//! four moka calls per written key and left a window in which a promotion could
-//! carry a stale value into the hot tier.) Stale values are not removed: they
-//! are overwritten by the next fill or evicted by size or TTL.
+//! `STRIPES` epoch counters; a value filled into the warm tier carries the
+//! epoch its reader loaded *before* reading the index, and a warm lookup
+//! whose value's epoch differs from the stripe's current epoch is a miss.
+//! The hot tier checks no epoch on a hit (that was one random read of a
+//! 2 MiB array per hit, docs/PERFORMANCE.md): instead it never holds a value
+//! older than an acknowledged write. The writer, after applying a batch and
+//! before acknowledging it, calls [`TieredCache::written`]: per written key
+//! it (1) bumps the key's stripe epoch, then (2) takes the key's hot shard's
+//! write lock and removes the key. A promotion from warm to hot takes the
+//! same shard's write lock, (a) compares the value's epoch with the stripe's
+//! current one and refuses a stale value, then (b) inserts. The two critical
+//! sections are ordered by the lock:
+//!
+//! - promoter first: its insert happens before the writer's removal, which
+//!   takes the value out again before the acknowledgement;
+//! - writer first: the bump (1) happens before the writer's unlock, which
+//!   happens before the promoter's lock, so (a) sees the new epoch and
+//!   refuses any value read from the index before the write.
+//!
+//! Either way no stale value is in the hot tier once the write is
+//! acknowledged, and a warm value read before the write carries an older
+//! epoch, so neither tier serves it afterwards. (An earlier design
+//! invalidated both tiers around the bump, costing four moka calls per
+//! written key and leaving a window in which a promotion could carry a
+//! stale value into the hot tier; the one before this compared epochs on
+//! every hot hit.) Stale warm values are not removed: they are overwritten
+//! by the next fill or evicted by size or TTL.
+//!
+//! A hot entry holds the value's `Arc<str>` and its expiry inline (64 bytes,
+//! no `Arc<Cached>` in between): a hit touches the table's control bytes,
+//! the entry and the value's one allocation, and [`TieredCache::with`] runs
+//! the caller's conversion under the read lock instead of cloning the `Arc`.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -54,9 +75,8 @@ pub const HOT_SHARDS: usize = 64;
 /// Bookkeeping bytes charged per hot-tier entry on top of key and value:
 /// the 64-byte `Entry` in a hashbrown table that may be less than half full
 /// after it grows (up to ~150 bytes of table per entry with the control
-/// bytes), the `Arc<Cached>` (56 bytes, a 64-byte chunk) and the value's
-/// `Arc<str>` header and malloc rounding (~32). Checked against the real
-/// heap by tests/cache_memory.rs.
+/// bytes) and the value's `Arc<str>` header and malloc rounding (~32).
+/// Checked against the real heap by tests/cache_memory.rs.
 const HOT_ENTRY_OVERHEAD: usize = 256;
 /// The same for the warm tier (moka): moka's entry, key and deque nodes,
 /// the `Arc<Cached>` and the `Arc<str>` header measured ~330 bytes
@@ -76,6 +96,11 @@ static HASHER: LazyLock<foldhash::fast::FixedState> = LazyLock::new(|| {
 
 #[inline]
 fn hash(key: &str) -> u64 {
+    hash_bytes(key.as_bytes())
+}
+
+#[inline]
+fn hash_bytes(key: &[u8]) -> u64 {
     HASHER.hash_one(key)
 }
 
@@ -114,6 +139,13 @@ pub struct Cached {
     pub epoch: u64,
 }
 
+/// A cache hit: the value (an `Arc` clone) and its expiry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub value: CachedValue,
+    pub expires_at_ms: Option<u64>,
+}
+
 fn weight(key: &str, v: &Cached) -> usize {
     key.len() + v.value.weight() + HOT_ENTRY_OVERHEAD
 }
@@ -123,10 +155,11 @@ fn weigh(k: &Box<str>, v: &Arc<Cached>) -> u32 {
     (k.len() + v.value.weight() + WARM_ENTRY_OVERHEAD).min(u32::MAX as usize) as u32
 }
 
-/// The epoch stripe of a key.
+/// The hash of a key, as the writer records it for
+/// [`TieredCache::written`].
 #[inline]
-pub fn stripe(key: &str) -> usize {
-    stripe_of(hash(key))
+pub fn key_hash(key: &str) -> u64 {
+    hash(key)
 }
 
 /// A key of the hot tier: up to [`INLINE_KEY`] bytes in the entry itself (no
@@ -152,20 +185,47 @@ impl Key {
 
     #[inline]
     fn is(&self, key: &str) -> bool {
+        self.bytes() == key.as_bytes()
+    }
+
+    #[inline]
+    fn bytes(&self) -> &[u8] {
         match self {
-            Key::Inline(n, buf) => &buf[..*n as usize] == key.as_bytes(),
-            Key::Heap(k) => &**k == key,
+            Key::Inline(n, buf) => &buf[..*n as usize],
+            Key::Heap(k) => k.as_bytes(),
         }
     }
 }
 
+/// A hot-tier entry: 64 bytes, everything a hit needs but the value's
+/// bytes, which are one allocation (the `Arc<str>`). The expiry is held
+/// here, not behind a pointer; the hash is recomputed from the key when the
+/// table grows and the weight from the key and value when the entry leaves.
 struct Entry {
-    hash: u64,
     key: Key,
-    value: Arc<Cached>,
-    weight: u64,
+    value: CachedValue,
+    /// `expires_at_ms`, with `u64::MAX` for none (a time never reached).
+    expires: u64,
     /// CLOCK's second chance: set by a read, cleared by the hand.
     referenced: AtomicBool,
+}
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 64);
+
+impl Entry {
+    #[inline]
+    fn expires_at_ms(&self) -> Option<u64> {
+        (self.expires != u64::MAX).then_some(self.expires)
+    }
+
+    fn weight(&self) -> u64 {
+        (self.key.bytes().len() + self.value.weight() + HOT_ENTRY_OVERHEAD) as u64
+    }
+}
+
+#[inline]
+fn rehash(e: &Entry) -> u64 {
+    hash_bytes(e.key.bytes())
 }
 
 /// One shard of the hot tier: the entries, in a table, and the CLOCK hand
@@ -180,17 +240,19 @@ struct Shard {
 impl Shard {
     #[inline]
     fn find(&self, h: u64, key: &str) -> Option<&Entry> {
-        self.table.find(h, |e| e.hash == h && e.key.is(key))
+        self.table.find(h, |e| e.key.is(key))
     }
 
     /// Insert or replace, evicting by CLOCK so that the shard fits `budget`
-    /// (`w <= budget`).
-    fn insert(&mut self, h: u64, key: &str, value: Arc<Cached>, w: u64, budget: u64) {
-        match self.table.find_mut(h, |e| e.hash == h && e.key.is(key)) {
+    /// (`w <= budget`, `w` the weight of `key` with `value`).
+    fn insert(&mut self, h: u64, key: &str, value: &Cached, w: u64, budget: u64) {
+        let expires = value.expires_at_ms.unwrap_or(u64::MAX);
+        let value = value.value.clone(); // an Arc, not the text
+        match self.table.find_mut(h, |e| e.key.is(key)) {
             Some(e) => {
-                self.bytes = self.bytes - e.weight + w;
+                self.bytes = self.bytes - e.weight() + w;
                 e.value = value;
-                e.weight = w;
+                e.expires = expires;
                 *e.referenced.get_mut() = true;
             }
             None => {
@@ -199,14 +261,13 @@ impl Shard {
                     self.evict_one();
                 }
                 let e = Entry {
-                    hash: h,
                     key: Key::new(key),
                     value,
-                    weight: w,
+                    expires,
                     // Promoted by a read: one pass of the hand before eviction.
                     referenced: AtomicBool::new(true),
                 };
-                self.table.insert_unique(h, e, |e| e.hash);
+                self.table.insert_unique(h, e, rehash);
                 self.bytes += w;
             }
         }
@@ -228,10 +289,18 @@ impl Shard {
                     continue;
                 }
                 if let Ok(o) = self.table.get_bucket_entry(i) {
-                    self.bytes -= o.remove().0.weight;
+                    self.bytes -= o.remove().0.weight();
                 }
                 return;
             }
+        }
+    }
+
+    /// Remove the entries whose key hashes to `h` (one, or rarely none; a
+    /// full 64-bit collision removes another key too, which is only a miss).
+    fn remove_hash(&mut self, h: u64) {
+        while let Ok(o) = self.table.find_entry(h, |e| rehash(e) == h) {
+            self.bytes -= o.remove().0.weight();
         }
     }
 
@@ -254,27 +323,47 @@ impl HotTier {
         }
     }
 
+    /// `f` of the entry's value and expiry, under the shard's read lock
+    /// (the value is not cloned).
+    /// On a miss `f` is handed back.
     #[inline]
-    fn get(&self, h: u64, key: &str) -> Option<Arc<Cached>> {
+    fn with<R, F: FnOnce(&CachedValue, Option<u64>) -> R>(
+        &self,
+        h: u64,
+        key: &str,
+        f: F,
+    ) -> Result<R, F> {
         let shard = self.shards[shard_of(h)].read();
-        let s = shard.find(h, key)?;
+        let Some(s) = shard.find(h, key) else {
+            return Err(f);
+        };
         // Write the bit only when it changes: hits on a hot key stay reads.
         if !s.referenced.load(Ordering::Relaxed) {
             s.referenced.store(true, Ordering::Relaxed);
         }
-        Some(s.value.clone())
+        Ok(f(&s.value, s.expires_at_ms()))
     }
 
-    /// Whether the entry was admitted (larger than a shard's budget: not).
-    fn insert(&self, h: u64, key: &str, value: Arc<Cached>) -> bool {
-        let w = weight(key, &value) as u64;
+    /// Promote `value` unless its key's stripe moved past the value's epoch:
+    /// the check is made under the shard's write lock, which the writer
+    /// takes after bumping the stripe to remove the key (module doc).
+    /// Whether the entry was admitted (stale, or larger than a shard's
+    /// budget: not).
+    fn promote(&self, h: u64, key: &str, value: &Cached, stripe: &AtomicU64) -> bool {
+        let w = weight(key, value) as u64;
         if w > self.shard_budget {
             return false;
         }
-        self.shards[shard_of(h)]
-            .write()
-            .insert(h, key, value, w, self.shard_budget);
+        let mut shard = self.shards[shard_of(h)].write();
+        if stripe.load(Ordering::SeqCst) != value.epoch {
+            return false;
+        }
+        shard.insert(h, key, value, w, self.shard_budget);
         true
+    }
+
+    fn remove(&self, h: u64) {
+        self.shards[shard_of(h)].write().remove_hash(h);
     }
 
     fn clear(&self) {
@@ -315,33 +404,57 @@ impl TieredCache {
     /// The epoch to pass to [`fill`](Self::fill); load it before reading the index.
     #[inline]
     pub fn epoch(&self, key: &str) -> u64 {
-        self.epochs[stripe(key)].load(Ordering::SeqCst)
+        self.epochs[stripe_of(hash(key))].load(Ordering::SeqCst)
     }
 
-    /// Look a key up in both tiers, promoting warm hits to the hot tier. A
-    /// value older than the last write to its stripe is a miss.
+    /// Look a key up in both tiers, promoting warm hits to the hot tier, and
+    /// return `f` of its value and expiry (`None` on a miss). A hot hit
+    /// calls `f` under the shard's read lock, so the value is not cloned;
+    /// keep `f` short. A warm value older than the last write to its stripe
+    /// is a miss; the hot tier holds no such value (module doc).
     #[inline]
-    pub fn get(&self, key: &str, m: &Metrics) -> Option<Arc<Cached>> {
+    pub fn with<R>(
+        &self,
+        key: &str,
+        m: &Metrics,
+        f: impl FnOnce(&CachedValue, Option<u64>) -> R,
+    ) -> Option<R> {
         let h = hash(key);
-        let current = self.epochs[stripe_of(h)].load(Ordering::SeqCst);
-        if let Some(v) = self.hot.get(h, key) {
-            if v.epoch == current {
+        match self.hot.with(h, key, f) {
+            Ok(r) => {
                 m.hot_hits.inc();
-                return Some(v);
+                Some(r)
             }
+            Err(f) => self.with_warm(h, key, m, f),
         }
-        self.get_warm(h, key, current, m)
+    }
+
+    /// [`with`](Self::with) returning the value (an `Arc` clone) and expiry.
+    #[inline]
+    pub fn get(&self, key: &str, m: &Metrics) -> Option<Hit> {
+        self.with(key, m, |v, e| Hit {
+            value: v.clone(),
+            expires_at_ms: e,
+        })
     }
 
     #[cold]
-    fn get_warm(&self, h: u64, key: &str, current: u64, m: &Metrics) -> Option<Arc<Cached>> {
+    fn with_warm<R>(
+        &self,
+        h: u64,
+        key: &str,
+        m: &Metrics,
+        f: impl FnOnce(&CachedValue, Option<u64>) -> R,
+    ) -> Option<R> {
+        let stripe = &self.epochs[stripe_of(h)];
+        let current = stripe.load(Ordering::SeqCst);
         if let Some(v) = self.warm.get(key) {
             if v.epoch == current {
                 m.warm_hits.inc();
-                if self.hot.insert(h, key, v.clone()) {
+                if self.hot.promote(h, key, &v, stripe) {
                     self.warm.invalidate(key);
                 }
-                return Some(v);
+                return Some(f(&v.value, v.expires_at_ms));
             }
         }
         m.misses.inc();
@@ -359,17 +472,20 @@ impl TieredCache {
         self.warm.insert(key.into(), Arc::new(v));
     }
 
-    /// Called by the writer after it applied writes to keys of these
-    /// stripes, before acknowledging them.
-    pub fn bump(&self, stripes: impl Iterator<Item = usize>) {
-        for s in stripes {
-            self.epochs[s].fetch_add(1, Ordering::SeqCst);
+    /// Called by the writer after it applied writes to the keys with these
+    /// hashes ([`key_hash`]), before acknowledging them: per key, bump its
+    /// stripe's epoch, then remove the key from the hot tier (in this order:
+    /// module doc).
+    pub fn written(&self, hashes: impl Iterator<Item = u64>) {
+        for h in hashes {
+            self.epochs[stripe_of(h)].fetch_add(1, Ordering::SeqCst);
+            self.hot.remove(h);
         }
     }
 
-    /// `bump` by key (for tests and callers outside the writer).
+    /// `written` by key (for tests and callers outside the writer).
     pub fn invalidate<'a>(&self, keys: impl Iterator<Item = &'a str>) {
-        self.bump(keys.map(stripe));
+        self.written(keys.map(hash));
     }
 
     pub fn clear(&self) {
@@ -421,6 +537,7 @@ mod tests {
         // second read: hot hit, and the same allocation (no clone of the value)
         let a = c.get("k", &m).unwrap();
         let b = c.get("k", &m).unwrap();
+        let (CachedValue::String(a), CachedValue::String(b)) = (a.value, b.value);
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(m.hot_hits.get(), 2);
         assert_eq!(m.misses.get(), 1);
@@ -520,8 +637,8 @@ mod tests {
     #[test]
     fn clock_keeps_entries_that_are_read() {
         let mut s = Shard::default();
-        let w = 100;
-        let ins = |s: &mut Shard, k: &str| s.insert(hash(k), k, val(k), w, 4 * w);
+        let w = weight("k0", &val("k0")) as u64; // every key and value: 2 bytes
+        let ins = |s: &mut Shard, k: &str| s.insert(hash(k), k, &val(k), w, 4 * w);
         for k in ["k0", "k1", "k2", "k3"] {
             ins(&mut s, k);
         }
@@ -592,5 +709,105 @@ mod tests {
         let ((n, bytes), _) = c.sizes();
         assert!(bytes <= budget && n > 0, "{n} entries, {bytes} bytes");
         assert!(m.hot_hits.get() > 0);
+    }
+
+    /// A write removes the key from the hot tier (a hot hit checks no
+    /// epoch, so without the removal the old value would be served).
+    #[test]
+    fn a_write_removes_the_key_from_the_hot_tier() {
+        let m = Metrics::new().unwrap();
+        let c = TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60));
+        promote(&c, &m, "k", "old");
+        promote(&c, &m, "other", "x");
+        assert_eq!(c.sizes().0 .0, 2);
+        c.invalidate(std::iter::once("k"));
+        let ((n, bytes), _) = c.sizes();
+        assert_eq!((n, bytes), (1, (5 + 1 + HOT_ENTRY_OVERHEAD) as u64));
+        assert!(c.get("k", &m).is_none());
+        assert!(c.get("other", &m).is_some(), "other keys stay");
+    }
+
+    /// A promotion that read its warm value before a write, and reaches the
+    /// shard's lock after the writer removed the key, is refused: the
+    /// stripe's epoch is checked under the lock.
+    #[test]
+    fn a_promotion_after_a_write_is_refused() {
+        let m = Metrics::new().unwrap();
+        let c = TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60));
+        let h = hash("k");
+        let stripe = &c.epochs[stripe_of(h)];
+        let mut old = (*val("old")).clone();
+        old.epoch = c.epoch("k");
+        c.invalidate(std::iter::once("k"));
+        assert!(!c.hot.promote(h, "k", &old, stripe), "stale value promoted");
+        assert!(c.get("k", &m).is_none());
+        old.epoch = c.epoch("k");
+        assert!(c.hot.promote(h, "k", &old, stripe));
+        assert!(c.get("k", &m).is_some());
+    }
+
+    /// One writer per key group bumps a version (index first, then the cache
+    /// call, then the acknowledgement) while readers read, fill and promote
+    /// on other threads: no read returns a version older than one already
+    /// acknowledged when the read began.
+    #[test]
+    fn no_stale_read_after_an_acknowledged_write() {
+        const KEYS: usize = 64;
+        let c = Arc::new(TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60)));
+        let m = Arc::new(Metrics::new().unwrap());
+        let index: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
+        let acked: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
+        let keys: Arc<Vec<String>> = Arc::new((0..KEYS).map(|i| format!("k{i}")).collect());
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..3)
+            .map(|t| {
+                let (c, m, index, acked, keys, stop) = (
+                    c.clone(),
+                    m.clone(),
+                    index.clone(),
+                    acked.clone(),
+                    keys.clone(),
+                    stop.clone(),
+                );
+                std::thread::spawn(move || {
+                    let mut i = t;
+                    while !stop.load(Ordering::Relaxed) {
+                        i = (i + 7) % KEYS;
+                        let k = &keys[i];
+                        let floor = acked[i].load(Ordering::SeqCst);
+                        match c.get(k, &m) {
+                            Some(hit) => {
+                                let CachedValue::String(v) = hit.value;
+                                let v: u64 = v.parse().unwrap();
+                                assert!(v >= floor, "{k}: read {v} after {floor} was acked");
+                            }
+                            None => {
+                                let e = c.epoch(k);
+                                let v = index[i].load(Ordering::SeqCst);
+                                c.fill(k, e, val(&v.to_string()));
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for round in 1..=2_000u64 {
+            for i in (0..KEYS).filter(|i| i % 8 == (round % 8) as usize) {
+                index[i].store(round, Ordering::SeqCst);
+                c.invalidate(std::iter::once(keys[i].as_str()));
+                acked[i].store(round, Ordering::SeqCst);
+            }
+            if round % 64 == 0 {
+                std::thread::yield_now();
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            r.join().unwrap();
+        }
+        assert!(
+            m.hot_hits.get() > 0 && m.warm_hits.get() > 0,
+            "both tiers served"
+        );
     }
 }

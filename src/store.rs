@@ -561,9 +561,12 @@ impl Store {
         if let Err(e) = self.check_key(key) {
             return Some(Err(e));
         }
-        let c = self.inner.cache.get(key, &self.inner.metrics)?;
+        let v = self
+            .inner
+            .cache
+            .with(key, &self.inner.metrics, cached_string)?;
         self.inner.metrics.op(Op::Get);
-        Some(Ok(cached_string(&c)))
+        Some(Ok(v))
     }
 
     /// The string value of `key`, or `None`.
@@ -616,7 +619,7 @@ impl Store {
                 })
             }
         };
-        let out = cached_string(&cached);
+        let out = cached_string(&cached.value, cached.expires_at_ms);
         self.inner.cache.fill(key, epoch, cached);
         Ok(out)
     }
@@ -645,8 +648,8 @@ impl Store {
         let mut misses: Vec<(usize, String, u64)> = Vec::new();
         for (i, k) in keys.iter().enumerate() {
             let k = k.as_ref();
-            match self.inner.cache.get(k, &self.inner.metrics) {
-                Some(c) => out.push(cached_string(&c)),
+            match self.inner.cache.with(k, &self.inner.metrics, cached_string) {
+                Some(v) => out.push(v),
                 None => {
                     out.push(None);
                     misses.push((i, k.to_owned(), self.inner.cache.epoch(k)))
@@ -712,8 +715,12 @@ impl Store {
         self.check_open()?;
         self.check_key(key)?;
         self.inner.metrics.op(Op::Exists);
-        if let Some(c) = self.inner.cache.get(key, &self.inner.metrics) {
-            return Ok(!is_expired(c.expires_at_ms));
+        if let Some(live) = self
+            .inner
+            .cache
+            .with(key, &self.inner.metrics, |_, e| !is_expired(e))
+        {
+            return Ok(live);
         }
         let index = self.index()?;
         let k = key.to_owned();
@@ -1125,11 +1132,12 @@ fn is_expired(expires_at_ms: Option<u64>) -> bool {
     matches!(expires_at_ms, Some(t) if t <= now_ms())
 }
 
-fn cached_string(c: &Cached) -> Option<Arc<str>> {
-    if is_expired(c.expires_at_ms) {
+#[inline]
+fn cached_string(v: &CachedValue, expires_at_ms: Option<u64>) -> Option<Arc<str>> {
+    if is_expired(expires_at_ms) {
         return None;
     }
-    match &c.value {
+    match v {
         CachedValue::String(s) => Some(s.clone()),
     }
 }

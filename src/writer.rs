@@ -131,9 +131,9 @@ pub struct Txn<'a> {
     staged: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Writes of the current op when ops are independent (a savepoint).
     op_staged: Option<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
-    /// Cache stripes of the keys written (see `cache.rs`).
-    touched: Vec<usize>,
-    op_touched: Vec<usize>,
+    /// Hashes of the keys written, for the cache (see `cache.rs`).
+    touched: Vec<u64>,
+    op_touched: Vec<u64>,
     /// Wall-clock time of the group, ms since the epoch (one value for the
     /// whole request so that expiry checks agree).
     pub now_ms: u64,
@@ -227,7 +227,7 @@ impl<'a> Txn<'a> {
 
     /// Mark a key for cache invalidation.
     pub fn touch(&mut self, key: &str) {
-        let s = crate::cache::stripe(key);
+        let s = crate::cache::key_hash(key);
         if self.op_staged.is_some() {
             self.op_touched.push(s);
         } else {
@@ -410,7 +410,7 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
     let t0 = Instant::now();
     let now_ms = crate::store::now_ms();
     let mut pending_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-    let mut touched: Vec<usize> = Vec::new();
+    let mut touched: Vec<u64> = Vec::new();
     let mut acks = Vec::with_capacity(group.len());
     let mut tags = Vec::new();
     for p in group {
@@ -504,7 +504,7 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
         Ok(())
     })();
     let t_apply = t0.elapsed();
-    ctx.cache.bump(touched.into_iter());
+    ctx.cache.written(touched.into_iter());
     ctx.metrics.batch_size.observe(n_ops as f64);
     ctx.metrics
         .batch_apply
