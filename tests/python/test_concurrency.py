@@ -11,6 +11,8 @@ import textwrap
 import threading
 import time
 
+import pytest
+
 import cyberfly_store
 from cyberfly_store import Store
 
