@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::metrics::{histogram_quantile, Metrics, Op};
 use crate::value::{decode_string, hash_hex, parse_hash_hex, Entry, Payload, ValueKind};
-use crate::writer::{self, Msg, Reply, Txn, WriteOp, WriterCtx};
+use crate::writer::{self, Ack, CallAck, Msg, Reply, Txn, WriteOp, WriterCtx};
 
 /// A BLAKE3 content hash (the same hash iroh-blobs reports).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -777,7 +777,7 @@ impl Store {
                 ops,
                 tags,
                 independent,
-                ack,
+                ack: Ack::Chan(ack),
             })
             .await
             .map_err(|_| Error::Closed)?;
@@ -930,6 +930,155 @@ impl Store {
             )
             .await?;
         Ok(matches!(r.first(), Some(Reply::Bool(true))))
+    }
+
+    // ------------------------------------------- writes with a completion callback
+
+    /// Submit ops to the writer with a completion callback instead of a
+    /// future: `done` runs on the writer thread with the request's result,
+    /// after the group's commit point (the same acknowledgement as
+    /// [`Store::submit`], under the store's durability mode). No task and no
+    /// channel per write: a caller on a thread outside the runtime (an
+    /// event loop) hands the write straight to the writer's queue. When the
+    /// queue is full the submission waits on the store's runtime instead
+    /// (back-pressure moves there; the caller never blocks).
+    ///
+    /// On `Ok`, `done` is called exactly once (with `Error::Closed` if the
+    /// store closes first); on `Err` (store already closed) it is never
+    /// called. `done` must be short and must not block: it delays the
+    /// acknowledgements of the rest of the group.
+    pub(crate) fn submit_then<F>(
+        &self,
+        ops: Vec<WriteOp>,
+        tags: Vec<iroh_blobs::api::TempTag>,
+        done: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(Result<Vec<Reply>>) + Send + 'static,
+    {
+        self.check_open()?;
+        let t0 = Instant::now();
+        let metrics = self.inner.metrics.clone();
+        let ack = Ack::Call(CallAck::new(Box::new(move |r: Result<Vec<Reply>>| {
+            metrics.write_latency.observe(t0.elapsed().as_secs_f64());
+            done(r)
+        })));
+        let msg = Msg::Write {
+            ops,
+            tags,
+            independent: false,
+            ack,
+        };
+        match self.inner.tx.try_send(msg) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                let tx = self.inner.tx.clone();
+                self.inner.handle.spawn(async move {
+                    // A queue that closes meanwhile drops the message: its
+                    // callback then answers `Error::Closed`.
+                    let _ = tx.send(msg).await;
+                });
+            }
+            // Dropped here: the callback answers `Error::Closed`.
+            Err(mpsc::error::TrySendError::Closed(msg)) => drop(msg),
+        }
+        Ok(())
+    }
+
+    /// A whole string value with optional expiry, acknowledged by callback
+    /// (see [`Store::set_then`]).
+    fn set_string_then<F>(
+        &self,
+        key: &str,
+        value: String,
+        expires_at_ms: Option<u64>,
+        done: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(Result<()>) + Send + 'static,
+    {
+        self.check_open()?;
+        self.check_key(key)?;
+        self.check_value(value.len())?;
+        if value.len() > self.inner.config.inline_threshold {
+            // A blob first (async, on the runtime), then the index entry.
+            let s = self.clone();
+            let key = key.to_owned();
+            self.inner.handle.spawn(async move {
+                done(
+                    s.set_entry(
+                        &key,
+                        ValueKind::String,
+                        value.into_bytes(),
+                        expires_at_ms,
+                        None,
+                    )
+                    .await,
+                )
+            });
+            return Ok(());
+        }
+        let mut entry = Entry::inline(ValueKind::String, value.into_bytes());
+        entry.expires_at_ms = expires_at_ms;
+        self.submit_then(
+            vec![WriteOp::Put {
+                key: key.to_owned(),
+                entry: entry.encode(),
+            }],
+            vec![],
+            move |r| done(r.map(|_| ())),
+        )
+    }
+
+    /// [`Store::set`] acknowledged by a callback instead of a future, for
+    /// callers outside the async runtime (the Python binding's event loop):
+    /// `done` runs once the write is acknowledged under the store's
+    /// durability mode, on the writer thread (keep it short, never block in
+    /// it), or on the runtime for values stored as blobs.
+    ///
+    /// Bad input (empty or too long key, too large value) and a closed store
+    /// return the typed error here, change nothing and never call `done`;
+    /// otherwise `done` is called exactly once, with the write's result.
+    pub fn set_then<F>(&self, key: &str, value: impl Into<String>, done: F) -> Result<()>
+    where
+        F: FnOnce(Result<()>) + Send + 'static,
+    {
+        self.check_open()?;
+        self.inner.metrics.op(Op::Set);
+        self.set_string_then(key, value.into(), None, done)
+    }
+
+    /// [`Store::set_ex`] acknowledged by a callback (see [`Store::set_then`]).
+    pub fn set_ex_then<F>(
+        &self,
+        key: &str,
+        value: impl Into<String>,
+        seconds: u64,
+        done: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(Result<()>) + Send + 'static,
+    {
+        let at = now_ms().saturating_add(seconds.saturating_mul(1000));
+        self.set_string_then(key, value.into(), Some(at), done)
+    }
+
+    /// [`Store::delete`] acknowledged by a callback (see
+    /// [`Store::set_then`]): `done` gets whether the key existed.
+    pub fn delete_then<F>(&self, key: &str, done: F) -> Result<()>
+    where
+        F: FnOnce(Result<bool>) + Send + 'static,
+    {
+        self.check_open()?;
+        self.check_key(key)?;
+        self.inner.metrics.op(Op::Delete);
+        self.submit_then(
+            vec![WriteOp::Delete {
+                key: key.to_owned(),
+            }],
+            vec![],
+            move |r| done(r.map(|r| matches!(r.first(), Some(Reply::Bool(true))))),
+        )
     }
 
     /// Make every write acknowledged before this call durable (fsync of the

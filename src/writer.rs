@@ -91,7 +91,55 @@ impl PartialEq for OpError {
     }
 }
 
-pub type Ack = oneshot::Sender<Result<Vec<Reply>>>;
+/// A callback that receives a request's result on the writer thread (see
+/// [`Ack::Call`]).
+pub type AckFn = Box<dyn FnOnce(Result<Vec<Reply>>) + Send>;
+
+/// How the writer answers one request, after the group's commit point (the
+/// index apply, and the fsync under `Durability::Sync`).
+pub enum Ack {
+    /// Send the result over a channel (the `async fn` API awaits it).
+    Chan(oneshot::Sender<Result<Vec<Reply>>>),
+    /// Run a callback with the result, on the writer thread: it must be
+    /// short and must not block (it delays the rest of the group's
+    /// acknowledgements and the next group). A callback dropped without
+    /// being run (the writer gone) is run with `Error::Closed`, so every
+    /// submitter gets an answer.
+    Call(CallAck),
+}
+
+impl Ack {
+    /// Deliver the result (a receiver that went away is not an error).
+    pub fn send(self, r: Result<Vec<Reply>>) {
+        match self {
+            Ack::Chan(tx) => {
+                let _ = tx.send(r);
+            }
+            Ack::Call(mut c) => {
+                if let Some(f) = c.0.take() {
+                    f(r)
+                }
+            }
+        }
+    }
+}
+
+/// The callback of [`Ack::Call`]; answers `Error::Closed` if dropped unrun.
+pub struct CallAck(Option<AckFn>);
+
+impl CallAck {
+    pub fn new(f: AckFn) -> Self {
+        CallAck(Some(f))
+    }
+}
+
+impl Drop for CallAck {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f(Err(Error::Closed))
+        }
+    }
+}
 
 pub enum Msg {
     Write {
@@ -516,7 +564,7 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
                 if r.is_ok() {
                     ctx.metrics.writes_acked.inc_by(n as u64);
                 }
-                let _ = ack.send(r);
+                ack.send(r);
             }
             ctx.blobs.committed(tags);
         }
@@ -524,7 +572,7 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
             let msg = e.to_string();
             tracing::error!("writer batch of {n_ops} writes failed: {msg}");
             for (ack, r, _) in acks {
-                let _ = ack.send(match r {
+                ack.send(match r {
                     Err(op_err) => Err(op_err),
                     Ok(_) => Err(match &e {
                         Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), msg.clone())),
@@ -542,4 +590,26 @@ pub fn header_expiry(raw: &[u8]) -> Option<u64> {
     EntryHeader::decode(raw)
         .ok()
         .and_then(|h| h.expires_at_ms(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A callback ack that is dropped unrun (the writer gone) still answers,
+    /// with `Error::Closed`; one that is sent answers once, with the result.
+    #[test]
+    fn a_callback_ack_answers_exactly_once() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = tx.clone();
+        drop(Ack::Call(CallAck::new(Box::new(move |r| {
+            t.send(r).unwrap()
+        }))));
+        assert!(matches!(rx.try_recv().unwrap(), Err(Error::Closed)));
+        let t = tx.clone();
+        Ack::Call(CallAck::new(Box::new(move |r| t.send(r).unwrap())))
+            .send(Ok(vec![Reply::Bool(true)]));
+        assert_eq!(rx.try_recv().unwrap().unwrap(), vec![Reply::Bool(true)]);
+        assert!(rx.try_recv().is_err(), "answered once");
+    }
 }

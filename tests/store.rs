@@ -570,3 +570,155 @@ fn a_store_open_in_another_process_is_refused() {
     // the other process is gone: the store opens and is intact
     check_after_kill(dir.path());
 }
+
+/// Writes acknowledged by callback (`set_then` and the like), submitted from
+/// plain OS threads outside the runtime, as the Python binding's event loop
+/// does: every callback runs once, after the write is applied (a read right
+/// after sees it), inline values on the writer thread; a value stored as a
+/// blob goes through the runtime first.
+#[test]
+fn writes_acknowledged_by_callback_from_threads_outside_the_runtime() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = rt.block_on(Store::open(dir.path(), cfg())).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<(String, Result<(), Error>, Option<String>)>();
+    let threads: Vec<_> = (0..4)
+        .map(|w| {
+            let (s, tx) = (s.clone(), tx.clone());
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    let k = format!("t{w}:{i}");
+                    // every 100th value is larger than the inline threshold
+                    let v = if i % 100 == 0 {
+                        big(&k, 2000)
+                    } else {
+                        k.clone()
+                    };
+                    let tx = tx.clone();
+                    let k2 = k.clone();
+                    s.set_then(&k, v, move |r| {
+                        let thread = std::thread::current().name().map(str::to_owned);
+                        tx.send((k2, r, thread)).unwrap();
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    drop(tx);
+    let mut acked = 0;
+    let mut on_writer = 0;
+    for (k, r, thread) in rx.iter() {
+        r.unwrap();
+        acked += 1;
+        if thread.as_deref() == Some("cyberfly-writer") {
+            on_writer += 1;
+        }
+        // acknowledged means applied: the value is there right away
+        let got = rt.block_on(s.get(&k)).unwrap().unwrap();
+        assert!(got.starts_with(&*k), "{k}");
+    }
+    assert_eq!(acked, 2000);
+    assert_eq!(
+        on_writer,
+        2000 - 20,
+        "inline writes are acked on the writer thread"
+    );
+    assert_eq!(s.stats().writes_acked, 2000);
+
+    // set_ex_then and delete_then
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t2 = tx.clone();
+    s.set_ex_then("ttl", "v", 100, move |r| t2.send(r.map(|()| true)).unwrap())
+        .unwrap();
+    assert!(rx.recv().unwrap().unwrap());
+    let ttl = rt.block_on(s.ttl("ttl")).unwrap();
+    assert!((1..=100).contains(&ttl), "ttl {ttl}");
+    for expected in [true, false] {
+        let t = tx.clone();
+        s.delete_then("ttl", move |r| t.send(r).unwrap()).unwrap();
+        assert_eq!(rx.recv().unwrap().unwrap(), expected);
+    }
+    assert_eq!(rt.block_on(s.get("ttl")).unwrap(), None);
+    rt.block_on(s.close()).unwrap();
+}
+
+/// A full writer queue does not block the submitting thread: the write waits
+/// on the runtime and is still acknowledged, in any number.
+#[test]
+fn callback_writes_with_a_queue_of_one() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::builder()
+        .writer_queue_depth(1)
+        .writer_max_batch(2)
+        .build()
+        .unwrap();
+    let s = rt.block_on(Store::open(dir.path(), config)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..2000 {
+        let tx = tx.clone();
+        s.set_then(&format!("k{i}"), "x", move |r| tx.send(r).unwrap())
+            .unwrap();
+    }
+    drop(tx);
+    assert_eq!(rx.iter().map(|r| r.unwrap()).count(), 2000);
+    assert_eq!(rt.block_on(s.scan("").collect_all()).unwrap().len(), 2000);
+    rt.block_on(s.close()).unwrap();
+}
+
+/// Bad input and a closed store are typed errors returned by the call
+/// itself: nothing is written and the callback never runs.
+#[test]
+fn callback_writes_reject_bad_input_without_calling_back() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::builder()
+        .max_key_len(16)
+        .max_value_len(1000)
+        .build()
+        .unwrap();
+    let s = rt.block_on(Store::open(dir.path(), config)).unwrap();
+    let called = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let cb = || {
+        let c = called.clone();
+        move |_r: Result<(), Error>| {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    };
+    let e = s.set_then("", "v", cb()).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    let e = s.set_then(&"k".repeat(17), "v", cb()).unwrap_err();
+    assert!(matches!(e, Error::KeyTooLong { len: 17, max: 16 }));
+    let e = s.set_then("k", "v".repeat(1001), cb()).unwrap_err();
+    assert!(matches!(e, Error::ValueTooLarge { .. }));
+    let e = s.set_ex_then("", "v", 5, cb()).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    let c = called.clone();
+    let e = s
+        .delete_then("", move |_r| {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    assert!(rt.block_on(s.scan("").collect_all()).unwrap().is_empty());
+    rt.block_on(s.close()).unwrap();
+    assert!(matches!(s.set_then("k", "v", cb()), Err(Error::Closed)));
+    assert!(matches!(s.delete_then("k", |_| ()), Err(Error::Closed)));
+    assert_eq!(called.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

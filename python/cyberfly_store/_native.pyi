@@ -35,6 +35,7 @@ __all__ = [
     "Keypair",
     "verify",
     "verify_many",
+    "_bench_verify_many",
     "SignedOperation",
     "Outcome",
     "SyncServer",
@@ -76,6 +77,10 @@ def verify(
 def verify_many(
     items: Iterable[tuple[Union[bytes, str], _Bytes, Union[bytes, str]]],
 ) -> Awaitable[list[bool]]: ...
+def _bench_verify_many(
+    items: Iterable[tuple[Union[bytes, str], _Bytes, Union[bytes, str]]],
+    chunk: int = 0,
+) -> float: ...
 @final
 class Keypair:
     """An ed25519 key pair."""

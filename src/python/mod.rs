@@ -97,17 +97,24 @@ impl Completer {
 
 fn complete(fut: &Bound<'_, PyAny>, convert: Convert) -> PyResult<()> {
     let py = fut.py();
-    if fut
-        .call_method0(pyo3::intern!(py, "cancelled"))?
-        .is_truthy()?
-    {
-        return Ok(());
-    }
-    match convert(py) {
-        Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,))?,
-        Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),))?,
+    // No `cancelled()` call first (a method call per future): setting the
+    // result of a cancelled future raises InvalidStateError, which is
+    // checked for only then.
+    let r = match convert(py) {
+        Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,)),
+        Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),)),
     };
-    Ok(())
+    match r {
+        Ok(_) => Ok(()),
+        Err(_)
+            if fut
+                .call_method0(pyo3::intern!(py, "cancelled"))?
+                .is_truthy()? =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The completer of the running loop (kept as an attribute of the loop, so
@@ -131,13 +138,53 @@ fn completer<'py>(lp: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Completer>> {
     Ok(c)
 }
 
+/// Queue one result on the loop's [`Completer`]; the first of a batch
+/// schedules the completer on the loop. Runs on any thread but the loop's
+/// and never takes the GIL itself: the hand-off to the loop (which needs the
+/// GIL) runs on the runtime's blocking pool, once per batch.
+///
+/// A result that arrives after interpreter exit began never completes into
+/// Python: CPython before 3.14 terminates a thread that attaches while it
+/// finalizes, which would unwind through the runtime's frames.
+fn deliver(lp: Py<PyAny>, c: Py<Completer>, fut: Py<PyAny>, convert: Convert) {
+    if EXITING.load(Ordering::SeqCst) {
+        return;
+    }
+    let first = {
+        let inner = c.get();
+        inner
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((fut, convert));
+        !inner.scheduled.swap(true, Ordering::SeqCst)
+    };
+    if first {
+        ENTERING.fetch_add(1, Ordering::SeqCst);
+        // Taking the GIL may wait: not on a runtime worker, nor on the
+        // store's writer thread.
+        runtime().spawn_blocking(move || {
+            if !EXITING.load(Ordering::SeqCst) {
+                Python::attach(|py| {
+                    let r = lp
+                        .bind(py)
+                        .call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (c.bind(py),));
+                    if let Err(e) = r {
+                        // The loop is closed: nobody awaits these.
+                        tracing::debug!("cannot complete futures: {e}");
+                    }
+                    drop(lp);
+                    drop(c);
+                });
+            }
+            ENTERING.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
 /// Hand a future to asyncio: it runs on the tokio runtime of
 /// pyo3-async-runtimes (without the GIL) and its result completes an asyncio
 /// Future of the running loop, in batches (see [`Completer`]).
-///
-/// A future that finishes after interpreter exit began never completes into
-/// Python: CPython before 3.14 terminates a thread that attaches while it
-/// finalizes, which would unwind through the runtime's frames.
 pub fn spawn_py<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
@@ -149,41 +196,44 @@ where
     let (lp, c2, f2) = (lp.unbind(), c.unbind(), py_fut.clone().unbind());
     runtime().spawn(async move {
         let out = fut.await;
-        if EXITING.load(Ordering::SeqCst) {
-            return;
-        }
         let convert: Convert = Box::new(move |py| out.and_then(|v| v.into_py_any(py)));
-        let first = {
-            let inner = c2.get();
-            inner
-                .queue
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((f2, convert));
-            !inner.scheduled.swap(true, Ordering::SeqCst)
-        };
-        if first {
-            ENTERING.fetch_add(1, Ordering::SeqCst);
-            // Taking the GIL may wait: not on a runtime worker.
-            tokio::task::spawn_blocking(move || {
-                if !EXITING.load(Ordering::SeqCst) {
-                    Python::attach(|py| {
-                        let r = lp.bind(py).call_method1(
-                            pyo3::intern!(py, "call_soon_threadsafe"),
-                            (c2.bind(py),),
-                        );
-                        if let Err(e) = r {
-                            // The loop is closed: nobody awaits these.
-                            tracing::debug!("cannot complete futures: {e}");
-                        }
-                        drop(lp);
-                        drop(c2);
-                    });
-                }
-                ENTERING.fetch_sub(1, Ordering::SeqCst);
-            });
-        }
+        deliver(lp, c2, f2, convert);
     });
+    Ok(py_fut)
+}
+
+/// A completion callback of the core (`Store::set_then` and the like),
+/// as handed to [`submit_then`].
+pub type Done<T> = Box<dyn FnOnce(crate::Result<T>) + Send>;
+
+/// Hand a write to the core with a completion callback (`Store::set_then`
+/// and the like) and return an asyncio Future of the running loop that the
+/// callback completes, in batches (see [`Completer`]). Unlike [`spawn`],
+/// no tokio task runs per call: the write goes from the loop's thread
+/// straight to the writer's queue, and the writer's acknowledgement (after
+/// its group's commit point, under the store's durability mode) queues the
+/// result. An error the core reports before submitting (bad input, closed
+/// store) is set on the future, as [`spawn`] would: it raises at `await`.
+pub fn submit_then<'py, T, S>(py: Python<'py>, submit: S) -> PyResult<Bound<'py, PyAny>>
+where
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+    S: FnOnce(Done<T>) -> crate::Result<()>,
+{
+    let lp = pyo3_async_runtimes::get_running_loop(py)?;
+    let py_fut = lp.call_method0(pyo3::intern!(py, "create_future"))?;
+    let c = completer(&lp)?;
+    let (lp, c, f2) = (lp.unbind(), c.unbind(), py_fut.clone().unbind());
+    let done: Done<T> = Box::new(move |out| {
+        let convert: Convert =
+            Box::new(move |py| out.map_err(to_pyerr).and_then(|v| v.into_py_any(py)));
+        deliver(lp, c, f2, convert);
+    });
+    if let Err(e) = submit(done) {
+        py_fut.call_method1(
+            pyo3::intern!(py, "set_exception"),
+            (to_pyerr(e).into_value(py),),
+        )?;
+    }
     Ok(py_fut)
 }
 

@@ -253,20 +253,21 @@ impl PyStore {
     ) -> PyResult<Bound<'py, PyAny>> {
         let key = text(key, "key")?;
         let value = text(value, "value")?;
-        let s = self.s();
-        spawn(py, async move {
-            none(match ex {
-                None => s.set(&key, value).await,
-                Some(secs) => s.set_ex(&key, value, secs).await,
-            })
+        // No tokio task per write: the writer acknowledges by callback.
+        let s = &self.store;
+        super::submit_then(py, |done: super::Done<Option<bool>>| {
+            let done = move |r: crate::Result<()>| done(none(r));
+            match ex {
+                None => s.set_then(&key, value, done),
+                Some(secs) => s.set_ex_then(&key, value, secs, done),
+            }
         })
     }
 
     /// Remove `key` (of any type); whether it existed.
     fn delete<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let key = text(key, "key")?;
-        let s = self.s();
-        spawn(py, async move { s.delete(&key).await })
+        super::submit_then(py, |done| self.store.delete_then(&key, done))
     }
 
     /// Whether `key` holds a value of any type.

@@ -11,6 +11,8 @@ import textwrap
 import threading
 import time
 
+import pytest
+
 import cyberfly_store
 from cyberfly_store import Store
 
@@ -119,3 +121,61 @@ def test_an_open_store_does_not_keep_the_interpreter_alive(tmp_path: pathlib.Pat
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["kept", "v"]
+
+
+async def test_writes_acknowledged_by_callback(store_path: pathlib.Path) -> None:
+    """set / set(ex=) / delete go to the writer without a tokio task and are
+    completed by its acknowledgement; the results and errors are those of
+    the awaitable API (errors raise at ``await``, not at the call)."""
+    async with cyberfly_store.open(store_path, durability="sync", max_value_len=100_000) as s:
+        futs = [s.set(f"k{i}", "v" * (i % 3)) for i in range(500)]
+        assert all(isinstance(f, asyncio.Future) for f in futs)
+        assert await asyncio.gather(*futs) == [None] * 500
+        assert await s.get_many([f"k{i}" for i in range(500)]) == ["v" * (i % 3) for i in range(500)]
+        big = "b" * 50_000  # stored as a blob: through the runtime first
+        assert await s.set("big", big) is None
+        assert await s.get("big") == big
+        assert await s.set("ttl", "x", ex=100) is None
+        assert 0 < await s.ttl("ttl") <= 100
+        assert await s.delete("ttl") is True
+        assert await s.delete("ttl") is False
+        bad = s.set("", "v")  # no exception at the call
+        with pytest.raises(cyberfly_store.InvalidArgument):
+            await bad
+        with pytest.raises(cyberfly_store.ValueTooLarge):
+            await s.set("k", "v" * 100_001)
+        with pytest.raises(cyberfly_store.InvalidArgument):
+            await s.delete("")
+    with pytest.raises(cyberfly_store.StoreClosed):
+        await s.set("k", "v")
+    with pytest.raises(cyberfly_store.StoreClosed):
+        await s.delete("k")
+    async with cyberfly_store.open(store_path) as s:
+        assert await s.get("k499") == "v"
+        assert await s.get("big") == big
+
+
+async def test_cancelled_write_futures_are_skipped_quietly(store: Store) -> None:
+    """A future cancelled before the writer acknowledges it is left alone
+    (its write may still be applied): no error reaches
+    sys.unraisablehook, and the futures of the same batch complete."""
+    seen: list[object] = []
+    old = sys.unraisablehook
+    sys.unraisablehook = lambda u: seen.append(u)
+    try:
+        for _ in range(5):
+            futs = [store.set(f"db:q{i}", str(i)) for i in range(300)]
+            for f in futs[::3]:
+                f.cancel()
+            res = await asyncio.gather(*futs, return_exceptions=True)
+            assert all(f.cancelled() for f in futs[::3])
+            assert all(r is None for i, r in enumerate(res) if i % 3)
+            dels = [store.delete(f"db:q{i}") for i in range(300)]
+            for f in dels[1::3]:
+                f.cancel()
+            await asyncio.gather(*dels, return_exceptions=True)
+        await store.set("db:after", "ok")
+        assert await store.get("db:after") == "ok"
+    finally:
+        sys.unraisablehook = old
+    assert seen == []
