@@ -9,7 +9,9 @@ use std::time::Duration;
 use cyberfly_store::{Config, Store};
 
 /// Threads of this process whose name starts with `prefix` (Linux truncates
-/// names to 15 bytes).
+/// names to 15 bytes). A thread spawned unnamed by a reader (sled starts its
+/// IO threads lazily from whichever thread first needs them) inherits the
+/// reader's name, so counts are at least the readers, not exactly.
 fn threads_named(prefix: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
@@ -22,13 +24,13 @@ fn all_threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
-/// Wait up to 5 s for a thread count to reach `want` (threads that were
-/// told to exit take a moment to disappear from /proc).
+/// Wait up to 5 s for a thread count to fall to `want` or below (threads
+/// that were told to exit take a moment to disappear from /proc).
 fn settles(prefix: &str, want: usize) -> usize {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let n = threads_named(prefix);
-        if n == want || std::time::Instant::now() > deadline {
+        if n <= want || std::time::Instant::now() > deadline {
             return n;
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -50,7 +52,8 @@ async fn reads_run_on_a_fixed_pool_joined_at_close_and_drop() {
         .unwrap();
     assert_eq!(threads_named(READER), 0);
     let s = Store::open(dir.path(), config.clone()).await.unwrap();
-    assert_eq!(threads_named(READER), 3);
+    let open = threads_named(READER);
+    assert!(open >= 3, "{open}");
     let keys: Vec<String> = (0..200).map(|i| format!("k:{i:04}")).collect();
     s.set_many(keys.iter().map(|k| (k.clone(), "v".repeat(100))))
         .await
@@ -68,13 +71,17 @@ async fn reads_run_on_a_fixed_pool_joined_at_close_and_drop() {
     assert_eq!(s.scan("k:").collect_all().await.unwrap().len(), 200);
     assert!(s.stats().misses >= 2200);
     let after = all_threads();
-    assert_eq!(threads_named(READER), 3);
     // tokio's blocking pool grew one thread per overlapping job here (up to
     // 125 in a longer loop); the pool adds none. Two of slack for the
     // store's occasional own blocking work (the memory trimmer).
     assert!(after <= before + 2, "threads {before} -> {after}");
     s.close().await.unwrap();
-    assert_eq!(threads_named(READER), 0, "close joins the readers");
+    // The three readers are joined (what inherited their name may remain).
+    let closed = threads_named(READER);
+    assert!(
+        closed + 3 <= open,
+        "close joins the readers: {open} -> {closed}"
+    );
     assert!(matches!(
         s.get("k:0001").await,
         Err(cyberfly_store::Error::Closed)
@@ -83,8 +90,13 @@ async fn reads_run_on_a_fixed_pool_joined_at_close_and_drop() {
     // Dropped without close, from a blocking thread (not a reader): the
     // drop joins them as well.
     let s = Store::open(dir.path(), config).await.unwrap();
-    assert_eq!(threads_named(READER), 3);
+    let open = threads_named(READER);
+    assert!(open >= closed + 3, "{closed} -> {open}");
     assert!(s.get("k:0002").await.unwrap().is_some());
     tokio::task::spawn_blocking(move || drop(s)).await.unwrap();
-    assert_eq!(settles(READER, 0), 0, "drop stops the readers");
+    let dropped = settles(READER, open - 3);
+    assert!(
+        dropped + 3 <= open,
+        "drop stops the readers: {open} -> {dropped}"
+    );
 }
