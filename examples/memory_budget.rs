@@ -12,14 +12,22 @@ use std::time::Instant;
 
 use cyberfly_store::{Config, Durability, Store};
 
-fn vm_hwm_bytes() -> u64 {
+fn status_field(name: &str) -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(name))
         .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
+        .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(0)
+}
+
+fn vm_hwm_bytes() -> u64 {
+    status_field("VmHWM:") * 1024
+}
+
+/// Threads of the process now (each that allocates may get a glibc arena).
+fn threads() -> u64 {
+    status_field("Threads:")
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -56,6 +64,7 @@ async fn main() -> cyberfly_store::Result<()> {
     let after_write = vm_hwm_bytes();
     let t = Instant::now();
     let mut found = 0usize;
+    let mut max_threads = threads();
     for start in (0..n).step_by(1000) {
         let keys: Vec<String> = (start..(start + 1000).min(n))
             .map(|i| format!("key:{i:08}"))
@@ -66,10 +75,14 @@ async fn main() -> cyberfly_store::Result<()> {
             .iter()
             .filter(|v| v.is_some())
             .count();
+        max_threads = max_threads.max(threads());
     }
     // and a second pass of single gets over a hot subset (cache hits)
     for i in 0..100_000.min(n) {
         let _ = store.get(&format!("key:{i:08}")).await?;
+        if i % 1000 == 0 {
+            max_threads = max_threads.max(threads());
+        }
     }
     let read = t.elapsed();
     let after_read = vm_hwm_bytes();
@@ -100,6 +113,7 @@ async fn main() -> cyberfly_store::Result<()> {
         budget / MIB
     );
     println!("one malloc_trim at the peak took {trim_took:?}");
+    println!("threads during the reads: at most {max_threads}");
     if found != n {
         eprintln!("FAIL: {} keys missing", n - found);
         std::process::exit(1);

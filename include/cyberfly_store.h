@@ -880,6 +880,12 @@ cfs_result cfs_config_set_memory_trim_interval_ms(struct cfs_config *config, uin
 cfs_result cfs_config_set_scan_page_size(struct cfs_config *config, size_t value);
 
 /**
+ * Threads of the store's reader pool, which runs its blocking index reads
+ * (default: the number of cores, at least 2; 1..=256).
+ */
+cfs_result cfs_config_set_reader_threads(struct cfs_config *config, size_t value);
+
+/**
  * Worker threads of the store's own runtime (default 2).
  */
 cfs_result cfs_config_set_runtime_threads(struct cfs_config *config, size_t value);

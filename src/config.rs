@@ -163,6 +163,13 @@ pub struct Config {
     /// Worker threads of the runtime a store creates for itself
     /// ([`crate::Store::open_blocking`]).
     pub runtime_threads: usize,
+    /// Threads of the store's reader pool, which runs every blocking index
+    /// read (cache misses, `get_many` misses in parallel chunks, scans,
+    /// `exists`, the typed reads). A fixed pool instead of tokio's elastic
+    /// blocking pool bounds the threads that allocate on the read path, and
+    /// with them glibc's arenas (docs/RELIABILITY.md, "Memory budget").
+    /// Default: the number of cores, at least 2.
+    pub reader_threads: usize,
 }
 
 impl Default for Config {
@@ -192,6 +199,9 @@ impl Default for Config {
             log_check: LogCheck::Trust,
             verdict_cache_entries: 1 << 20,
             runtime_threads: 2,
+            reader_threads: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .max(2),
         }
     }
 }
@@ -287,6 +297,11 @@ impl Config {
             "runtime_threads",
             "must be in 1..=256",
         )?;
+        need(
+            (1..=256).contains(&self.reader_threads),
+            "reader_threads",
+            "must be in 1..=256",
+        )?;
         Ok(())
     }
 }
@@ -334,6 +349,7 @@ setters! {
     log_check: LogCheck,
     verdict_cache_entries: u64,
     runtime_threads: usize,
+    reader_threads: usize,
 }
 
 impl ConfigBuilder {
@@ -377,6 +393,15 @@ mod tests {
         ));
         assert!(Config::builder().compression_factor(0).build().is_err());
         assert!(Config::builder().max_key_len(0).build().is_err());
+        let e = Config::builder().reader_threads(0).build().unwrap_err();
+        assert!(matches!(
+            e,
+            Error::InvalidConfig {
+                field: "reader_threads",
+                ..
+            }
+        ));
+        assert!(Config::default().reader_threads >= 2);
         assert!(Config::builder()
             .durability(Durability::None)
             .flush_every_ms(0)

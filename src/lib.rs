@@ -25,6 +25,7 @@ pub mod index;
 pub mod memory;
 pub mod metrics;
 pub mod oplog;
+mod readers;
 pub(crate) mod replica;
 pub mod store;
 pub mod sync;

@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::metrics::{histogram_quantile, Metrics, Op};
+use crate::readers::ReaderPool;
 use crate::value::{decode_string, hash_hex, parse_hash_hex, Entry, Payload, ValueKind};
 use crate::writer::{self, Ack, CallAck, Msg, Reply, Txn, WriteOp, WriterCtx};
 
@@ -169,6 +170,8 @@ struct Inner {
     lock: Mutex<Option<DirLock>>,
     verifier: Arc<crate::verify::Verifier>,
     log_report: Mutex<Option<crate::oplog::LoadReport>>,
+    /// Runs the blocking index reads (`Config::reader_threads` threads).
+    readers: ReaderPool,
 }
 
 /// The result of [`Store::get_many_cached`].
@@ -320,6 +323,7 @@ impl Store {
             max_delay: config.writer_max_delay,
         };
         let cap = config.writer_queue_depth;
+        let readers = ReaderPool::new(config.reader_threads)?;
         let writer = std::thread::Builder::new()
             .name("cyberfly-writer".into())
             .spawn(move || writer::run(ctx, rx, cap))?;
@@ -340,6 +344,7 @@ impl Store {
                 lock: Mutex::new(Some(lock)),
                 verifier: Arc::new(crate::verify::Verifier::new(config.verdict_cache_entries)),
                 log_report: Mutex::new(None),
+                readers,
             }),
         };
         let check = store.inner.config.log_check;
@@ -513,7 +518,8 @@ impl Store {
         Ok(())
     }
 
-    /// Run a blocking read against the index on the blocking pool: one hop.
+    /// Run a blocking read against the index on the store's reader pool
+    /// (`Config::reader_threads` long-lived threads): one hop.
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -521,7 +527,7 @@ impl Store {
     {
         self.check_open()?;
         let index = self.index()?;
-        self.inner.handle.spawn_blocking(move || f(&index)).await?
+        self.inner.readers.run(move || f(&index)).await?
     }
 
     /// Run a read-modify-write of `key` on the writer thread, atomically.
@@ -591,8 +597,8 @@ impl Store {
         let k = key.to_owned();
         let resolved = self
             .inner
-            .handle
-            .spawn_blocking(move || resolve(&index, &k))
+            .readers
+            .run(move || resolve(&index, &k))
             .await??;
         let out = self.finish_resolve(key, epoch, resolved).await;
         self.inner
@@ -680,7 +686,7 @@ impl Store {
         for part in misses.chunks(chunk) {
             let index = index.clone();
             let part: Vec<(usize, String, u64)> = part.to_vec();
-            tasks.push(self.inner.handle.spawn_blocking(move || {
+            tasks.push(self.inner.readers.run(move || {
                 part.into_iter()
                     .map(|(i, k, e)| resolve(&index, &k).map(|r| (i, k, e, r)))
                     .collect::<Result<Vec<_>>>()
@@ -725,8 +731,8 @@ impl Store {
         let index = self.index()?;
         let k = key.to_owned();
         self.inner
-            .handle
-            .spawn_blocking(move || -> Result<bool> {
+            .readers
+            .run(move || -> Result<bool> {
                 match index.get(k.as_bytes())? {
                     None => Ok(false),
                     Some(v) => {
@@ -1157,7 +1163,7 @@ impl Store {
         let r = self
             .inner
             .handle
-            .spawn_blocking(move || inner.shutdown_writer_and_index())
+            .spawn_blocking(move || inner.shutdown_writer_and_index(true))
             .await?;
         let b = self.inner.blobs.shutdown().await;
         self.inner.cache.clear();
@@ -1226,8 +1232,9 @@ impl Store {
 }
 
 impl Inner {
-    /// Blocking part of close: drain the writer, flush, drop the index.
-    fn shutdown_writer_and_index(&self) -> Result<()> {
+    /// Blocking part of close: drain the writer, flush, drop the index,
+    /// stop the reader pool (joining its threads with `join_readers`).
+    fn shutdown_writer_and_index(&self, join_readers: bool) -> Result<()> {
         // The writer drains what is queued, flushes, and exits.
         let _ = self.tx.blocking_send(Msg::Shutdown);
         if let Some(h) = self.writer.lock().expect("writer lock").take() {
@@ -1247,6 +1254,9 @@ impl Inner {
             }
             drop(index);
         }
+        // Every read still queued holds an index clone; none is left (or the
+        // deadline passed): the readers exit once their channel is drained.
+        self.readers.shutdown(join_readers);
         r
     }
 }
@@ -1260,9 +1270,12 @@ impl Drop for Inner {
             // runtime worker, where blocking calls panic; a scoped thread is
             // never inside an async context.
             let this = &*self;
+            // Dropped on a reader thread (a job held the last handle): the
+            // readers cannot be joined from here; they exit on their own.
+            let join_readers = !self.readers.is_reader_thread();
             std::thread::scope(|sc| {
                 sc.spawn(|| {
-                    if let Err(e) = this.shutdown_writer_and_index() {
+                    if let Err(e) = this.shutdown_writer_and_index(join_readers) {
                         tracing::error!("flush on drop failed: {e}");
                     }
                     if let Err(e) = this.handle.block_on(this.blobs.shutdown()) {
@@ -1360,8 +1373,8 @@ impl Scan {
         let raw = self
             .store
             .inner
-            .handle
-            .spawn_blocking(move || index.scan_page(&prefix, after.as_deref(), limit))
+            .readers
+            .run(move || index.scan_page(&prefix, after.as_deref(), limit))
             .await??;
         if raw.len() < limit {
             self.done = true;

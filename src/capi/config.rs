@@ -287,6 +287,19 @@ pub extern "C" fn cfs_config_set_scan_page_size(
     })
 }
 
+/// Threads of the store's reader pool, which runs its blocking index reads
+/// (default: the number of cores, at least 2; 1..=256).
+#[no_mangle]
+pub extern "C" fn cfs_config_set_reader_threads(
+    config: *mut cfs_config,
+    value: usize,
+) -> cfs_result {
+    set(config, |c| {
+        c.reader_threads = value;
+        Ok(())
+    })
+}
+
 /// Worker threads of the store's own runtime (default 2).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_runtime_threads(
@@ -437,6 +450,7 @@ mod tests {
         );
         assert_eq!(cfs_config_set_scan_page_size(p, 22), cfs_result::Ok);
         assert_eq!(cfs_config_set_runtime_threads(p, 3), cfs_result::Ok);
+        assert_eq!(cfs_config_set_reader_threads(p, 4), cfs_result::Ok);
         assert_eq!(cfs_config_set_freshness_window_ms(p, 5000), cfs_result::Ok);
         assert_eq!(cfs_config_set_legacy_signatures(p, true), cfs_result::Ok);
         assert_eq!(cfs_config_set_log_check(p, 1), cfs_result::Ok);
@@ -466,6 +480,7 @@ mod tests {
             log_check: LogCheck::Verify,
             verdict_cache_entries: 23,
             runtime_threads: 3,
+            reader_threads: 4,
         };
         assert_eq!(unsafe { &(*p).config }, &expected);
         assert_eq!(cfs_config_validate(p, std::ptr::null_mut()), cfs_result::Ok);

@@ -37,6 +37,7 @@ pub const KEYWORDS: &[&str] = &[
     "log_check",
     "verdict_cache_entries",
     "runtime_threads",
+    "reader_threads",
 ];
 
 fn int<T: TryFrom<u64>>(field: &'static str, v: &Bound<'_, PyAny>) -> PyResult<T> {
@@ -120,6 +121,7 @@ pub fn from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
             "log_check" => c.log_check = LogCheck::parse(&text("log_check", v)?).py_err()?,
             "verdict_cache_entries" => c.verdict_cache_entries = int("verdict_cache_entries", v)?,
             "runtime_threads" => c.runtime_threads = int("runtime_threads", v)?,
+            "reader_threads" => c.reader_threads = int("reader_threads", v)?,
             other => {
                 return Err(invalid_config(
                     "config",
@@ -175,5 +177,6 @@ pub fn to_dict<'py>(py: Python<'py>, c: &Config) -> PyResult<Bound<'py, PyDict>>
     )?;
     d.set_item("verdict_cache_entries", c.verdict_cache_entries)?;
     d.set_item("runtime_threads", c.runtime_threads)?;
+    d.set_item("reader_threads", c.reader_threads)?;
     Ok(d)
 }

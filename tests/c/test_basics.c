@@ -39,6 +39,7 @@ static void test_config(void) {
   CHECK_OK(cfs_config_set_sweep_interval_ms(cfg, 0));
   CHECK_OK(cfs_config_set_scan_page_size(cfg, 3));
   CHECK_OK(cfs_config_set_runtime_threads(cfg, 2));
+  CHECK_OK(cfs_config_set_reader_threads(cfg, 2));
   CHECK_OK(cfs_config_validate(cfg, NULL));
 
   /* Bad enum values and bad fields are typed errors, never crashes. */

@@ -257,8 +257,10 @@ async def test_config_keywords(tmp_path: pathlib.Path) -> None:
         compression=True,
         compression_factor=3,
         runtime_threads=2,
+        reader_threads=3,
     ) as s:
         c = s.config()
+        assert c["reader_threads"] == 3
         assert c["warm_ttl"] == 30.0
         assert c["writer_max_delay"] == pytest.approx(0.001)
         assert c["throughput_mode"] == "high_throughput"
