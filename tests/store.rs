@@ -571,6 +571,19 @@ fn a_store_open_in_another_process_is_refused() {
     check_after_kill(dir.path());
 }
 
+/// A store on a runtime of its own, used from the test's plain threads (as
+/// the Python binding's event loop uses the store: from outside the runtime).
+fn open_outside_runtime(config: Config) -> (tokio::runtime::Runtime, tempfile::TempDir, Store) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = rt.block_on(Store::open(dir.path(), config)).unwrap();
+    (rt, dir, s)
+}
+
 /// Writes acknowledged by callback (`set_then` and the like), submitted from
 /// plain OS threads outside the runtime, as the Python binding's event loop
 /// does: every callback runs once, after the write is applied (a read right
@@ -578,13 +591,7 @@ fn a_store_open_in_another_process_is_refused() {
 /// blob goes through the runtime first.
 #[test]
 fn writes_acknowledged_by_callback_from_threads_outside_the_runtime() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let s = rt.block_on(Store::open(dir.path(), cfg())).unwrap();
+    let (rt, _dir, s) = open_outside_runtime(cfg());
     let (tx, rx) = std::sync::mpsc::channel::<(String, Result<(), Error>, Option<String>)>();
     let threads: Vec<_> = (0..4)
         .map(|w| {
@@ -654,18 +661,12 @@ fn writes_acknowledged_by_callback_from_threads_outside_the_runtime() {
 /// on the runtime and is still acknowledged, in any number.
 #[test]
 fn callback_writes_with_a_queue_of_one() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let config = Config::builder()
         .writer_queue_depth(1)
         .writer_max_batch(2)
         .build()
         .unwrap();
-    let s = rt.block_on(Store::open(dir.path(), config)).unwrap();
+    let (rt, _dir, s) = open_outside_runtime(config);
     let (tx, rx) = std::sync::mpsc::channel();
     for i in 0..2000 {
         let tx = tx.clone();
@@ -682,18 +683,12 @@ fn callback_writes_with_a_queue_of_one() {
 /// itself: nothing is written and the callback never runs.
 #[test]
 fn callback_writes_reject_bad_input_without_calling_back() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let config = Config::builder()
         .max_key_len(16)
         .max_value_len(1000)
         .build()
         .unwrap();
-    let s = rt.block_on(Store::open(dir.path(), config)).unwrap();
+    let (rt, _dir, s) = open_outside_runtime(config);
     let called = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let cb = || {
         let c = called.clone();
