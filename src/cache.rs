@@ -201,6 +201,10 @@ impl Key {
 /// bytes, which are one allocation (the `Arc<str>`). The expiry is held
 /// here, not behind a pointer; the hash is recomputed from the key when the
 /// table grows and the weight from the key and value when the entry leaves.
+/// Aligned to a cache line, so that the table is too and a lookup reads one
+/// line for the entry, not two (a large table comes from `mmap` 16 bytes
+/// past a page boundary, which put every entry across two lines).
+#[repr(align(64))]
 struct Entry {
     key: Key,
     value: CachedValue,
@@ -309,16 +313,59 @@ impl Shard {
     }
 }
 
+/// A shard's lock on its own cache lines (two, for the adjacent-line
+/// prefetcher): threads reading different shards do not share a line.
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded(RwLock<Shard>);
+
+impl std::ops::Deref for Padded {
+    type Target = RwLock<Shard>;
+    #[inline]
+    fn deref(&self) -> &RwLock<Shard> {
+        &self.0
+    }
+}
+
 /// The hot tier: sharded, CLOCK-evicted, bounded in bytes per shard.
 struct HotTier {
-    shards: Box<[RwLock<Shard>]>,
+    shards: Box<[Padded]>,
     shard_budget: u64,
+}
+
+/// Keys looked up under one round of shard locks by
+/// [`TieredCache::with_many`].
+const MANY_ROUND: usize = 128;
+const _: () = assert!(HOT_SHARDS <= 64); // a shard set is a u64 mask
+
+/// Ask the CPU to load the lines of `v`'s allocation (the `Arc` counts and
+/// the first bytes), without waiting for them.
+#[inline]
+fn prefetch_value(v: &CachedValue) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let CachedValue::String(s) = v;
+        // The ArcInner's counts are the 16 bytes before the text.
+        let start = s.as_ptr().wrapping_sub(16);
+        let lines = (s.len() + 16).div_ceil(64).min(4);
+        for l in 0..lines {
+            // SAFETY: prefetching has no effect on memory and cannot fault.
+            #[allow(unused_unsafe)]
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    start.wrapping_add(l * 64) as *const i8,
+                );
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
 }
 
 impl HotTier {
     fn new(bytes: u64) -> Self {
         HotTier {
-            shards: (0..HOT_SHARDS).map(|_| RwLock::default()).collect(),
+            shards: (0..HOT_SHARDS).map(|_| Padded::default()).collect(),
             shard_budget: bytes / HOT_SHARDS as u64,
         }
     }
@@ -342,6 +389,57 @@ impl HotTier {
             s.referenced.store(true, Ordering::Relaxed);
         }
         Ok(f(&s.value, s.expires_at_ms()))
+    }
+
+    /// [`with`](Self::with) for up to [`MANY_ROUND`] keys (hashes `hs`),
+    /// `out[j]` = `Some(f(value, expiry))` for each hot key and `None` for
+    /// the others. The shards the keys fall in are read-locked once each,
+    /// in ascending order, for the whole round: the lookups then run without
+    /// an atomic read-modify-write between them, so the CPU overlaps their
+    /// cache misses (one lock per key serialized them), and the values'
+    /// lines are prefetched before `f` touches them. Returns the hits.
+    ///
+    /// No deadlock: writers and promotions hold one shard lock at a time,
+    /// and a round locks each shard at most once, in one order.
+    fn with_many<K: AsRef<str>, R>(
+        &self,
+        hs: &[u64],
+        keys: &[K],
+        f: &mut impl FnMut(&CachedValue, Option<u64>) -> R,
+        out: &mut Vec<Option<R>>,
+    ) -> u64 {
+        debug_assert!(hs.len() == keys.len() && keys.len() <= MANY_ROUND);
+        let mut mask = 0u64;
+        for &h in hs {
+            mask |= 1 << shard_of(h);
+        }
+        let mut guards: [Option<parking_lot::RwLockReadGuard<'_, Shard>>; HOT_SHARDS] =
+            [const { None }; HOT_SHARDS];
+        let mut bits = mask;
+        while bits != 0 {
+            let s = bits.trailing_zeros() as usize;
+            guards[s] = Some(self.shards[s].read());
+            bits &= bits - 1;
+        }
+        let mut found: [Option<&Entry>; MANY_ROUND] = [None; MANY_ROUND];
+        for (j, (&h, k)) in hs.iter().zip(keys).enumerate() {
+            let shard = guards[shard_of(h)].as_ref().expect("locked above");
+            if let Some(e) = shard.find(h, k.as_ref()) {
+                if !e.referenced.load(Ordering::Relaxed) {
+                    e.referenced.store(true, Ordering::Relaxed);
+                }
+                prefetch_value(&e.value);
+                found[j] = Some(e);
+            }
+        }
+        let mut hits = 0;
+        for e in &found[..keys.len()] {
+            out.push(e.map(|e| {
+                hits += 1;
+                f(&e.value, e.expires_at_ms())
+            }));
+        }
+        hits
     }
 
     /// Promote `value` unless its key's stripe moved past the value's epoch:
@@ -427,6 +525,36 @@ impl TieredCache {
             }
             Err(f) => self.with_warm(h, key, m, f),
         }
+    }
+
+    /// [`with`](Self::with) for many keys: `f` of each key's value and
+    /// expiry, in order, `None` for a miss (the warm tier is tried for the
+    /// keys the hot tier misses, one by one). Faster than a loop of `with`:
+    /// the hot lookups of up to 128 keys share one round of shard locks.
+    pub fn with_many<K: AsRef<str>, R>(
+        &self,
+        keys: &[K],
+        m: &Metrics,
+        mut f: impl FnMut(&CachedValue, Option<u64>) -> R,
+    ) -> Vec<Option<R>> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut hs = [0u64; MANY_ROUND];
+        let mut hits = 0;
+        for round in keys.chunks(MANY_ROUND) {
+            let hs = &mut hs[..round.len()];
+            for (h, k) in hs.iter_mut().zip(round) {
+                *h = hash(k.as_ref());
+            }
+            let start = out.len();
+            hits += self.hot.with_many(hs, round, &mut f, &mut out);
+            for (j, (&h, k)) in hs.iter().zip(round).enumerate() {
+                if out[start + j].is_none() {
+                    out[start + j] = self.with_warm(h, k.as_ref(), m, &mut f);
+                }
+            }
+        }
+        m.hot_hits.inc_by(hits);
+        out
     }
 
     /// [`with`](Self::with) returning the value (an `Arc` clone) and expiry.
@@ -752,6 +880,17 @@ mod tests {
     /// acknowledged when the read began.
     #[test]
     fn no_stale_read_after_an_acknowledged_write() {
+        no_stale_read(false);
+    }
+
+    /// The same with `with_many`: a batch holds several shard locks at
+    /// once while the writer removes keys and readers promote them.
+    #[test]
+    fn no_stale_batch_read_after_an_acknowledged_write() {
+        no_stale_read(true);
+    }
+
+    fn no_stale_read(batch: bool) {
         const KEYS: usize = 64;
         let c = Arc::new(TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60)));
         let m = Arc::new(Metrics::new().unwrap());
@@ -773,6 +912,35 @@ mod tests {
                     let mut i = t;
                     while !stop.load(Ordering::Relaxed) {
                         i = (i + 7) % KEYS;
+                        if batch {
+                            // 40 keys from i on, with repeats (i, i+1, i, i+3, ...).
+                            let idx: Vec<usize> = (0..40)
+                                .map(|j| (i + if j % 2 == 0 { j / 4 } else { j }) % KEYS)
+                                .collect();
+                            let floors: Vec<u64> = idx
+                                .iter()
+                                .map(|&j| acked[j].load(Ordering::SeqCst))
+                                .collect();
+                            let ks: Vec<&str> = idx.iter().map(|&j| keys[j].as_str()).collect();
+                            let got = c.with_many(&ks, &m, |v, _| {
+                                let CachedValue::String(v) = v;
+                                v.parse::<u64>().unwrap()
+                            });
+                            for ((&j, floor), v) in idx.iter().zip(floors).zip(got) {
+                                match v {
+                                    Some(v) => assert!(
+                                        v >= floor,
+                                        "k{j}: read {v} after {floor} was acked"
+                                    ),
+                                    None => {
+                                        let e = c.epoch(&keys[j]);
+                                        let v = index[j].load(Ordering::SeqCst);
+                                        c.fill(&keys[j], e, val(&v.to_string()));
+                                    }
+                                }
+                            }
+                            continue;
+                        }
                         let k = &keys[i];
                         let floor = acked[i].load(Ordering::SeqCst);
                         match c.get(k, &m) {
@@ -809,5 +977,37 @@ mod tests {
             m.hot_hits.get() > 0 && m.warm_hits.get() > 0,
             "both tiers served"
         );
+    }
+
+    /// `with_many` answers as `with` key by key, across rounds of more than
+    /// `MANY_ROUND` keys, for hot, warm, absent and repeated keys.
+    #[test]
+    fn with_many_matches_with() {
+        let c = TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60));
+        let m = Metrics::new().unwrap();
+        for i in 0..300 {
+            let k = format!("k{i}");
+            c.fill(&k, c.epoch(&k), val(&format!("v{i}")));
+            if i % 3 != 0 {
+                assert!(c.get(&k, &m).is_some()); // promoted: hot
+            }
+        }
+        // Keys 0..400 (300.. absent), then repeats of hot, warm and absent.
+        let mut keys: Vec<String> = (0..400).map(|i| format!("k{i}")).collect();
+        keys.extend(["k1", "k1", "k3", "k350", "k2", "k3"].map(String::from));
+        let hot0 = m.hot_hits.get();
+        let many = c.with_many(&keys, &m, |v, e| (v.clone(), e));
+        assert_eq!(many.len(), keys.len());
+        let hot_many = m.hot_hits.get() - hot0;
+        // 200 hot of 0..300 (every third was warm), then k1, k1, k2, and k3
+        // twice: its warm hit in the first round promoted it.
+        assert_eq!(hot_many, 200 + 5);
+        for (k, got) in keys.iter().zip(&many) {
+            let want = c.with(k, &m, |v, e| (v.clone(), e));
+            assert_eq!(got, &want, "{k}");
+            if let Some(i) = k.strip_prefix('k').and_then(|i| i.parse::<usize>().ok()) {
+                assert_eq!(got.is_some(), i < 300, "{k}");
+            }
+        }
     }
 }

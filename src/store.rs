@@ -650,13 +650,17 @@ impl Store {
             self.check_key(k.as_ref())?;
         }
         self.inner.metrics.op(Op::GetMany);
+        let found = self
+            .inner
+            .cache
+            .with_many(keys, &self.inner.metrics, cached_string);
         let mut out: Vec<Option<Arc<str>>> = Vec::with_capacity(keys.len());
         let mut misses: Vec<(usize, String, u64)> = Vec::new();
-        for (i, k) in keys.iter().enumerate() {
-            let k = k.as_ref();
-            match self.inner.cache.with(k, &self.inner.metrics, cached_string) {
+        for (i, (v, k)) in found.into_iter().zip(keys).enumerate() {
+            match v {
                 Some(v) => out.push(v),
                 None => {
+                    let k = k.as_ref();
                     out.push(None);
                     misses.push((i, k.to_owned(), self.inner.cache.epoch(k)))
                 }
