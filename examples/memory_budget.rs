@@ -2,7 +2,9 @@
 //! through a 64 MiB cache (hot 16 + warm 48), with a 64 MiB sled cache. Peak
 //! RSS must stay under the cache budgets + the sled cache + 128 MiB.
 //!
-//! `cargo run --release --example memory_budget [keys] [trim_ms]` — exits
+//! `cargo run --release --example memory_budget [--features mimalloc] --
+//! [keys] [trim_ms]` (with the feature: the allocator of the Python wheel,
+//! docs/ARCHITECTURE.md "Memory"; without: the system's malloc) — exits
 //! non-zero if the budget is exceeded (peak RSS over the whole run, close
 //! included). `trim_ms` sets `memory_trim_interval` (default: the config's
 //! default; 0 turns trimming off, to see what it saves). Figures are
@@ -114,6 +116,9 @@ async fn main() -> cyberfly_store::Result<()> {
     );
     println!("one malloc_trim at the peak took {trim_took:?}");
     println!("threads during the reads: at most {max_threads}");
+    // Remove the GB-sized store before a failing exit (process::exit skips
+    // the tempdir's drop).
+    drop(dir);
     if found != n {
         eprintln!("FAIL: {} keys missing", n - found);
         std::process::exit(1);

@@ -15,6 +15,12 @@
 //! # Ok(()) }
 //! ```
 
+/// With the `mimalloc` feature every Rust allocation of the library (and of a
+/// Rust program linking it) goes through mimalloc: see docs/ARCHITECTURE.md.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod blobs;
 pub mod cache;
 #[cfg(feature = "capi")]

@@ -4,6 +4,10 @@
 //! test for the memory-budget finding in docs/RELIABILITY.md: the weigher
 //! charged 64 bytes per entry for moka's bookkeeping, which costs several
 //! times that.
+//!
+//! Not built with the feature `mimalloc`, which sets the global allocator
+//! in the library (a second one here would not link).
+#![cfg(not(feature = "mimalloc"))]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};

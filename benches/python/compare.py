@@ -14,7 +14,10 @@ Workloads (N keys "bench:%08d", values of --value-size bytes):
   synchronous (or awaited, for aiosqlite) point read.
 - get_many: batches of 100.
 - tasks_write / tasks_read: 1 000 concurrent asyncio tasks, each write
-  acknowledged, against aiosqlite (the asyncio peer).
+  acknowledged, against aiosqlite (the asyncio peer). Writes overwrite keys
+  the store already holds, for both (aiosqlite's table holds the set_many
+  rows); tasks_insert is the same with fresh keys into an empty store or
+  table.
 - verify_many: ed25519 verification of N signatures against PyNaCl's loop.
 
 Every figure is operations per second, the best of --rounds runs (the
@@ -142,6 +145,9 @@ class Bench:
         # the default: applied to the index, flushed every flush_every_ms).
         async with cyberfly_store.open(self.dir("cf-tasks")) as store:
             secs = await self.tasks(lambda k, v: store.set(k, v))
+            self.record("tasks_insert", "cyberfly", rate(n, secs))
+            # Overwrites, as aiosqlite's tasks_write below.
+            secs = await self.tasks(lambda k, v: store.set(k, v + "2"))
             self.record("tasks_write", "cyberfly", rate(n, secs))
             # First reads after the writes are misses (writes invalidate,
             # reads fill); the second pass reads cached keys.
@@ -245,6 +251,15 @@ class Bench:
             sub = min(self.n, 20_000)
             secs = await self.tasks(write, sub)
             self.record("tasks_write", "aiosqlite", rate(sub, secs))
+
+            # Fresh keys into an empty table.
+            await db.execute("CREATE TABLE kv2 (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID")
+
+            async def insert(k: str, v: str) -> None:
+                await db.execute("INSERT INTO kv2 VALUES (?, ?)", (k, v))
+
+            secs = await self.tasks(insert, sub)
+            self.record("tasks_insert", "aiosqlite", rate(sub, secs))
             secs = await self.tasks(read, sub)
             self.record("tasks_read", "aiosqlite", rate(sub, secs))
 
@@ -356,7 +371,8 @@ TARGETS = [
     ("get", "cyberfly", "sqlite3", None, ""),
     ("get_many", "cyberfly", "lmdb", 1.5, "one str per value"),
     ("get_many", "cyberfly", "rocksdict", None, ""),
-    ("tasks_write", "cyberfly", "aiosqlite", 5.0, "asyncio Future per write; writer acks by callback"),
+    ("tasks_write", "cyberfly", "aiosqlite", 5.0, "overwrites; asyncio Future per write, writer acks by callback"),
+    ("tasks_insert", "cyberfly", "aiosqlite", None, "fresh keys: sled's inserts split leaves"),
     ("tasks_read", "cyberfly", "aiosqlite", 20.0, "cache hits: no hop"),
     ("tasks_read_miss", "cyberfly", "aiosqlite", None, "misses: as tasks_write"),
     ("verify_many", "cyberfly", "pynacl loop", 4.0, "ed25519 batch verification on 2 cores"),
