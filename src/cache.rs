@@ -7,8 +7,9 @@
 //!
 //! The warm tier is a moka cache (TTL, TinyLFU admission). The hot tier is
 //! the path every cached read takes first, so it is a map of its own built
-//! for that path: [`HOT_SHARDS`] shards, each a `hashbrown` table of entries
-//! (keys up to 30 bytes inline) under a `parking_lot` read-write lock,
+//! for that path: [`HOT_SHARDS`] shards, each a dense vector of entries
+//! (keys up to 30 bytes inline) indexed by a `hashbrown` table of their
+//! positions, under a `parking_lot` read-write lock,
 //! evicted by CLOCK (a
 //! "referenced" bit per entry, set by reads and cleared by the eviction hand)
 //! within a per-shard byte budget. One hash of the key (foldhash, seeded once
@@ -51,8 +52,9 @@
 //! by the next fill or evicted by size or TTL.
 //!
 //! A hot entry holds the value's `Arc<str>` and its expiry inline (64 bytes,
-//! no `Arc<Cached>` in between): a hit touches the table's control bytes,
-//! the entry and the value's one allocation, and [`TieredCache::with`] runs
+//! no `Arc<Cached>` in between): a hit touches the index's control bytes and
+//! slot (small: they stay in the CPU's caches), the entry and the value's
+//! one allocation, and [`TieredCache::with`] runs
 //! the caller's conversion under the read lock instead of cloning the `Arc`.
 
 use std::hash::BuildHasher;
@@ -73,9 +75,11 @@ const STRIPES: usize = 1 << 18;
 /// meet on one lock, few enough that a small budget still holds entries.
 pub const HOT_SHARDS: usize = 64;
 /// Bookkeeping bytes charged per hot-tier entry on top of key and value:
-/// the 64-byte `Entry` in a hashbrown table that may be less than half full
-/// after it grows (up to ~150 bytes of table per entry with the control
-/// bytes) and the value's `Arc<str>` header and malloc rounding (~32).
+/// the 64-byte `Entry` in a vector that may be half empty after it grows
+/// (up to 128 bytes), the index's slot and control byte in a table that may
+/// be less than half full (up to ~12 bytes), and the value's `Arc<str>`
+/// header and malloc rounding (~32): about 170, charged 256 (the entries
+/// were in the hashbrown table itself, up to ~150 bytes of table each).
 /// Checked against the real heap by tests/cache_memory.rs.
 const HOT_ENTRY_OVERHEAD: usize = 256;
 /// The same for the warm tier (moka): moka's entry, key and deque nodes,
@@ -201,9 +205,10 @@ impl Key {
 /// bytes, which are one allocation (the `Arc<str>`). The expiry is held
 /// here, not behind a pointer; the hash is recomputed from the key when the
 /// table grows and the weight from the key and value when the entry leaves.
-/// Aligned to a cache line, so that the table is too and a lookup reads one
-/// line for the entry, not two (a large table comes from `mmap` 16 bytes
-/// past a page boundary, which put every entry across two lines).
+/// Aligned to a cache line, so that the entries' vector is too and a lookup
+/// reads one line for the entry, not two (a large allocation comes from
+/// `mmap` 16 bytes past a page boundary, which put every entry across two
+/// lines when the entries were in the hashbrown table).
 #[repr(align(64))]
 struct Entry {
     key: Key,
@@ -232,11 +237,19 @@ fn rehash(e: &Entry) -> u64 {
     hash_bytes(e.key.bytes())
 }
 
-/// One shard of the hot tier: the entries, in a table, and the CLOCK hand
-/// over the table's buckets.
+/// One shard of the hot tier, laid out as `indexmap` is: the entries in a
+/// dense vector, in the order they were admitted, and a hash table of their
+/// positions (4 bytes a bucket, plus hashbrown's control byte). The index is
+/// small enough to stay in the CPU's caches (about 5 bytes a bucket against
+/// 65 when the table held the entries), and keys promoted together (read
+/// together) sit side by side, so reading them again in that order walks
+/// memory the prefetcher follows. CLOCK's hand walks the vector. Removing
+/// an entry moves the last one into its place (`swap_remove`) and repoints
+/// that one's slot.
 #[derive(Default)]
 struct Shard {
-    table: HashTable<Entry>,
+    index: HashTable<u32>,
+    entries: Vec<Entry>,
     hand: usize,
     bytes: u64,
 }
@@ -244,7 +257,14 @@ struct Shard {
 impl Shard {
     #[inline]
     fn find(&self, h: u64, key: &str) -> Option<&Entry> {
-        self.table.find(h, |e| e.key.is(key))
+        let entries = &self.entries;
+        self.index
+            .find(h, |&i| entries[i as usize].key.is(key))
+            .map(|&i| &entries[i as usize])
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// Insert or replace, evicting by CLOCK so that the shard fits `budget`
@@ -252,8 +272,10 @@ impl Shard {
     fn insert(&mut self, h: u64, key: &str, value: &Cached, w: u64, budget: u64) {
         let expires = value.expires_at_ms.unwrap_or(u64::MAX);
         let value = value.value.clone(); // an Arc, not the text
-        match self.table.find_mut(h, |e| e.key.is(key)) {
-            Some(e) => {
+        let entries = &self.entries;
+        match self.index.find(h, |&i| entries[i as usize].key.is(key)) {
+            Some(&i) => {
+                let e = &mut self.entries[i as usize];
                 self.bytes = self.bytes - e.weight() + w;
                 e.value = value;
                 e.expires = expires;
@@ -261,50 +283,75 @@ impl Shard {
             }
             None => {
                 // Room first, so the hand never takes the entry it admits.
-                while self.bytes + w > budget && !self.table.is_empty() {
+                while self.bytes + w > budget && !self.entries.is_empty() {
                     self.evict_one();
                 }
-                let e = Entry {
+                let pos = u32::try_from(self.entries.len()).expect("a shard holds < 2^32 entries");
+                self.entries.push(Entry {
                     key: Key::new(key),
                     value,
                     expires,
                     // Promoted by a read: one pass of the hand before eviction.
                     referenced: AtomicBool::new(true),
-                };
-                self.table.insert_unique(h, e, rehash);
+                });
+                let entries = &self.entries;
+                self.index
+                    .insert_unique(h, pos, |&i| rehash(&entries[i as usize]));
                 self.bytes += w;
             }
         }
-        while self.bytes > budget {
+        while self.bytes > budget && !self.entries.is_empty() {
             self.evict_one();
+        }
+    }
+
+    /// Remove the entry at `pos` (its slot hashes to `h`): the last entry
+    /// moves into its place and its slot is repointed.
+    fn remove_at(&mut self, h: u64, pos: usize) {
+        let p = pos as u32;
+        if let Ok(o) = self.index.find_entry(h, |&i| i == p) {
+            o.remove();
+        }
+        let last = self.entries.len() - 1;
+        let e = self.entries.swap_remove(pos);
+        self.bytes -= e.weight();
+        if pos != last {
+            let moved = rehash(&self.entries[pos]);
+            let l = last as u32;
+            if let Some(slot) = self.index.find_mut(moved, |&i| i == l) {
+                *slot = p;
+            }
         }
     }
 
     /// Advance the hand to the first entry not read since the hand last
     /// passed it, clearing the bits it passes, and evict that entry.
     fn evict_one(&mut self) {
-        let n = self.table.num_buckets();
+        let n = self.entries.len();
         // Two turns find a victim: the first clears every bit it passes.
         for _ in 0..2 * n + 1 {
             let i = self.hand % n;
             self.hand = (i + 1) % n;
-            if let Some(e) = self.table.get_bucket_mut(i) {
-                if std::mem::take(e.referenced.get_mut()) {
-                    continue;
-                }
-                if let Ok(o) = self.table.get_bucket_entry(i) {
-                    self.bytes -= o.remove().0.weight();
-                }
-                return;
+            if std::mem::take(self.entries[i].referenced.get_mut()) {
+                continue;
             }
+            let h = rehash(&self.entries[i]);
+            self.remove_at(h, i);
+            // The entry moved into `i` has not been looked at yet.
+            self.hand = i;
+            return;
         }
     }
 
     /// Remove the entries whose key hashes to `h` (one, or rarely none; a
     /// full 64-bit collision removes another key too, which is only a miss).
     fn remove_hash(&mut self, h: u64) {
-        while let Ok(o) = self.table.find_entry(h, |e| rehash(e) == h) {
-            self.bytes -= o.remove().0.weight();
+        loop {
+            let entries = &self.entries;
+            let Some(&pos) = self.index.find(h, |&i| rehash(&entries[i as usize]) == h) else {
+                return;
+            };
+            self.remove_at(h, pos as usize);
         }
     }
 
@@ -474,7 +521,7 @@ impl HotTier {
     fn size(&self) -> (u64, u64) {
         self.shards.iter().fold((0, 0), |(n, b), s| {
             let s = s.read();
-            (n + s.table.len() as u64, b + s.bytes)
+            (n + s.len() as u64, b + s.bytes)
         })
     }
 }
@@ -771,7 +818,7 @@ mod tests {
             ins(&mut s, k);
         }
         // the hand passed (bits cleared), then k1 and k2 were read
-        for e in s.table.iter_mut() {
+        for e in s.entries.iter_mut() {
             *e.referenced.get_mut() =
                 matches!(&e.key, Key::Inline(_, b) if b[1] == b'1' || b[1] == b'2');
         }
@@ -782,14 +829,14 @@ mod tests {
             has(&s, "k0") != has(&s, "k3"),
             "exactly one unread entry evicted"
         );
-        assert_eq!((s.bytes, s.table.len()), (4 * w, 4));
+        assert_eq!((s.bytes, s.len()), (4 * w, 4));
         // every entry read: the hand clears the bits and still evicts one
-        for e in s.table.iter_mut() {
+        for e in s.entries.iter_mut() {
             *e.referenced.get_mut() = true;
         }
         ins(&mut s, "k5");
         assert!(has(&s, "k5"));
-        assert_eq!((s.bytes, s.table.len()), (4 * w, 4));
+        assert_eq!((s.bytes, s.len()), (4 * w, 4));
     }
 
     #[test]
@@ -1009,5 +1056,46 @@ mod tests {
                 assert_eq!(got.is_some(), i < 300, "{k}");
             }
         }
+    }
+
+    /// The dense layout's bookkeeping (swap_remove and repointed slots)
+    /// against a model: random inserts, replacements, removals and
+    /// evictions, then every key the shard holds is found with its value,
+    /// and index, entries and bytes agree.
+    #[test]
+    fn shard_matches_a_model_under_churn() {
+        use std::collections::HashMap;
+        let mut s = Shard::default();
+        let mut model: HashMap<String, String> = HashMap::new();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let budget = 40 * weight("k00", &val("v00000")) as u64;
+        for step in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let k = format!("k{:02}", x % 97);
+            if x.is_multiple_of(5) {
+                s.remove_hash(hash(&k));
+                model.remove(&k);
+            } else {
+                let v = format!("v{step:05}");
+                let w = weight(&k, &val(&v)) as u64;
+                s.insert(hash(&k), &k, &val(&v), w, budget);
+                model.insert(k, v);
+            }
+            // Evicted keys leave the model too; the rest must agree.
+            model.retain(|k, _| s.find(hash(k), k).is_some());
+            assert_eq!(s.len(), model.len());
+            assert_eq!(s.index.len(), s.entries.len());
+            assert!(s.bytes <= budget);
+        }
+        assert!(model.len() > 20, "the budget holds ~40 entries");
+        let mut bytes = 0;
+        for (k, v) in &model {
+            let e = s.find(hash(k), k).expect("held");
+            assert_eq!(e.value, CachedValue::String(v.as_str().into()), "{k}");
+            bytes += e.weight();
+        }
+        assert_eq!(bytes, s.bytes);
     }
 }
