@@ -1014,8 +1014,9 @@ cfs_result cfs_keypair_sign(const struct cfs_keypair *kp,
                             struct cfs_error **err);
 
 /**
- * Verify one ed25519 signature, strictly, with the process-wide verdict
- * cache. A key or signature of the wrong length is a false verdict, not an
+ * Verify one ed25519 signature under the store's rule (ZIP-215, public
+ * keys of small order refused; the same verdict as every other path), with
+ * the process-wide verdict cache. A key or signature of the wrong length is a false verdict, not an
  * error.
  */
 cfs_result cfs_verify(const uint8_t *public_key,
@@ -1030,7 +1031,9 @@ cfs_result cfs_verify(const uint8_t *public_key,
 /**
  * Verify `count` signatures in parallel batches (process-wide verifier and
  * cache); `out_valid[i]` receives the verdict of item `i` (`out_len` must
- * be at least `count`). Blocks the caller.
+ * be at least `count`): the same verdict as `cfs_verify` gives that item.
+ * An item with a key or signature of the wrong length is false and changes
+ * no other verdict. Blocks the caller.
  */
 cfs_result cfs_verify_many(const struct cfs_verify_item *items_ptr,
                            size_t count,

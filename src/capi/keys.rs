@@ -186,8 +186,9 @@ pub extern "C" fn cfs_keypair_sign(
     })
 }
 
-/// Verify one ed25519 signature, strictly, with the process-wide verdict
-/// cache. A key or signature of the wrong length is a false verdict, not an
+/// Verify one ed25519 signature under the store's rule (ZIP-215, public
+/// keys of small order refused; the same verdict as every other path), with
+/// the process-wide verdict cache. A key or signature of the wrong length is a false verdict, not an
 /// error.
 #[no_mangle]
 pub extern "C" fn cfs_verify(
@@ -246,7 +247,9 @@ fn write_verdicts(out: *mut bool, out_len: usize, v: &[bool]) -> Result<(), Fail
 
 /// Verify `count` signatures in parallel batches (process-wide verifier and
 /// cache); `out_valid[i]` receives the verdict of item `i` (`out_len` must
-/// be at least `count`). Blocks the caller.
+/// be at least `count`): the same verdict as `cfs_verify` gives that item.
+/// An item with a key or signature of the wrong length is false and changes
+/// no other verdict. Blocks the caller.
 #[no_mangle]
 pub extern "C" fn cfs_verify_many(
     items_ptr: *const cfs_verify_item,

@@ -104,7 +104,8 @@ impl PyKeypair {
 }
 
 /// Whether `signature` is a valid ed25519 signature of `message` by
-/// `public_key` (strict verification; verdicts are cached). Keys and
+/// `public_key` (the store's rule, ZIP-215 with small-order keys refused;
+/// verdicts are cached). Keys and
 /// signatures are bytes or hex; a malformed one raises InvalidArgument.
 #[pyfunction]
 pub fn verify(
@@ -117,6 +118,24 @@ pub fn verify(
     let sig = key_bytes(signature, 64, "signature")?;
     let msg = self::message(message)?;
     Ok(py.detach(move || verifier().verify(&pk, &msg, &sig)))
+}
+
+/// A public key or signature of a `verify_many` item: bytes as given, or
+/// decoded hex. Malformed data (bad hex, and any wrong length, which the
+/// core refuses) becomes bytes the core finds invalid, so that the item is
+/// `False` and every other item keeps its verdict; a value that is neither
+/// bytes nor str is a TypeError.
+fn item_bytes(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    if let Ok(b) = v.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(s) = v.cast::<PyString>() {
+        return Ok(::hex::decode(s.to_str()?).unwrap_or_default());
+    }
+    Err(PyTypeError::new_err(format!(
+        "{what} must be bytes or a hex str, not {}",
+        v.get_type().name()?
+    )))
 }
 
 /// The (public_key, message, signature) tuples of `items`, converted.
@@ -133,16 +152,18 @@ fn verify_items(items: &Bound<'_, PyAny>) -> PyResult<Vec<VerifyItem>> {
             ));
         }
         all.push((
-            key_bytes(&t.get_item(0)?, 32, "public key")?,
+            item_bytes(&t.get_item(0)?, "public key")?,
             message(&t.get_item(1)?)?,
-            key_bytes(&t.get_item(2)?, 64, "signature")?,
+            item_bytes(&t.get_item(2)?, "signature")?,
         ));
     }
     Ok(all)
 }
 
 /// Verdicts for many (public_key, message, signature) tuples, in order:
-/// verified in parallel batches off the event loop. Awaitable.
+/// verified in parallel batches off the event loop. Awaitable. A malformed
+/// item (wrong length, bad hex) is `False` and changes no other verdict;
+/// an item that is not such a tuple of bytes/str raises TypeError.
 #[pyfunction]
 pub fn verify_many<'py>(py: Python<'py>, items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let items = Arc::new(verify_items(items)?);

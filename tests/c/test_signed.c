@@ -67,6 +67,16 @@ static void test_keys(void) {
     CHECK_OK(cfs_verify_many(items, N, out, N, NULL));
     for (i = 0; i < N; i++) good &= out[i] == (i != 7 && i != 250);
     CHECK(good);
+    /* A malformed item (short signature, long key) is false on its own;
+     * every other item keeps its verdict. */
+    items[20].signature_len = 63;
+    items[21].public_key_len = 31;
+    CHECK_OK(cfs_verify_many(items, N, out, N, NULL));
+    good = 1;
+    for (i = 0; i < N; i++) good &= out[i] == (i != 7 && i != 250 && i != 20 && i != 21);
+    CHECK(good);
+    items[20].signature_len = 64;
+    items[21].public_key_len = 32;
     CHECK_RC(cfs_verify_many(items, N, out, N - 1, NULL), CFS_RESULT_BUFFER_TOO_SMALL);
     CHECK_OK(cfs_verify_many(NULL, 0, NULL, 0, NULL));
   }

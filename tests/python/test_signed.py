@@ -58,6 +58,25 @@ async def test_verify_many() -> None:
     assert await cyberfly_store.verify_many([]) == []
     with pytest.raises(TypeError):
         await cyberfly_store.verify_many([("a", b"b")])
+    with pytest.raises(TypeError):
+        await cyberfly_store.verify_many([(1, b"m", b"s")])
+
+
+async def test_verify_many_malformed_item_is_false_alone() -> None:
+    """One malformed item among 64 (short signature, bad hex, long key) is
+    False; every other item keeps its verdict, from bytes or hex alike."""
+    kp = Keypair.generate()
+    items: list[tuple[object, bytes, object]] = []
+    for i in range(64):
+        msg = f"m{i}".encode()
+        sig = kp.sign(msg)
+        items.append((kp.public_key if i % 2 else bytes.fromhex(kp.public_key), msg, sig))
+    items[5] = (items[5][0], items[5][1], items[5][2][:63])  # short signature
+    items[9] = ("zz" * 32, items[9][1], items[9][2])  # bad hex key
+    items[13] = (items[13][0], items[13][1], items[13][2].hex() + "0")  # odd hex
+    items[40] = (bytes.fromhex(kp.public_key) + b"\0", items[40][1], items[40][2])  # long key
+    got = await cyberfly_store.verify_many(items)
+    assert got == [i not in (5, 9, 13, 40) for i in range(64)]
 
 
 def signed(kp: Keypair, db: str, key: str, value: str, **kw) -> SignedOperation:
