@@ -197,7 +197,11 @@ fn georadius(c: &mut Criterion) {
 }
 
 fn signed_items(n: usize) -> Vec<VerifyItem> {
-    let kps: Vec<Keypair> = (0..16).map(|_| Keypair::generate()).collect();
+    signed_items_by(n, 16)
+}
+
+fn signed_items_by(n: usize, keys: usize) -> Vec<VerifyItem> {
+    let kps: Vec<Keypair> = (0..keys).map(|_| Keypair::generate()).collect();
     (0..n)
         .map(|i| {
             let kp = &kps[i % kps.len()];
@@ -219,20 +223,44 @@ fn verification(c: &mut Criterion) {
                 .count()
         })
     });
-    g.bench_function("verify_many_parallel_batched", |b| {
-        // a fresh verifier each time: nothing cached
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let v = Verifier::new(100_000);
-                let t = Instant::now();
-                let r = v.verify_many(&items);
-                total += t.elapsed();
-                assert!(r.iter().all(|x| *x));
-            }
-            total
+    // The baseline of the row above, same run: ed25519-dalek's
+    // `verify_strict` (cofactorless, small-order R and A refused), the
+    // single check before the store's rule became ZIP-215.
+    g.bench_function("single_thread_loop_dalek_strict_baseline", |b| {
+        b.iter(|| {
+            items
+                .iter()
+                .filter(|(pk, m, s)| {
+                    let vk =
+                        ed25519_dalek::VerifyingKey::from_bytes(pk.as_slice().try_into().unwrap())
+                            .unwrap();
+                    let sig =
+                        ed25519_dalek::Signature::from_bytes(s.as_slice().try_into().unwrap());
+                    vk.verify_strict(m, &sig).is_ok()
+                })
+                .count()
         })
     });
+    let distinct = signed_items_by(10_000, 10_000);
+    for (name, items) in [
+        ("verify_many_parallel_batched", &items),
+        ("verify_many_parallel_batched_distinct_keys", &distinct),
+    ] {
+        g.bench_function(name, |b| {
+            // a fresh verifier each time: nothing cached
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let v = Verifier::new(100_000);
+                    let t = Instant::now();
+                    let r = v.verify_many(items);
+                    total += t.elapsed();
+                    assert!(r.iter().all(|x| *x));
+                }
+                total
+            })
+        });
+    }
     g.finish();
     let v = Verifier::new(100_000);
     v.verify_many(&items);
