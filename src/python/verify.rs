@@ -130,7 +130,7 @@ fn item_bytes(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
         return Ok(b.as_bytes().to_vec());
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return Ok(::hex::decode(s.to_str()?).unwrap_or_default());
+        return Ok(::hex::decode(s.extract::<String>()?).unwrap_or_default());
     }
     Err(PyTypeError::new_err(format!(
         "{what} must be bytes or a hex str, not {}",
