@@ -10,7 +10,9 @@
 //! 1. shape, ownership (`db_name` ends with `-{public_key}`) and, for new
 //!    submissions, freshness are checked; signatures are verified in parallel
 //!    batches for `apply_many`;
-//! 2. an `op_id` seen before is a `Duplicate` no-op;
+//! 2. an operation whose (signer, `op_id`) was seen before is a `Duplicate`
+//!    no-op (op_ids are scoped to their signer: another owner's op_id
+//!    cannot make this one a duplicate);
 //! 3. last-write-wins on `(timestamp, op_id)`: per key for String, per key and
 //!    path for Json, per key and field for Hash, per key and member for
 //!    SortedSet and Geo, per key and point for TimeSeries. List, Set and
@@ -19,7 +21,8 @@
 //!    exactly-once;
 //! 4. the value is applied to `{db_name}:{key}` by `store_type`, the entry
 //!    gets the signature metadata, and the operation is appended to the log
-//!    (`L | timestamp | op_id`) with its `op_id` marker.
+//!    (`L | timestamp | op_id | signer`) with its de-duplication key
+//!    (`o | signer | op_id`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,7 +35,6 @@ use crate::error::{Error, Result};
 use crate::replica::{self, Epoch};
 use crate::store::{now_ms, Store};
 use crate::types::geo::check_coords;
-use crate::types::json::set_at_path;
 use crate::types::{geo, hash, list, set, stream, timeseries, zset};
 use crate::value::{Entry, SigMeta, ValueKind};
 use crate::verify::{decode_hex, Keypair, VerifyItem};
@@ -383,18 +385,78 @@ pub struct LoadReport {
     pub elapsed: Duration,
 }
 
-fn log_key(ts: u64, op_id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(9 + op_id.len());
-    k.push(NS_LOG);
-    k.extend_from_slice(&ts.to_be_bytes());
+/// The de-duplication key of an operation: `o | signer's public key (32
+/// bytes) | op_id`. An operation is identified by (signer, op_id): what
+/// the signer controls, so that no owner can make another owner's
+/// operation a duplicate by reusing its op_id.
+fn opid_key(owner: &[u8], op_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + owner.len() + op_id.len());
+    k.push(NS_OPID);
+    k.extend_from_slice(owner);
     k.extend_from_slice(op_id.as_bytes());
     k
 }
 
-fn opid_key(op_id: &str) -> Vec<u8> {
-    let mut k = vec![NS_OPID];
-    k.extend_from_slice(op_id.as_bytes());
-    k
+/// `#log_layout`: the layout of the log's `L` and `o` keys. Absent: the
+/// first layout (`L | ts | op_id`, `o | op_id`), upgraded at open.
+const LAYOUT_KEY: &[u8] = b"#log_layout";
+/// `L | ts | op_id | signer (32 bytes)`, `o | signer | op_id`.
+const LAYOUT: u8 = 2;
+
+/// Bring the log's keys to the current layout (at open, before the writer
+/// runs). A store of the first layout has its `L` keys suffixed with their
+/// signer's key, its `o` keys prefixed with it, and its arrival numbers
+/// pointed at the new `L` keys, in one atomic batch: a one-off pass over
+/// the log. An entry that does not decode keeps its key (it is reported
+/// as corrupt at open, as before); a layout this build does not know is
+/// `Corrupt`.
+pub(crate) fn upgrade_log_layout(ix: &crate::index::Index) -> Result<()> {
+    match ix.get_raw(LAYOUT_KEY)? {
+        Some(v) if v.as_ref() == [LAYOUT] => return Ok(()),
+        Some(v) => {
+            return Err(Error::Corrupt(format!(
+                "operation log layout {v:?} is not one this version knows ({LAYOUT})"
+            )))
+        }
+        None => {}
+    }
+    let mut batch = sled::Batch::default();
+    let mut moved = std::collections::HashMap::new();
+    for item in ix.tree.scan_prefix([NS_LOG]) {
+        let (k, v) = item?;
+        let Ok(op) = serde_json::from_slice::<SignedOperation>(&v) else {
+            continue;
+        };
+        let owner = replica::owner_of(&op);
+        let mut nk = k.to_vec();
+        nk.extend_from_slice(&owner);
+        let mut old_o = vec![NS_OPID];
+        old_o.extend_from_slice(op.op_id.as_bytes());
+        if ix.get_raw(&old_o)?.is_some_and(|l| l == k) {
+            batch.remove(old_o);
+        }
+        batch.insert(opid_key(&owner, &op.op_id), nk.clone());
+        batch.remove(k.clone());
+        batch.insert(nk.clone(), v);
+        moved.insert(k.to_vec(), nk);
+    }
+    if !moved.is_empty() {
+        for item in ix.tree.scan_prefix([replica::NS_SEQ]) {
+            let (k, v) = item?;
+            if let Some(nk) = moved.get(v.as_ref()) {
+                batch.insert(k, nk.clone());
+            }
+        }
+        tracing::info!(entries = moved.len(), "operation log: keys upgraded");
+    }
+    batch.insert(LAYOUT_KEY, &[LAYOUT][..]);
+    ix.tree.apply_batch(batch)?;
+    // (sled makes writes durable in order: an operation logged later is
+    // never durable without the marker)
+    if !moved.is_empty() {
+        ix.tree.flush()?;
+    }
+    Ok(())
 }
 
 fn lww_key(full: &str, kind: ValueKind, op: &SignedOperation) -> Option<Vec<u8>> {
@@ -448,8 +510,8 @@ struct Prepared {
     rebuilt: Option<Option<Entry>>,
 }
 
-/// A key's marker and type epoch as stored.
-type Head = (Option<Vec<u8>>, Option<Vec<u8>>);
+/// A key's marker, type epoch and operation count as stored.
+type Head = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 
 impl Prepared {
     fn none() -> Self {
@@ -497,14 +559,22 @@ fn apply_in_txn(
     fresh: bool,
 ) -> Result<Reply> {
     let full = op.full_key();
-    let okey = opid_key(&op.op_id);
+    let owner = replica::owner_of(op);
+    let okey = opid_key(&owner, &op.op_id);
     if txn.get_raw(&okey)?.is_some() {
         return Ok(Reply::Str(DUPLICATE.into()));
     }
-    let lk = log_key(op.timestamp, &op.op_id);
+    let lk = replica::log_key(op.timestamp, &op.op_id, &owner);
     let mk = replica::marker_key(&full);
     let ek = replica::epoch_key(&full);
-    let head: Head = (txn.get_raw(&mk)?, txn.get_raw(&ek)?);
+    let head: Head = (
+        txn.get_raw(&mk)?,
+        txn.get_raw(&ek)?,
+        txn.get_raw(&replica::key_count_key(&full))?,
+    );
+    // A value computed before the writer is stale if any operation of the
+    // key was recorded since (the count moved), or an unsigned write
+    // changed the document (its hash).
     if let Some(exp) = &prep.expect_head {
         if head != *exp {
             return Ok(Reply::Str(CONFLICT.into()));
@@ -515,7 +585,7 @@ fn apply_in_txn(
             return Ok(Reply::Str(CONFLICT.into()));
         }
     }
-    let (marker, epoch_raw) = head;
+    let (marker, epoch_raw, _) = head;
     let newest = replica::is_newer(marker.as_deref(), op.timestamp, &op.op_id);
     // A key written before type epochs existed: its entry's type, no `since`.
     let epoch = match &epoch_raw {
@@ -582,6 +652,7 @@ fn apply_in_txn(
             replica::key_op_key(&full, op.timestamp, &op.op_id),
             Vec::new(),
         );
+        replica::bump_key_count(txn, &full)?;
         if newest {
             txn.put_raw(mk.clone(), replica::marker_value(op.timestamp, &op.op_id));
         }
@@ -614,7 +685,7 @@ fn apply_in_txn(
                 }
                 k => {
                     let since = epoch.since.as_deref().unwrap_or_default();
-                    let ops = replica::key_ops_after(txn, &full, k, since)?;
+                    let ops = replica::key_ops_after(txn, &full, &owner, k, since)?;
                     if txn.entry_exists_raw(&full)? {
                         txn.remove_entry(&full);
                     }
@@ -828,7 +899,11 @@ impl Store {
             let mut deferred = Vec::new();
             for &i in &pending {
                 let kind = kinds[i].expect("checked");
-                if kind == ValueKind::Json && !json_keys.insert(ops[i].full_key()) {
+                // one op computed before the writer per key and round: a
+                // later one would be computed from a log without the
+                // earlier (the writer would refuse it as stale anyway)
+                let computed = kind == ValueKind::Json || rebuild.contains(&i);
+                if computed && !json_keys.insert(ops[i].full_key()) {
                     deferred.push(i);
                     continue;
                 }
@@ -925,7 +1000,7 @@ impl Store {
             .map_err(|e| Error::invalid(format!("Json value: {e}")))?;
         let full = op.full_key();
         let head = self.read_head(&full).await?;
-        let (marker, epoch) = &head;
+        let (marker, epoch, _) = &head;
         let mut p = Prepared::none();
         let current = match self.read_json_doc(&full).await {
             // A replicated op on a key of another type: the epoch rule
@@ -935,37 +1010,28 @@ impl Store {
         };
         p.expect_hash = current.as_ref().map(|(_, h)| *h);
         let doc = if replica::is_newer(marker.as_deref(), op.timestamp, &op.op_id) {
-            let path = op.json_path.as_deref().unwrap_or("$").trim();
-            if path == "$" {
-                p.expect_hash = None;
-                Some(value)
+            // the newest op: the rule applied to the current document
+            let had_doc = current.is_some();
+            let mut doc = current.map(|(d, _)| d);
+            if replica::json_apply(&mut doc, op, value) {
+                doc
+            } else if fresh && had_doc {
+                let path = op.json_path.as_deref().unwrap_or("$").trim();
+                return Err(Error::invalid(format!("JSONPath `{path}` selects nothing")));
+            } else if fresh {
+                return Err(Error::invalid(format!(
+                    "no document at `{full}`: set it at `$` first"
+                )));
             } else {
-                match current {
-                    Some((mut doc, _)) => {
-                        if set_at_path(&mut doc, path, &value)? > 0 {
-                            Some(doc)
-                        } else if fresh {
-                            return Err(Error::invalid(format!(
-                                "JSONPath `{path}` selects nothing"
-                            )));
-                        } else {
-                            None
-                        }
-                    }
-                    None if fresh => {
-                        return Err(Error::invalid(format!(
-                            "no document at `{full}`: set it at `$` first"
-                        )))
-                    }
-                    None => None,
-                }
+                None
             }
         } else {
             let o = op.clone();
             let since = epoch_since(epoch.as_deref())?;
             let history = self
                 .read(move |ix| {
-                    replica::json_history(ix, &o.full_key(), Some(&o), since.as_deref())
+                    let owner = replica::owner_of(&o);
+                    replica::json_history(ix, &o.full_key(), &owner, Some(&o), since.as_deref())
                 })
                 .await?;
             p.replay_sig = history.last().map(replica::sig_meta);
@@ -983,13 +1049,19 @@ impl Store {
         Ok((p, t))
     }
 
-    /// The key's marker and type epoch, as the writer compares them.
+    /// The key's marker, type epoch and operation count, as the writer
+    /// compares them. Read before anything a value is computed from, so a
+    /// write in between makes the value stale, never wrongly fresh.
     async fn read_head(&self, full: &str) -> Result<Head> {
-        let (mk, ek) = (replica::marker_key(full), replica::epoch_key(full));
+        let (mk, ek, ck) = (
+            replica::marker_key(full),
+            replica::epoch_key(full),
+            replica::key_count_key(full),
+        );
         self.read(move |ix| {
             let get =
                 |k: &[u8]| -> Result<Option<Vec<u8>>> { Ok(ix.get_raw(k)?.map(|v| v.to_vec())) };
-            Ok((get(&mk)?, get(&ek)?))
+            Ok((get(&mk)?, get(&ek)?, get(&ck)?))
         })
         .await
     }
@@ -1005,8 +1077,9 @@ impl Store {
         let head = self.read_head(&full).await?;
         let after = replica::marker_value(op.timestamp, &op.op_id);
         let f = full.clone();
+        let owner = replica::owner_of(op);
         let history = self
-            .read(move |ix| replica::json_history(ix, &f, None, Some(&after)))
+            .read(move |ix| replica::json_history(ix, &f, &owner, None, Some(&after)))
             .await?;
         let mut p = Prepared::none();
         p.expect_head = Some(head);
@@ -1749,6 +1822,96 @@ mod tests {
         let s = Store::open(dir.path(), trust()).await.unwrap();
         let r = s.log_report().unwrap();
         assert_eq!((r.total, r.ok, r.corrupt.len()), (110, 108, 2), "{r:?}");
+        s.close().await.unwrap();
+    }
+
+    /// A store of the first log layout (`L | ts | op_id`, `o | op_id`) is
+    /// upgraded at open: duplicates are still found, replays still read
+    /// the key's operations, the log and its arrival numbers are intact.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_log_of_the_first_layout_is_upgraded_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let kp = Keypair::generate();
+        let d = format!("db-{}", kp.public_key_hex());
+        let t = 1_700_000_000_000u64;
+        let mk = |key: &str, v: &str, kind, ts: u64, path: Option<&str>| {
+            let mut o = SignedOperation::new(d.clone(), key, v, kind);
+            o.timestamp = ts;
+            o.op_id = format!("op{ts}");
+            o.json_path = path.map(str::to_owned);
+            o.sign(&kp);
+            o
+        };
+        let first = vec![
+            mk("s", "v", ValueKind::String, t, None),
+            mk("j", r#"{"a":{}}"#, ValueKind::Json, t + 1, None),
+            mk("j", "2", ValueKind::Json, t + 5, Some("$.a.c")),
+        ];
+        let late = mk("j", "1", ValueKind::Json, t + 3, Some("$.a.b"));
+        let want = {
+            let dir = tempfile::tempdir().unwrap();
+            let s = Store::open(dir.path(), crate::Config::default())
+                .await
+                .unwrap();
+            let mut all = first.clone();
+            all.push(late.clone());
+            s.apply_replicated(all).await.unwrap();
+            let d = s.state_digest().await.unwrap();
+            s.close().await.unwrap();
+            d
+        };
+        {
+            let s = Store::open(dir.path(), crate::Config::default())
+                .await
+                .unwrap();
+            s.apply_replicated(first.clone()).await.unwrap();
+            // back to the first layout, behind the writer
+            let ix = s.index().unwrap();
+            let mut renamed = std::collections::HashMap::new();
+            let rows: Vec<_> = ix.tree.scan_prefix([NS_LOG]).map(|r| r.unwrap()).collect();
+            for (k, v) in rows {
+                let old = k[..k.len() - 32].to_vec();
+                ix.tree.remove(&k).unwrap();
+                ix.tree.insert(&old, v).unwrap();
+                renamed.insert(k.to_vec(), old);
+            }
+            let rows: Vec<_> = ix.tree.scan_prefix([NS_OPID]).map(|r| r.unwrap()).collect();
+            for (k, v) in rows {
+                ix.tree.remove(&k).unwrap();
+                let mut old = vec![NS_OPID];
+                old.extend_from_slice(&k[33..]);
+                ix.tree.insert(old, renamed[v.as_ref()].clone()).unwrap();
+            }
+            let rows: Vec<_> = ix
+                .tree
+                .scan_prefix([replica::NS_SEQ])
+                .map(|r| r.unwrap())
+                .collect();
+            for (k, v) in rows {
+                ix.tree.insert(k, renamed[v.as_ref()].clone()).unwrap();
+            }
+            ix.tree.remove(LAYOUT_KEY).unwrap();
+            drop(ix);
+            s.close().await.unwrap();
+        }
+        let c = crate::Config::builder()
+            .log_check(LogCheck::Verify)
+            .build()
+            .unwrap();
+        let s = Store::open(dir.path(), c).await.unwrap();
+        let r = s.log_report().unwrap();
+        assert_eq!((r.total, r.ok, r.corrupt.len()), (3, 3, 0), "{r:?}");
+        assert_eq!(s.ops_since(0).collect_all().await.unwrap(), first);
+        let out = s.apply_replicated(first.clone()).await.unwrap();
+        assert!(out.iter().all(|o| *o == Outcome::Duplicate), "{out:?}");
+        // an older path write replays the key's operations
+        let out = s.apply_replicated(vec![late]).await.unwrap();
+        assert!(out[0].is_applied(), "{out:?}");
+        assert_eq!(s.state_digest().await.unwrap(), want);
+        let ix = s.index().unwrap();
+        let pages = replica::ops_after(&ix, 0, 100, usize::MAX).unwrap();
+        assert_eq!(pages.len(), 4);
+        drop(ix);
         s.close().await.unwrap();
     }
 }

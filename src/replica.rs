@@ -16,6 +16,9 @@
 //!   operations of that type greater than B; anything at or below B was
 //!   replaced by a write of another type (see "Operations of different
 //!   types on one key" in `docs/ARCHITECTURE.md`).
+//! - **Operation count.** `w | len | key | 0x04 → u64`, advanced by every
+//!   operation recorded for the key: what the writer checks a value
+//!   computed before it (a Json replay or rebuild) against.
 //! - **Operations of a key.** `j | len | key | ts | op_id` lists every
 //!   logged operation of a key, in (timestamp, op_id) order. Json path
 //!   updates do not commute (`$.a` then `$` is not `$` then `$.a`), so a
@@ -81,6 +84,27 @@ pub(crate) fn epoch_key(full: &str) -> Vec<u8> {
     let mut k = key_prefix(NS_LWW, full);
     k.push(3);
     k
+}
+
+/// The key's operation count's index key: `w | len | key | 0x04 → u64 BE`,
+/// advanced by every operation recorded for the key (applied, superseded or
+/// rebuilding). A value computed before the writer (a Json document, a
+/// rebuild) names the count it was computed at; the writer refuses it if
+/// the count moved (`CONFLICT`, computed again). The key marker and the type
+/// epoch are not enough for that: an older operation leaves both unchanged,
+/// and may even leave the document's hash unchanged.
+pub(crate) fn key_count_key(full: &str) -> Vec<u8> {
+    let mut k = key_prefix(NS_LWW, full);
+    k.push(4);
+    k
+}
+
+/// Advance the key's operation count (writer thread).
+pub(crate) fn bump_key_count(txn: &mut Txn<'_>, full: &str) -> Result<()> {
+    let k = key_count_key(full);
+    let n = txn.get_raw(&k)?.as_deref().and_then(be_u64).unwrap_or(0);
+    txn.put_raw(k, (n + 1).to_be_bytes().to_vec());
+    Ok(())
 }
 
 /// A key's type epoch: its type and `since`, the marker of the greatest
@@ -221,6 +245,7 @@ pub(crate) fn ops_after(
 pub(crate) fn json_history(
     ix: &Index,
     full: &str,
+    owner: &[u8],
     op: Option<&SignedOperation>,
     after: Option<&[u8]>,
 ) -> Result<Vec<SignedOperation>> {
@@ -239,7 +264,7 @@ pub(crate) fn json_history(
         if op.is_some_and(|o| o.op_id == id) {
             continue;
         }
-        let Some(o) = logged_op(ix.get_raw(&log_key_of(rest))?.as_deref())? else {
+        let Some(o) = logged_op(ix.get_raw(&log_key_of(rest, owner))?.as_deref())? else {
             continue;
         };
         if o.kind().ok() != Some(ValueKind::Json) {
@@ -257,11 +282,13 @@ pub(crate) fn json_history(
     Ok(ops)
 }
 
-/// The operations of `full` of type `kind` greater than `after`, in
-/// (timestamp, op_id) order, as the writer's transaction sees them.
+/// The operations of `full` (owned by `owner`) of type `kind` greater than
+/// `after`, in (timestamp, op_id) order, as the writer's transaction sees
+/// them.
 pub(crate) fn key_ops_after(
     txn: &Txn<'_>,
     full: &str,
+    owner: &[u8],
     kind: ValueKind,
     after: &[u8],
 ) -> Result<Vec<SignedOperation>> {
@@ -272,7 +299,7 @@ pub(crate) fn key_ops_after(
         if rest <= after {
             continue;
         }
-        if let Some(o) = logged_op(txn.get_raw(&log_key_of(rest))?.as_deref())? {
+        if let Some(o) = logged_op(txn.get_raw(&log_key_of(rest, owner))?.as_deref())? {
             if o.kind().ok() == Some(kind) {
                 out.push(o);
             }
@@ -281,12 +308,32 @@ pub(crate) fn key_ops_after(
     Ok(out)
 }
 
-/// The log key of a key-op suffix (`ts | op_id`).
-fn log_key_of(ts_op_id: &[u8]) -> Vec<u8> {
-    let mut lk = Vec::with_capacity(1 + ts_op_id.len());
+/// The log key of a key-op suffix (`ts | op_id`) of a key owned by
+/// `owner` (every operation of a key is signed by the key's owner).
+fn log_key_of(ts_op_id: &[u8], owner: &[u8]) -> Vec<u8> {
+    let mut lk = Vec::with_capacity(1 + ts_op_id.len() + owner.len());
     lk.push(NS_LOG);
     lk.extend_from_slice(ts_op_id);
+    lk.extend_from_slice(owner);
     lk
+}
+
+/// The log key of an operation: `L | timestamp | op_id | public key (32
+/// bytes)`. The signer's key is part of it because an operation is
+/// identified by (signer, op_id): two owners may use the same op_id (and
+/// the same timestamp), and neither may displace the other's operation.
+pub(crate) fn log_key(ts: u64, op_id: &str, owner: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + op_id.len() + owner.len());
+    k.push(NS_LOG);
+    k.extend_from_slice(&ts.to_be_bytes());
+    k.extend_from_slice(op_id.as_bytes());
+    k.extend_from_slice(owner);
+    k
+}
+
+/// The signer's public key of a checked operation, as bytes.
+pub(crate) fn owner_of(op: &SignedOperation) -> Vec<u8> {
+    hex::decode(&op.public_key).unwrap_or_default()
 }
 
 fn logged_op(body: Option<&[u8]>) -> Result<Option<SignedOperation>> {
@@ -300,21 +347,49 @@ fn is_root(op: &SignedOperation) -> bool {
     op.json_path.as_deref().is_none_or(|p| p.trim() == "$")
 }
 
-/// Replay Json operations in order: a whole-document write replaces the
-/// document, a path write changes it where the path selects something (and
-/// is a no-op otherwise, or while there is no document).
+/// **The rule for one Json operation**, the only place it is written down
+/// in code: whatever order operations arrive in, a key's document is what
+/// folding this over its Json operations in (timestamp, op_id) order gives.
+///
+/// - a whole-document write (`$` or no path) replaces the document;
+/// - a path write sets every location its path selects, creating a missing
+///   last member of an object (`$.a.b` on `{"a":{}}`), as RedisJSON does;
+/// - a path write that selects nothing — no document yet, nothing at the
+///   path, or a path whose missing member cannot be created (`$.a..b`: a
+///   descendant segment creates nothing) — changes nothing. It is still a
+///   logged operation: a replica records it as superseded and every replay
+///   includes it, so a later whole-document write it follows makes it
+///   count. A new submission (`Store::apply`) that changes nothing is
+///   refused instead, as the local API refuses it.
+///
+/// Returns whether the operation changed (selected) anything. Used by the
+/// writer's inputs for the newest operation and by every replay.
+pub(crate) fn json_apply(
+    doc: &mut Option<serde_json::Value>,
+    op: &SignedOperation,
+    value: serde_json::Value,
+) -> bool {
+    if is_root(op) {
+        *doc = Some(value);
+        return true;
+    }
+    let Some(d) = doc.as_mut() else {
+        return false;
+    };
+    let path = op.json_path.as_deref().unwrap_or("$");
+    // `set_at_path` changes nothing when it fails
+    set_at_path(d, path, &value).is_ok_and(|n| n > 0)
+}
+
+/// Replay Json operations in order, by [`json_apply`].
 pub(crate) fn json_replay(ops: &[SignedOperation]) -> Option<serde_json::Value> {
     let mut doc: Option<serde_json::Value> = None;
     for o in ops {
+        // a logged Json operation has a valid value (its shape was checked)
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&o.value) else {
             continue;
         };
-        if is_root(o) {
-            doc = Some(v);
-        } else if let Some(d) = doc.as_mut() {
-            let path = o.json_path.as_deref().unwrap_or("$");
-            let _ = set_at_path(d, path, &v);
-        }
+        json_apply(&mut doc, o, v);
     }
     doc
 }

@@ -297,7 +297,11 @@ impl Store {
         let index_dir = path.join("index");
         let cfg = config.clone();
         let index = handle
-            .spawn_blocking(move || Index::open(&index_dir, &cfg))
+            .spawn_blocking(move || {
+                let ix = Index::open(&index_dir, &cfg)?;
+                crate::oplog::upgrade_log_layout(&ix)?;
+                Ok::<_, Error>(ix)
+            })
             .await??;
         let index = Arc::new(index);
         let blobs = Arc::new(Blobs::open(&path.join("blobs"), config.gc_interval).await?);

@@ -267,6 +267,11 @@ async fn verify_and_apply(store: &Store, ops: Vec<SignedOperation>) -> Result<Pa
             Outcome::Duplicate => c.duplicate += 1,
             Outcome::Superseded => c.superseded += 1,
             Outcome::Rejected(Error::InvalidSignature | Error::NotOwner(_)) => c.forged += 1,
+            // Not a verdict on the operation (the store gave up, e.g. on a
+            // document updated concurrently too often): the page is not
+            // done, so the watermark must not pass it. The next sync pulls
+            // it again; what was applied is found as duplicates.
+            Outcome::Rejected(e @ Error::Internal(_)) => return Err(e),
             Outcome::Rejected(e) => {
                 tracing::debug!("sync: operation refused: {e}");
                 c.rejected += 1

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::oplog::SignedOperation;
+use crate::oplog::{Outcome, SignedOperation};
 use crate::verify::Keypair;
 use crate::{Config, ValueKind};
 
@@ -372,6 +372,151 @@ async fn a_peer_not_allowed_is_refused_on_both_protocols() {
     assert_eq!("*".parse::<ServeAccess>().unwrap(), ServeAccess::Open);
     assert_eq!("".parse::<ServeAccess>().unwrap(), ServeAccess::default());
     for s in [a, b, c] {
+        s.close().await.unwrap();
+    }
+}
+
+/// A Json op of `kp` on `key` at `ts`, op_id `id`.
+fn json_at(
+    kp: &Keypair,
+    key: &str,
+    path: Option<&str>,
+    v: &str,
+    ts: u64,
+    id: &str,
+) -> SignedOperation {
+    let mut o = SignedOperation::new(
+        format!("db-{}", kp.public_key_hex()),
+        key,
+        v,
+        ValueKind::Json,
+    );
+    o.timestamp = ts;
+    o.op_id = id.into();
+    o.json_path = path.map(str::to_owned);
+    o.sign(kp);
+    o
+}
+
+/// Issue 15, through a real sync: (1) a path write that selects nothing is
+/// superseded, not rejected, so the puller's watermark passes nothing it
+/// did not record; (2) one page holding a Json key's older op of another
+/// type and the ops it must see; (4) two owners' ops with one op_id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_converges_whatever_its_order() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Store::open(da.path(), cfg()).await.unwrap();
+    let b = Store::open(db.path(), cfg()).await.unwrap();
+    let (kp, kp2) = (Keypair::generate(), Keypair::generate());
+    let t = 1_700_000_000_000u64;
+    let mut z = SignedOperation::new(
+        format!("db-{}", kp.public_key_hex()),
+        "k",
+        "f0",
+        ValueKind::SortedSet,
+    );
+    z.timestamp = t;
+    z.op_id = "z".into();
+    z.score = Some(1.0);
+    z.sign(&kp);
+    let r = json_at(&kp, "k", None, r#"{"a":1,"b":{"c":null}}"#, t + 10, "r");
+    let p = json_at(&kp, "k", Some("$.arr"), r#"{"c":{"b":0}}"#, t + 11, "p");
+    // a's arrival order: one at a time, newest first
+    let x = json_at(&kp, "d", None, r#"{"x":1}"#, t, "x");
+    let desc = json_at(&kp, "d", Some("$.a..b"), r#"{"b":3}"#, t + 1, "desc");
+    let same_a = json_at(&kp, "s", None, "1", t, "same");
+    let same_b = json_at(&kp2, "s", None, "2", t, "same");
+    for o in [&p, &r, &z, &desc, &x, &same_a, &same_b] {
+        let out = a.apply_replicated(vec![o.clone()]).await.unwrap();
+        assert!(!matches!(out[0], Outcome::Rejected(_)), "{out:?}");
+    }
+    assert_eq!(a.log_len().await.unwrap(), 7);
+    let server = a.serve(open_loopback()).await.unwrap();
+    // b already holds the other owner's op with the same op_id
+    b.apply_replicated(vec![same_b.clone()]).await.unwrap();
+    let rep = b
+        .sync_from(&server.ticket(), &small_config())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            rep.received,
+            rep.applied + rep.superseded,
+            rep.duplicate,
+            rep.rejected
+        ),
+        (7, 6, 1, 0),
+        "{rep:?}"
+    );
+    assert_eq!(b.log_len().await.unwrap(), 7);
+    assert_eq!(
+        a.state_digest().await.unwrap(),
+        b.state_digest().await.unwrap()
+    );
+    let d = format!("db-{}", kp.public_key_hex());
+    assert_eq!(
+        b.json_get(&format!("{d}:k"), None).await.unwrap(),
+        Some(serde_json::json!({"a": 1, "b": {"c": null}, "arr": {"c": {"b": 0}}}))
+    );
+    assert_eq!(
+        b.json_get(&format!("{d}:d"), None).await.unwrap(),
+        Some(serde_json::json!({"x": 1}))
+    );
+    assert_eq!(
+        b.json_get(&format!("{d}:s"), None).await.unwrap(),
+        Some(serde_json::json!(1))
+    );
+    server.shutdown().await.unwrap();
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+/// Issue 15.3 through two concurrent syncs from different peers: each
+/// peer holds one of two older Json ops of a key the puller already has
+/// newer ops of. Whatever the interleaving, the document is the one of
+/// (timestamp, op_id) order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_syncs_of_older_json_ops_converge() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let c = Store::open(dirs[0].path(), cfg()).await.unwrap();
+    let p1 = Store::open(dirs[1].path(), cfg()).await.unwrap();
+    let p2 = Store::open(dirs[2].path(), cfg()).await.unwrap();
+    let kp = Keypair::generate();
+    let t = 1_700_000_000_000u64;
+    let (s1, s2) = (
+        p1.serve(open_loopback()).await.unwrap(),
+        p2.serve(open_loopback()).await.unwrap(),
+    );
+    let d = format!("db-{}", kp.public_key_hex());
+    for i in 0..10 {
+        let key = format!("doc{i}");
+        let id = |n: u64| format!("{i}-{n}");
+        c.apply_replicated(vec![
+            json_at(&kp, &key, None, "{}", t + 1, &id(1)),
+            json_at(&kp, &key, Some("$.c"), "1", t + 5, &id(5)),
+        ])
+        .await
+        .unwrap();
+        p1.apply_replicated(vec![json_at(&kp, &key, None, r#"{"a":{}}"#, t + 2, &id(2))])
+            .await
+            .unwrap();
+        p2.apply_replicated(vec![json_at(&kp, &key, Some("$.a.b"), "1", t + 3, &id(3))])
+            .await
+            .unwrap();
+        let (t1, t2, conf) = (s1.ticket(), s2.ticket(), small_config());
+        let (r1, r2) = tokio::join!(c.sync_from(&t1, &conf), c.sync_from(&t2, &conf),);
+        for r in [r1.unwrap(), r2.unwrap()] {
+            assert_eq!((r.received, r.rejected), (1, 0), "{r:?}");
+        }
+        assert_eq!(
+            c.json_get(&format!("{d}:{key}"), None).await.unwrap(),
+            Some(serde_json::json!({"a": {"b": 1}, "c": 1})),
+            "try {i}"
+        );
+    }
+    s1.shutdown().await.unwrap();
+    s2.shutdown().await.unwrap();
+    for s in [c, p1, p2] {
         s.close().await.unwrap();
     }
 }

@@ -96,7 +96,9 @@ fn split_last_name(path: &str) -> Option<(String, String)> {
 }
 
 /// Set `value` at every location `path` selects in `doc`; creates a missing
-/// last member of an object. Returns how many locations were set.
+/// last member of an object (not through a descendant segment: `$.a..b`
+/// creates nothing). Returns how many locations were set; an error (a path
+/// that does not parse) changes nothing.
 pub fn set_at_path(doc: &mut Value, path: &str, value: &Value) -> Result<usize> {
     let jp = parse_path(path)?;
     let pointers: Vec<String> = jp
@@ -115,7 +117,12 @@ pub fn set_at_path(doc: &mut Value, path: &str, value: &Value) -> Result<usize> 
     let Some((parent, name)) = split_last_name(path) else {
         return Ok(0);
     };
-    let pj = parse_path(&parent)?;
+    // `$.a..b` splits into `$.a.` and `b`: a descendant segment names no
+    // parent to create a member in, so it selects nothing (the same answer
+    // whatever the document, which replicas rely on).
+    let Ok(pj) = parse_path(&parent) else {
+        return Ok(0);
+    };
     let parents: Vec<String> = pj
         .query_located(doc)
         .locations()
