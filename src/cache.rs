@@ -10,8 +10,8 @@
 //! for that path: [`HOT_SHARDS`] shards, each a dense vector of entries
 //! (keys up to 30 bytes inline) indexed by a `hashbrown` table of their
 //! positions, under a `parking_lot` read-write lock,
-//! evicted by CLOCK (a
-//! "referenced" bit per entry, set by reads and cleared by the eviction hand)
+//! evicted by generalized CLOCK (a use count per entry, up to 3, raised by
+//! reads and lowered by the eviction hand, which evicts at 0)
 //! within a per-shard byte budget. One hash of the key (foldhash, seeded once
 //! per process) picks the epoch stripe, the shard and the table bucket. A hit
 //! is one hash, one read lock and an atomic flag load; moka's hit recorded
@@ -58,7 +58,7 @@
 //! the caller's conversion under the read lock instead of cloning the `Arc`.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -175,6 +175,19 @@ enum Key {
 
 const INLINE_KEY: usize = 30;
 
+/// The most passes of the CLOCK hand an entry's reads buy it.
+const MAX_USES: u8 = 3;
+
+/// A read of a hot entry: one more use, up to [`MAX_USES`] (written only
+/// when it changes: hits on a hot key stay reads).
+#[inline]
+fn touch(uses: &AtomicU8) {
+    let u = uses.load(Ordering::Relaxed);
+    if u < MAX_USES {
+        uses.store(u + 1, Ordering::Relaxed);
+    }
+}
+
 impl Key {
     fn new(key: &str) -> Self {
         let b = key.as_bytes();
@@ -215,8 +228,11 @@ struct Entry {
     value: CachedValue,
     /// `expires_at_ms`, with `u64::MAX` for none (a time never reached).
     expires: u64,
-    /// CLOCK's second chance: set by a read, cleared by the hand.
-    referenced: AtomicBool,
+    /// Generalized CLOCK: reads count up to [`MAX_USES`], the hand counts
+    /// down and evicts an entry at 0, so that an entry read often survives
+    /// more passes than one read once (closer to keeping the most frequent
+    /// keys: Zipf reads, docs/PERFORMANCE.md).
+    referenced: AtomicU8,
 }
 
 const _: () = assert!(std::mem::size_of::<Entry>() == 64);
@@ -294,7 +310,8 @@ impl Shard {
                 self.bytes = self.bytes - e.weight() + w;
                 e.value = value;
                 e.expires = expires;
-                *e.referenced.get_mut() = true;
+                let u = e.referenced.get_mut();
+                *u = (*u).max(1);
             }
             None => {
                 // Room first, so the hand never takes the entry it admits.
@@ -307,7 +324,7 @@ impl Shard {
                     value,
                     expires,
                     // Promoted by a read: one pass of the hand before eviction.
-                    referenced: AtomicBool::new(referenced),
+                    referenced: AtomicU8::new(referenced as u8),
                 });
                 let entries = &self.entries;
                 self.index
@@ -343,11 +360,13 @@ impl Shard {
     /// passed it, clearing the bits it passes, and evict that entry.
     fn evict_one(&mut self) {
         let n = self.entries.len();
-        // Two turns find a victim: the first clears every bit it passes.
-        for _ in 0..2 * n + 1 {
+        // MAX_USES + 1 turns find a victim: each counts every entry down.
+        for _ in 0..(MAX_USES as usize + 1) * n + 1 {
             let i = self.hand % n;
             self.hand = (i + 1) % n;
-            if std::mem::take(self.entries[i].referenced.get_mut()) {
+            let u = self.entries[i].referenced.get_mut();
+            if *u > 0 {
+                *u -= 1;
                 continue;
             }
             let h = rehash(&self.entries[i]);
@@ -446,10 +465,7 @@ impl HotTier {
         let Some(s) = shard.find(h, key) else {
             return Err(f);
         };
-        // Write the bit only when it changes: hits on a hot key stay reads.
-        if !s.referenced.load(Ordering::Relaxed) {
-            s.referenced.store(true, Ordering::Relaxed);
-        }
+        touch(&s.referenced);
         Ok(f(&s.value, s.expires_at_ms()))
     }
 
@@ -487,9 +503,7 @@ impl HotTier {
         for (j, (&h, k)) in hs.iter().zip(keys).enumerate() {
             let shard = guards[shard_of(h)].as_ref().expect("locked above");
             if let Some(e) = shard.find(h, k.as_ref()) {
-                if !e.referenced.load(Ordering::Relaxed) {
-                    e.referenced.store(true, Ordering::Relaxed);
-                }
+                touch(&e.referenced);
                 prefetch_value(&e.value);
                 found[j] = Some(e);
             }
@@ -900,7 +914,7 @@ mod tests {
         // the hand passed (bits cleared), then k1 and k2 were read
         for e in s.entries.iter_mut() {
             *e.referenced.get_mut() =
-                matches!(&e.key, Key::Inline(_, b) if b[1] == b'1' || b[1] == b'2');
+                matches!(&e.key, Key::Inline(_, b) if b[1] == b'1' || b[1] == b'2') as u8;
         }
         ins(&mut s, "k4");
         let has = |s: &Shard, k: &str| s.find(hash(k), k).is_some();
@@ -912,7 +926,7 @@ mod tests {
         assert_eq!((s.bytes, s.len()), (4 * w, 4));
         // every entry read: the hand clears the bits and still evicts one
         for e in s.entries.iter_mut() {
-            *e.referenced.get_mut() = true;
+            *e.referenced.get_mut() = MAX_USES;
         }
         ins(&mut s, "k5");
         assert!(has(&s, "k5"));
@@ -1026,7 +1040,7 @@ mod tests {
         let index: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
         let acked: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
         let keys: Arc<Vec<String>> = Arc::new((0..KEYS).map(|i| format!("k{i}")).collect());
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let readers: Vec<_> = (0..3)
             .map(|t| {
                 let (c, m, index, acked, keys, stop) = (

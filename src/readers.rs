@@ -153,9 +153,12 @@ impl Drop for ReaderPool {
 /// rule 2): only from a thread outside any tokio runtime (a Python thread,
 /// a C host thread, a blocking Rust caller; never a worker, where a sled
 /// call could stall other tasks), only while `Config::inline_read_limit` is
-/// not zero, and not while the guard is tripped. A read that took longer
-/// than the limit (its page came from the disk, or the thread was
-/// descheduled) trips it: every miss goes to the pool for [`COOLDOWN`],
+/// not zero, and not while the guard is tripped. A read that takes longer
+/// than the limit is slow: its page came from the disk, or the thread was
+/// descheduled. Two slow reads among the last eight trip the guard (one
+/// alone is most often a preemption, which the pool would not avoid; a
+/// disk-bound store is slow read after read): every miss goes to the pool
+/// for [`COOLDOWN`],
 /// doubled for each further trip in a row up to [`MAX_COOLDOWN`]; the next
 /// inline read after that is the probe, and a fast one resets the doubling.
 /// So a caller (an event loop) is held by at most about one slow read per
@@ -167,6 +170,8 @@ pub(crate) struct InlineGuard {
     /// not tripped).
     pool_until: AtomicU64,
     trips_in_row: AtomicU32,
+    /// Slowness of the last eight inline reads, one bit each (newest low).
+    history: AtomicU32,
     /// The longest inline read so far, ns (what an event loop waited).
     pub(crate) longest_ns: AtomicU64,
     pub(crate) trips: AtomicU64,
@@ -184,6 +189,7 @@ impl InlineGuard {
             start: Instant::now(),
             pool_until: AtomicU64::new(0),
             trips_in_row: AtomicU32::new(0),
+            history: AtomicU32::new(0),
             longest_ns: AtomicU64::new(0),
             trips: AtomicU64::new(0),
         }
@@ -216,20 +222,33 @@ impl InlineGuard {
         true
     }
 
-    /// Record an inline read that started at `t0` (of `keys` keys); trips
-    /// the guard if it was slow. Returns whether it was slow.
+    /// Record an inline read that started at `t0`; trips the guard on the
+    /// second slow read among the last eight. Returns whether it tripped.
+    /// (The history is updated with a load and a store, not atomically:
+    /// two threads may lose a bit, which only delays a trip.)
     #[inline]
     pub(crate) fn record(&self, t0: Instant) -> bool {
         let ns = t0.elapsed().as_nanos().min(u64::MAX as u128) as u64;
         if ns > self.longest_ns.load(Ordering::Relaxed) {
             self.longest_ns.fetch_max(ns, Ordering::Relaxed);
         }
-        if ns <= self.limit_ns {
-            if self.trips_in_row.load(Ordering::Relaxed) != 0 {
+        let slow = ns > self.limit_ns;
+        let h = self.history.load(Ordering::Relaxed);
+        if !slow {
+            if h != 0 {
+                self.history.store((h << 1) & 0xff, Ordering::Relaxed);
+            }
+            if self.trips_in_row.load(Ordering::Relaxed) != 0 && h == 0 {
                 self.trips_in_row.store(0, Ordering::Relaxed);
             }
             return false;
         }
+        let h = ((h << 1) | 1) & 0xff;
+        if h.count_ones() < 2 {
+            self.history.store(h, Ordering::Relaxed);
+            return false;
+        }
+        self.history.store(0, Ordering::Relaxed);
         self.trip();
         true
     }
@@ -265,13 +284,25 @@ mod tests {
         assert!(!g.record(Instant::now()));
         assert!(g.allowed());
         let t0 = Instant::now() - Duration::from_millis(20);
-        assert!(g.record(t0), "20 ms is over the 5 ms limit");
+        assert!(!g.record(t0), "one slow read (a preemption?) does not trip");
+        assert!(g.allowed());
+        for _ in 0..8 {
+            assert!(!g.record(Instant::now()));
+        }
+        assert!(
+            !g.record(t0),
+            "eight fast reads later: a first slow one again"
+        );
+        assert!(!g.record(Instant::now()));
+        assert!(g.record(t0), "the second slow read among eight trips");
         assert_eq!(g.trips.load(Ordering::Relaxed), 1);
         assert!(g.longest_ns.load(Ordering::Relaxed) >= 20_000_000);
         assert!(!g.allowed(), "tripped: misses go to the pool");
         std::thread::sleep(COOLDOWN + Duration::from_millis(10));
         assert!(g.allowed(), "the cooldown is over: probe inline");
-        // A second slow read in a row doubles the cooldown.
+        // The probe is slow too (a second trip in a row): the cooldown
+        // doubles.
+        assert!(!g.record(t0));
         assert!(g.record(t0));
         std::thread::sleep(COOLDOWN + Duration::from_millis(10));
         assert!(!g.allowed(), "second trip in a row: 100 ms");
