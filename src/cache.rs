@@ -582,6 +582,10 @@ pub struct TieredCache {
     hot: HotTier,
     warm: Cache<Box<str>, Arc<Cached>>,
     epochs: Box<[AtomicU64]>,
+    /// Bumped by [`written`](Self::written) before it touches any key: a
+    /// preload that loaded it before reading an entry admits the entry only
+    /// if no write group began since ([`preload`](Self::preload)).
+    generation: AtomicU64,
 }
 
 impl TieredCache {
@@ -595,6 +599,7 @@ impl TieredCache {
             hot: HotTier::new(hot_bytes),
             warm,
             epochs: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -722,6 +727,35 @@ impl TieredCache {
         self.warm.insert(key.into(), Arc::new(v));
     }
 
+    /// The write generation, to load before reading an entry for
+    /// [`preload`](Self::preload).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Admit a value read from the index by the warm-up after open into
+    /// free room of the hot tier, unless a write group began since
+    /// `generation` was loaded (checked under the shard's write lock: a
+    /// group that begins after the check removes the key after the insert,
+    /// as for a promotion). Whether it was admitted (`false` also when the
+    /// shard is full).
+    pub fn preload(&self, key: &str, generation: u64, value: &Cached) -> bool {
+        let h = hash(key);
+        let w = weight(key, value) as u64;
+        if w > self.hot.shard_budget {
+            return false;
+        }
+        let mut shard = self.hot.shards[shard_of(h)].write();
+        if self.generation.load(Ordering::SeqCst) != generation
+            || shard.bytes + w > self.hot.shard_budget
+            || shard.find(h, key).is_some()
+        {
+            return false;
+        }
+        shard.insert_as(h, key, value, w, self.hot.shard_budget, false);
+        true
+    }
+
     /// Whether [`write_through`](Self::write_through) can admit anything
     /// (the hot tier has a budget).
     pub fn writes_through(&self) -> bool {
@@ -746,6 +780,7 @@ impl TieredCache {
     /// stripe's epoch, then remove the key from the hot tier (in this order:
     /// module doc).
     pub fn written(&self, hashes: impl Iterator<Item = u64>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         for h in hashes {
             self.epochs[stripe_of(h)].fetch_add(1, Ordering::SeqCst);
             self.hot.remove(h);
@@ -1184,6 +1219,25 @@ mod tests {
         c.invalidate(std::iter::once("k"));
         c.fill("k", e, val("old"));
         assert!(c.get("k", &m).is_none());
+    }
+
+    /// The warm-up's preload admits into free room only, and refuses an
+    /// entry read before a write group began (its value may be stale).
+    #[test]
+    fn preload_refuses_values_read_before_a_write() {
+        let m = Metrics::new().unwrap();
+        let c = TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60));
+        let g = c.generation();
+        assert!(c.preload("a", g, &val("1")));
+        assert!(!c.preload("a", g, &val("2")), "present: not replaced");
+        c.invalidate(std::iter::once("other"));
+        assert!(!c.preload("b", g, &val("old")), "a write group began");
+        assert!(c.get("b", &m).is_none());
+        assert!(c.preload("b", c.generation(), &val("new")));
+        assert_eq!(
+            c.get("b", &m).unwrap().value,
+            CachedValue::String("new".into())
+        );
     }
 
     /// `with_many` answers as `with` key by key, across rounds of more than
