@@ -452,8 +452,9 @@ impl Store {
     /// hot hits, or misses whose page sled holds, where each would
     /// otherwise load a page from the file and pay a sled lookup (about
     /// 3-4 µs a read over 100 000 shuffled keys). Preloaded entries start
-    /// with no CLOCK use, so keys that are read replace them first. Stops
-    /// at close, or once the hot tier refused 4 096 entries in a row.
+    /// with no CLOCK use, so keys that are read replace them first. Only
+    /// when all the string entries fit in 90 % of the hot tier (a first
+    /// walk counts them). Stops at close.
     fn spawn_warmup(&self) {
         let Ok(index) = self.index() else {
             return;
@@ -462,7 +463,29 @@ impl Store {
         let inner = Arc::downgrade(&self.inner);
         let cache = self.inner.cache.clone();
         let preload = self.inner.config.hot_cache_bytes > 0;
+        let hot_budget = self.inner.config.hot_cache_bytes;
+        let alive = {
+            let inner = inner.clone();
+            move || matches!(inner.upgrade(), Some(i) if !i.closed.load(Ordering::Relaxed))
+        };
         drop(self.inner.readers.run(move || {
+            // Preload only an index whose strings all fit in 90 % of the hot
+            // tier: a larger one would fill it with the first keys in key
+            // order, not the ones that are read (Zipf reads lost 5 points of
+            // hit rate that way; docs/PERFORMANCE.md).
+            let mut preload = preload;
+            let mut need = 0u64;
+            for (n, item) in index.tree.scan_prefix([crate::index::NS_ENTRY]).enumerate() {
+                let Ok((k, v)) = item else { return };
+                need += (k.len() + v.len() + 256) as u64;
+                if need > hot_budget / 10 * 9 {
+                    preload = false;
+                    break;
+                }
+                if n % 1024 == 0 && !alive() {
+                    return;
+                }
+            }
             let mut bytes = 0u64;
             let mut refused = 0;
             let mut iter = index.tree.scan_prefix([crate::index::NS_ENTRY]);
@@ -475,17 +498,14 @@ impl Store {
                 if bytes > budget {
                     return;
                 }
-                if preload && refused < 4096 {
+                if preload && refused < 64 {
                     match written_string(&k, &v, now_ms()) {
                         Some((_, key, c)) if cache.preload(&key, generation, &c) => refused = 0,
                         _ => refused += 1,
                     }
                 }
-                if n % 1024 == 0 {
-                    match inner.upgrade() {
-                        Some(i) if !i.closed.load(Ordering::Relaxed) => {}
-                        _ => return,
-                    }
+                if n % 1024 == 0 && !alive() {
+                    return;
                 }
             }
         }));
