@@ -886,6 +886,13 @@ cfs_result cfs_config_set_scan_page_size(struct cfs_config *config, size_t value
 cfs_result cfs_config_set_reader_threads(struct cfs_config *config, size_t value);
 
 /**
+ * The longest a cache miss may be read on the calling thread before the
+ * store sends misses to its reader pool for a while, microseconds
+ * (default 500; 0 = always use the pool; at most 1 000 000).
+ */
+cfs_result cfs_config_set_inline_read_limit_us(struct cfs_config *config, uint64_t value);
+
+/**
  * Worker threads of the store's own runtime (default 2).
  */
 cfs_result cfs_config_set_runtime_threads(struct cfs_config *config, size_t value);

@@ -10,8 +10,8 @@
 //! for that path: [`HOT_SHARDS`] shards, each a dense vector of entries
 //! (keys up to 30 bytes inline) indexed by a `hashbrown` table of their
 //! positions, under a `parking_lot` read-write lock,
-//! evicted by CLOCK (a
-//! "referenced" bit per entry, set by reads and cleared by the eviction hand)
+//! evicted by generalized CLOCK (a use count per entry, up to 3, raised by
+//! reads and lowered by the eviction hand, which evicts at 0)
 //! within a per-shard byte budget. One hash of the key (foldhash, seeded once
 //! per process) picks the epoch stripe, the shard and the table bucket. A hit
 //! is one hash, one read lock and an atomic flag load; moka's hit recorded
@@ -58,7 +58,7 @@
 //! the caller's conversion under the read lock instead of cloning the `Arc`.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -175,6 +175,19 @@ enum Key {
 
 const INLINE_KEY: usize = 30;
 
+/// The most passes of the CLOCK hand an entry's reads buy it.
+const MAX_USES: u8 = 3;
+
+/// A read of a hot entry: one more use, up to [`MAX_USES`] (written only
+/// when it changes: hits on a hot key stay reads).
+#[inline]
+fn touch(uses: &AtomicU8) {
+    let u = uses.load(Ordering::Relaxed);
+    if u < MAX_USES {
+        uses.store(u + 1, Ordering::Relaxed);
+    }
+}
+
 impl Key {
     fn new(key: &str) -> Self {
         let b = key.as_bytes();
@@ -215,8 +228,11 @@ struct Entry {
     value: CachedValue,
     /// `expires_at_ms`, with `u64::MAX` for none (a time never reached).
     expires: u64,
-    /// CLOCK's second chance: set by a read, cleared by the hand.
-    referenced: AtomicBool,
+    /// Generalized CLOCK: reads count up to [`MAX_USES`], the hand counts
+    /// down and evicts an entry at 0, so that an entry read often survives
+    /// more passes than one read once (closer to keeping the most frequent
+    /// keys: Zipf reads, docs/PERFORMANCE.md).
+    referenced: AtomicU8,
 }
 
 const _: () = assert!(std::mem::size_of::<Entry>() == 64);
@@ -270,6 +286,21 @@ impl Shard {
     /// Insert or replace, evicting by CLOCK so that the shard fits `budget`
     /// (`w <= budget`, `w` the weight of `key` with `value`).
     fn insert(&mut self, h: u64, key: &str, value: &Cached, w: u64, budget: u64) {
+        self.insert_as(h, key, value, w, budget, true)
+    }
+
+    /// [`insert`](Self::insert), a new entry starting with CLOCK's bit
+    /// `referenced` (a promotion was read twice: set; a first read or a
+    /// write: clear, so that it is the first to go unless read again).
+    fn insert_as(
+        &mut self,
+        h: u64,
+        key: &str,
+        value: &Cached,
+        w: u64,
+        budget: u64,
+        referenced: bool,
+    ) {
         let expires = value.expires_at_ms.unwrap_or(u64::MAX);
         let value = value.value.clone(); // an Arc, not the text
         let entries = &self.entries;
@@ -279,7 +310,8 @@ impl Shard {
                 self.bytes = self.bytes - e.weight() + w;
                 e.value = value;
                 e.expires = expires;
-                *e.referenced.get_mut() = true;
+                let u = e.referenced.get_mut();
+                *u = (*u).max(1);
             }
             None => {
                 // Room first, so the hand never takes the entry it admits.
@@ -292,7 +324,7 @@ impl Shard {
                     value,
                     expires,
                     // Promoted by a read: one pass of the hand before eviction.
-                    referenced: AtomicBool::new(true),
+                    referenced: AtomicU8::new(referenced as u8),
                 });
                 let entries = &self.entries;
                 self.index
@@ -328,11 +360,13 @@ impl Shard {
     /// passed it, clearing the bits it passes, and evict that entry.
     fn evict_one(&mut self) {
         let n = self.entries.len();
-        // Two turns find a victim: the first clears every bit it passes.
-        for _ in 0..2 * n + 1 {
+        // MAX_USES + 1 turns find a victim: each counts every entry down.
+        for _ in 0..(MAX_USES as usize + 1) * n + 1 {
             let i = self.hand % n;
             self.hand = (i + 1) % n;
-            if std::mem::take(self.entries[i].referenced.get_mut()) {
+            let u = self.entries[i].referenced.get_mut();
+            if *u > 0 {
+                *u -= 1;
                 continue;
             }
             let h = rehash(&self.entries[i]);
@@ -431,10 +465,7 @@ impl HotTier {
         let Some(s) = shard.find(h, key) else {
             return Err(f);
         };
-        // Write the bit only when it changes: hits on a hot key stay reads.
-        if !s.referenced.load(Ordering::Relaxed) {
-            s.referenced.store(true, Ordering::Relaxed);
-        }
+        touch(&s.referenced);
         Ok(f(&s.value, s.expires_at_ms()))
     }
 
@@ -472,9 +503,7 @@ impl HotTier {
         for (j, (&h, k)) in hs.iter().zip(keys).enumerate() {
             let shard = guards[shard_of(h)].as_ref().expect("locked above");
             if let Some(e) = shard.find(h, k.as_ref()) {
-                if !e.referenced.load(Ordering::Relaxed) {
-                    e.referenced.store(true, Ordering::Relaxed);
-                }
+                touch(&e.referenced);
                 prefetch_value(&e.value);
                 found[j] = Some(e);
             }
@@ -507,6 +536,29 @@ impl HotTier {
         true
     }
 
+    /// Admit `value` only into free room of its shard (no eviction), as a
+    /// new entry not yet referenced, or replace the key's entry. With
+    /// `stripe`, refuse a value whose epoch the stripe moved past (checked
+    /// under the write lock, as in [`promote`](Self::promote)). Whether it
+    /// was admitted.
+    fn admit(&self, h: u64, key: &str, value: &Cached, stripe: Option<&AtomicU64>) -> bool {
+        let w = weight(key, value) as u64;
+        if w > self.shard_budget {
+            return false;
+        }
+        let mut shard = self.shards[shard_of(h)].write();
+        if let Some(stripe) = stripe {
+            if stripe.load(Ordering::SeqCst) != value.epoch {
+                return false;
+            }
+        }
+        if shard.bytes + w > self.shard_budget && shard.find(h, key).is_none() {
+            return false;
+        }
+        shard.insert_as(h, key, value, w, self.shard_budget, false);
+        true
+    }
+
     fn remove(&self, h: u64) {
         self.shards[shard_of(h)].write().remove_hash(h);
     }
@@ -530,6 +582,10 @@ pub struct TieredCache {
     hot: HotTier,
     warm: Cache<Box<str>, Arc<Cached>>,
     epochs: Box<[AtomicU64]>,
+    /// Bumped by [`written`](Self::written) before it touches any key: a
+    /// preload that loaded it before reading an entry admits the entry only
+    /// if no write group began since ([`preload`](Self::preload)).
+    generation: AtomicU64,
 }
 
 impl TieredCache {
@@ -543,6 +599,7 @@ impl TieredCache {
             hot: HotTier::new(hot_bytes),
             warm,
             epochs: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -636,15 +693,86 @@ impl TieredCache {
         None
     }
 
-    /// Insert a value read from the index after loading `epoch` into the
-    /// warm tier (unless a write to the key's stripe already happened).
+    /// Insert a value read from the index after loading `epoch` (unless a
+    /// write to the key's stripe already happened): into the hot tier
+    /// while its shard has free room (admission on first read: the next
+    /// read is a hot hit, docs/ARCHITECTURE.md "Reads"), else into the
+    /// warm tier, from which a second read promotes it (the frequency
+    /// filter of a full hot tier).
     pub fn fill(&self, key: &str, epoch: u64, value: Arc<Cached>) {
-        if self.epoch(key) != epoch {
+        let h = hash(key);
+        let stripe = &self.epochs[stripe_of(h)];
+        if stripe.load(Ordering::SeqCst) != epoch {
             return;
         }
         let mut v = (*value).clone(); // clones an Arc<str>, not the text
         v.epoch = epoch;
+        if self.hot.admit(h, key, &v, Some(stripe)) {
+            return;
+        }
+        if stripe.load(Ordering::SeqCst) == epoch {
+            self.warm.insert(key.into(), Arc::new(v));
+        }
+    }
+
+    /// [`fill`](Self::fill) into the warm tier only (as every fill did
+    /// before admission on first read; the tests of the warm tier use it).
+    #[cfg(test)]
+    pub fn fill_warm(&self, key: &str, epoch: u64, value: Arc<Cached>) {
+        if self.epoch(key) != epoch {
+            return;
+        }
+        let mut v = (*value).clone();
+        v.epoch = epoch;
         self.warm.insert(key.into(), Arc::new(v));
+    }
+
+    /// The write generation, to load before reading an entry for
+    /// [`preload`](Self::preload).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Admit a value read from the index by the warm-up after open into
+    /// free room of the hot tier, unless a write group began since
+    /// `generation` was loaded (checked under the shard's write lock: a
+    /// group that begins after the check removes the key after the insert,
+    /// as for a promotion). Whether it was admitted (`false` also when the
+    /// shard is full).
+    pub fn preload(&self, key: &str, generation: u64, value: &Cached) -> bool {
+        let h = hash(key);
+        let w = weight(key, value) as u64;
+        if w > self.hot.shard_budget {
+            return false;
+        }
+        let mut shard = self.hot.shards[shard_of(h)].write();
+        if self.generation.load(Ordering::SeqCst) != generation
+            || shard.bytes + w > self.hot.shard_budget
+            || shard.find(h, key).is_some()
+        {
+            return false;
+        }
+        shard.insert_as(h, key, value, w, self.hot.shard_budget, false);
+        true
+    }
+
+    /// Whether [`write_through`](Self::write_through) can admit anything
+    /// (the hot tier has a budget).
+    pub fn writes_through(&self) -> bool {
+        self.hot.shard_budget > 0
+    }
+
+    /// Called by the writer after [`written`](Self::written), before the
+    /// acknowledgement, with the string values it just wrote (`(hash, key,
+    /// value)`): each is admitted into free room of the hot tier, so that
+    /// a read right after a write is a hit. No eviction: a bulk load does
+    /// not push out what readers use. No epoch check is needed: the writer
+    /// is the only one that changes the index, and a later write removes
+    /// the key again (in `written`) before it is acknowledged.
+    pub fn write_through(&self, values: impl Iterator<Item = (u64, String, Cached)>) {
+        for (h, key, v) in values {
+            self.hot.admit(h, &key, &v, None);
+        }
     }
 
     /// Called by the writer after it applied writes to the keys with these
@@ -652,6 +780,7 @@ impl TieredCache {
     /// stripe's epoch, then remove the key from the hot tier (in this order:
     /// module doc).
     pub fn written(&self, hashes: impl Iterator<Item = u64>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         for h in hashes {
             self.epochs[stripe_of(h)].fetch_add(1, Ordering::SeqCst);
             self.hot.remove(h);
@@ -695,7 +824,7 @@ mod tests {
 
     /// Fill and read `key` twice: it ends in the hot tier.
     fn promote(c: &TieredCache, m: &Metrics, key: &str, v: &str) {
-        c.fill(key, c.epoch(key), val(v));
+        c.fill_warm(key, c.epoch(key), val(v));
         assert!(c.get(key, m).is_some());
     }
 
@@ -705,7 +834,7 @@ mod tests {
         let c = TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60));
         assert!(c.get("k", &m).is_none());
         let e = c.epoch("k");
-        c.fill("k", e, val("v"));
+        c.fill_warm("k", e, val("v"));
         // first read: warm hit, promoted
         assert!(c.get("k", &m).is_some());
         assert_eq!(m.warm_hits.get(), 1);
@@ -728,7 +857,7 @@ mod tests {
         let e = c.epoch("k");
         // a write lands between the reader's index read and its fill
         c.invalidate(std::iter::once("k"));
-        c.fill("k", e, val("old"));
+        c.fill_warm("k", e, val("old"));
         assert!(c.get("k", &m).is_none());
     }
 
@@ -739,16 +868,16 @@ mod tests {
         let m = Metrics::new().unwrap();
         let c = TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60));
         let e = c.epoch("k");
-        c.fill("k", e, val("old"));
+        c.fill_warm("k", e, val("old"));
         assert!(c.get("k", &m).is_some()); // promoted to hot
-        c.fill("k2", c.epoch("k2"), val("x"));
+        c.fill_warm("k2", c.epoch("k2"), val("x"));
         c.invalidate(std::iter::once("k"));
         assert!(c.get("k", &m).is_none(), "hot value is stale");
         // a fill that loaded its epoch before the write is refused
-        c.fill("k", e, val("old"));
+        c.fill_warm("k", e, val("old"));
         assert!(c.get("k", &m).is_none());
         let e2 = c.epoch("k");
-        c.fill("k", e2, val("new"));
+        c.fill_warm("k", e2, val("new"));
         assert_eq!(
             c.get("k", &m).unwrap().value,
             CachedValue::String("new".into())
@@ -768,7 +897,7 @@ mod tests {
         let big: String = "x".repeat(1000);
         for i in 0..100 {
             let k = format!("k{i}");
-            c.fill(&k, c.epoch(&k), val(&big));
+            c.fill_warm(&k, c.epoch(&k), val(&big));
         }
         let (_, (_, warm_bytes)) = c.sizes();
         assert!(warm_bytes <= 10_000, "warm tier holds {warm_bytes} bytes");
@@ -820,7 +949,7 @@ mod tests {
         // the hand passed (bits cleared), then k1 and k2 were read
         for e in s.entries.iter_mut() {
             *e.referenced.get_mut() =
-                matches!(&e.key, Key::Inline(_, b) if b[1] == b'1' || b[1] == b'2');
+                matches!(&e.key, Key::Inline(_, b) if b[1] == b'1' || b[1] == b'2') as u8;
         }
         ins(&mut s, "k4");
         let has = |s: &Shard, k: &str| s.find(hash(k), k).is_some();
@@ -832,7 +961,7 @@ mod tests {
         assert_eq!((s.bytes, s.len()), (4 * w, 4));
         // every entry read: the hand clears the bits and still evicts one
         for e in s.entries.iter_mut() {
-            *e.referenced.get_mut() = true;
+            *e.referenced.get_mut() = MAX_USES;
         }
         ins(&mut s, "k5");
         assert!(has(&s, "k5"));
@@ -871,7 +1000,7 @@ mod tests {
                             let k = format!("k{}", (i * 7 + t * 1_000 + round) % 4_000);
                             match c.get(&k, &m) {
                                 Some(v) => assert_eq!(v.value, CachedValue::String(k.into())),
-                                None => c.fill(&k, c.epoch(&k), val(&k)),
+                                None => c.fill_warm(&k, c.epoch(&k), val(&k)),
                             }
                         }
                     }
@@ -939,12 +1068,14 @@ mod tests {
 
     fn no_stale_read(batch: bool) {
         const KEYS: usize = 64;
-        let c = Arc::new(TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60)));
+        // A hot tier of about two entries a shard: fills and promotions
+        // also find it full, so both tiers serve.
+        let c = Arc::new(TieredCache::new(64 * 600, 1 << 20, Duration::from_secs(60)));
         let m = Arc::new(Metrics::new().unwrap());
         let index: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
         let acked: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
         let keys: Arc<Vec<String>> = Arc::new((0..KEYS).map(|i| format!("k{i}")).collect());
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let readers: Vec<_> = (0..3)
             .map(|t| {
                 let (c, m, index, acked, keys, stop) = (
@@ -982,7 +1113,7 @@ mod tests {
                                     None => {
                                         let e = c.epoch(&keys[j]);
                                         let v = index[j].load(Ordering::SeqCst);
-                                        c.fill(&keys[j], e, val(&v.to_string()));
+                                        c.fill_warm(&keys[j], e, val(&v.to_string()));
                                     }
                                 }
                             }
@@ -999,7 +1130,13 @@ mod tests {
                             None => {
                                 let e = c.epoch(k);
                                 let v = index[i].load(Ordering::SeqCst);
-                                c.fill(k, e, val(&v.to_string()));
+                                // Both fills: first-read admission into
+                                // the hot tier, and the warm tier.
+                                if (i + t) % 2 == 0 {
+                                    c.fill(k, e, val(&v.to_string()));
+                                } else {
+                                    c.fill_warm(k, e, val(&v.to_string()));
+                                }
                             }
                         }
                     }
@@ -1010,6 +1147,15 @@ mod tests {
             for i in (0..KEYS).filter(|i| i % 8 == (round % 8) as usize) {
                 index[i].store(round, Ordering::SeqCst);
                 c.invalidate(std::iter::once(keys[i].as_str()));
+                if round % 3 == 0 {
+                    // Write-through of the value just written.
+                    let k = keys[i].clone();
+                    c.write_through(std::iter::once((
+                        hash(&k),
+                        k,
+                        (*val(&round.to_string())).clone(),
+                    )));
+                }
                 acked[i].store(round, Ordering::SeqCst);
             }
             if round % 64 == 0 {
@@ -1026,6 +1172,74 @@ mod tests {
         );
     }
 
+    /// Admission on first read: a fill goes to the hot tier while its shard
+    /// has room (the next read is a hot hit, not a warm hit and a
+    /// promotion), to the warm tier once it is full, and never when a
+    /// write moved the stripe; write-through admits only into free room.
+    #[test]
+    fn fill_admits_to_hot_while_there_is_room() {
+        let m = Metrics::new().unwrap();
+        // Shards of 400 bytes: one entry each (weight ~ 259 + key + value).
+        let c = TieredCache::new(64 * 400, 1 << 20, Duration::from_secs(60));
+        c.fill("k", c.epoch("k"), val("v"));
+        assert_eq!(c.sizes().0 .0, 1, "admitted on first read");
+        assert!(c.get("k", &m).is_some());
+        assert_eq!((m.hot_hits.get(), m.warm_hits.get()), (1, 0));
+        // Keys of k's shard: the shard is full, so they go warm.
+        let h = shard_of(hash("k"));
+        let same: Vec<String> = (0..100_000)
+            .map(|i| format!("x{i}"))
+            .filter(|x| shard_of(hash(x)) == h)
+            .take(3)
+            .collect();
+        c.fill(&same[0], c.epoch(&same[0]), val("w"));
+        let ((hot_n, _), (warm_n, _)) = c.sizes();
+        assert_eq!((hot_n, warm_n), (1, 1), "a full shard sends fills warm");
+        // Write-through into a full shard does not evict either.
+        let k1 = same[1].clone();
+        c.write_through(std::iter::once((
+            hash(&k1),
+            k1.clone(),
+            (*val("t")).clone(),
+        )));
+        assert!(c.get(&k1, &m).is_none());
+        // A write through k itself replaces its entry.
+        c.invalidate(std::iter::once("k"));
+        c.write_through(std::iter::once((
+            hash("k"),
+            "k".to_owned(),
+            (*val("new")).clone(),
+        )));
+        assert_eq!(
+            c.get("k", &m).unwrap().value,
+            CachedValue::String("new".into())
+        );
+        // A fill that loaded its epoch before a write is refused.
+        let e = c.epoch("k");
+        c.invalidate(std::iter::once("k"));
+        c.fill("k", e, val("old"));
+        assert!(c.get("k", &m).is_none());
+    }
+
+    /// The warm-up's preload admits into free room only, and refuses an
+    /// entry read before a write group began (its value may be stale).
+    #[test]
+    fn preload_refuses_values_read_before_a_write() {
+        let m = Metrics::new().unwrap();
+        let c = TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60));
+        let g = c.generation();
+        assert!(c.preload("a", g, &val("1")));
+        assert!(!c.preload("a", g, &val("2")), "present: not replaced");
+        c.invalidate(std::iter::once("other"));
+        assert!(!c.preload("b", g, &val("old")), "a write group began");
+        assert!(c.get("b", &m).is_none());
+        assert!(c.preload("b", c.generation(), &val("new")));
+        assert_eq!(
+            c.get("b", &m).unwrap().value,
+            CachedValue::String("new".into())
+        );
+    }
+
     /// `with_many` answers as `with` key by key, across rounds of more than
     /// `MANY_ROUND` keys, for hot, warm, absent and repeated keys.
     #[test]
@@ -1034,7 +1248,7 @@ mod tests {
         let m = Metrics::new().unwrap();
         for i in 0..300 {
             let k = format!("k{i}");
-            c.fill(&k, c.epoch(&k), val(&format!("v{i}")));
+            c.fill_warm(&k, c.epoch(&k), val(&format!("v{i}")));
             if i % 3 != 0 {
                 assert!(c.get(&k, &m).is_some()); // promoted: hot
             }

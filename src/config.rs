@@ -170,6 +170,16 @@ pub struct Config {
     /// with them glibc's arenas (docs/RELIABILITY.md, "Memory budget").
     /// Default: the number of cores, at least 2.
     pub reader_threads: usize,
+    /// A cache miss from a thread that is not inside an async runtime (a
+    /// Python thread, a C host thread, a blocking Rust caller) is read from
+    /// the index on that thread, not on the reader pool, while such reads
+    /// stay under this time: one that takes longer (its page came from the
+    /// disk) sends the store's misses to the pool for a while (50 ms,
+    /// doubling while probes stay slow, up to 3.2 s), so that a caller
+    /// such as an event loop is held for at most about one slow read per
+    /// such period. `Duration::ZERO` = never read on the caller's thread.
+    /// Callers inside a tokio runtime always use the pool.
+    pub inline_read_limit: Duration,
 }
 
 impl Default for Config {
@@ -202,6 +212,7 @@ impl Default for Config {
             reader_threads: std::thread::available_parallelism()
                 .map_or(2, |n| n.get())
                 .max(2),
+            inline_read_limit: Duration::from_micros(500),
         }
     }
 }
@@ -302,6 +313,11 @@ impl Config {
             "reader_threads",
             "must be in 1..=256",
         )?;
+        need(
+            self.inline_read_limit <= Duration::from_secs(1),
+            "inline_read_limit",
+            "must be at most 1 s",
+        )?;
         Ok(())
     }
 }
@@ -350,6 +366,7 @@ setters! {
     verdict_cache_entries: u64,
     runtime_threads: usize,
     reader_threads: usize,
+    inline_read_limit: Duration,
 }
 
 impl ConfigBuilder {

@@ -46,7 +46,7 @@ pub mod python;
 
 pub use config::{Config, ConfigBuilder, Durability, LogCheck, ThroughputMode};
 pub use error::{Error, ErrorCode, Result};
-pub use store::{ContentHash, GetMany, GetManyPending, Scan, Stats, Store};
+pub use store::{ContentHash, GetMany, GetManyPending, Miss, PendingGet, Scan, Stats, Store};
 pub use types::geo::{GeoMatch, GeoUnit, RadiusOpts};
 pub use types::stream::{StreamEntry, StreamId};
 pub use types::ttl::{KeyInfo, SweepReport};

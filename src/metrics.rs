@@ -42,6 +42,10 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     pub gc_runs: IntCounter,
     pub writes_acked: IntCounter,
+    /// Keys of cache misses read from the index on the caller's thread.
+    pub inline_reads: IntCounter,
+    /// Keys of cache misses read from the index on the reader pool.
+    pub pool_reads: IntCounter,
 }
 
 impl Metrics {
@@ -93,6 +97,14 @@ impl Metrics {
             .map_err(Error::internal)?;
         let writes_acked = IntCounter::new("writes_acked_total", "writes acknowledged")
             .map_err(Error::internal)?;
+        let miss_reads = IntCounterVec::new(
+            Opts::new(
+                "miss_reads_total",
+                "keys of cache misses read from the index, by thread (inline: the caller's)",
+            ),
+            &["path"],
+        )
+        .map_err(Error::internal)?;
         for c in [
             Box::new(ops.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(cache.clone()),
@@ -103,6 +115,7 @@ impl Metrics {
             Box::new(queue_depth.clone()),
             Box::new(gc_runs.clone()),
             Box::new(writes_acked.clone()),
+            Box::new(miss_reads.clone()),
         ] {
             registry.register(c).map_err(Error::internal)?;
         }
@@ -121,6 +134,8 @@ impl Metrics {
             queue_depth,
             gc_runs,
             writes_acked,
+            inline_reads: miss_reads.with_label_values(&["inline"]),
+            pool_reads: miss_reads.with_label_values(&["pool"]),
         })
     }
 

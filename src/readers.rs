@@ -15,9 +15,11 @@
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -147,6 +149,120 @@ impl Drop for ReaderPool {
     }
 }
 
+/// Decides whether a cache miss is read on the caller's thread (design
+/// rule 2): only from a thread outside any tokio runtime (a Python thread,
+/// a C host thread, a blocking Rust caller; never a worker, where a sled
+/// call could stall other tasks), only while `Config::inline_read_limit` is
+/// not zero, and not while the guard is tripped. A read that takes longer
+/// than the limit is slow: its page came from the disk, or the thread was
+/// descheduled. Two slow reads among the last eight trip the guard (one
+/// alone is most often a preemption, which the pool would not avoid; a
+/// disk-bound store is slow read after read): every miss goes to the pool
+/// for [`COOLDOWN`],
+/// doubled for each further trip in a row up to [`MAX_COOLDOWN`]; the next
+/// inline read after that is the probe, and a fast one resets the doubling.
+/// So a caller (an event loop) is held by at most about one slow read per
+/// cooldown, however slow the disk.
+pub(crate) struct InlineGuard {
+    limit_ns: u64,
+    start: Instant,
+    /// Nanoseconds since `start` before which misses go to the pool (0:
+    /// not tripped).
+    pool_until: AtomicU64,
+    trips_in_row: AtomicU32,
+    /// Slowness of the last eight inline reads, one bit each (newest low).
+    history: AtomicU32,
+    /// The longest inline read so far, ns (what an event loop waited).
+    pub(crate) longest_ns: AtomicU64,
+    pub(crate) trips: AtomicU64,
+}
+
+/// How long misses go to the pool after a slow inline read.
+pub(crate) const COOLDOWN: Duration = Duration::from_millis(50);
+/// The most the cooldown grows to while probes stay slow.
+pub(crate) const MAX_COOLDOWN: Duration = Duration::from_millis(3200);
+
+impl InlineGuard {
+    pub(crate) fn new(limit: Duration) -> Self {
+        InlineGuard {
+            limit_ns: limit.as_nanos().min(u64::MAX as u128) as u64,
+            start: Instant::now(),
+            pool_until: AtomicU64::new(0),
+            trips_in_row: AtomicU32::new(0),
+            history: AtomicU32::new(0),
+            longest_ns: AtomicU64::new(0),
+            trips: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        (self.start.elapsed().as_nanos().min(u64::MAX as u128) as u64).max(1)
+    }
+
+    /// Whether a miss may be read on the calling thread now.
+    #[inline]
+    pub(crate) fn allowed(&self) -> bool {
+        if self.limit_ns == 0 || tokio::runtime::Handle::try_current().is_ok() {
+            return false;
+        }
+        let until = self.pool_until.load(Ordering::Relaxed);
+        until == 0 || self.cooled(until)
+    }
+
+    #[cold]
+    fn cooled(&self, until: u64) -> bool {
+        if self.now_ns() < until {
+            return false;
+        }
+        // The first caller after the cooldown probes; the others too (a
+        // few probes at once are harmless).
+        let _ = self
+            .pool_until
+            .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed);
+        true
+    }
+
+    /// Record an inline read that started at `t0`; trips the guard on the
+    /// second slow read among the last eight. Returns whether it tripped.
+    /// (The history is updated with a load and a store, not atomically:
+    /// two threads may lose a bit, which only delays a trip.)
+    #[inline]
+    pub(crate) fn record(&self, t0: Instant) -> bool {
+        let ns = t0.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+        if ns > self.longest_ns.load(Ordering::Relaxed) {
+            self.longest_ns.fetch_max(ns, Ordering::Relaxed);
+        }
+        let slow = ns > self.limit_ns;
+        let h = self.history.load(Ordering::Relaxed);
+        if !slow {
+            if h != 0 {
+                self.history.store((h << 1) & 0xff, Ordering::Relaxed);
+            }
+            if self.trips_in_row.load(Ordering::Relaxed) != 0 && h == 0 {
+                self.trips_in_row.store(0, Ordering::Relaxed);
+            }
+            return false;
+        }
+        let h = ((h << 1) | 1) & 0xff;
+        if h.count_ones() < 2 {
+            self.history.store(h, Ordering::Relaxed);
+            return false;
+        }
+        self.history.store(0, Ordering::Relaxed);
+        self.trip();
+        true
+    }
+
+    #[cold]
+    fn trip(&self) {
+        let n = self.trips_in_row.fetch_add(1, Ordering::Relaxed).min(6);
+        let cool = (COOLDOWN * (1 << n)).min(MAX_COOLDOWN);
+        self.trips.fetch_add(1, Ordering::Relaxed);
+        self.pool_until
+            .store(self.now_ns() + cool.as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
 fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
     if let Some(s) = p.downcast_ref::<&str>() {
         s
@@ -160,6 +276,52 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guard_trips_on_a_slow_read_and_cools_down() {
+        let g = InlineGuard::new(Duration::from_millis(5));
+        assert!(g.allowed(), "an OS thread outside a runtime reads inline");
+        assert!(!g.record(Instant::now()));
+        assert!(g.allowed());
+        let t0 = Instant::now() - Duration::from_millis(20);
+        assert!(!g.record(t0), "one slow read (a preemption?) does not trip");
+        assert!(g.allowed());
+        for _ in 0..8 {
+            assert!(!g.record(Instant::now()));
+        }
+        assert!(
+            !g.record(t0),
+            "eight fast reads later: a first slow one again"
+        );
+        assert!(!g.record(Instant::now()));
+        assert!(g.record(t0), "the second slow read among eight trips");
+        assert_eq!(g.trips.load(Ordering::Relaxed), 1);
+        assert!(g.longest_ns.load(Ordering::Relaxed) >= 20_000_000);
+        assert!(!g.allowed(), "tripped: misses go to the pool");
+        std::thread::sleep(COOLDOWN + Duration::from_millis(10));
+        assert!(g.allowed(), "the cooldown is over: probe inline");
+        // The probe is slow too (a second trip in a row): the cooldown
+        // doubles.
+        assert!(!g.record(t0));
+        assert!(g.record(t0));
+        std::thread::sleep(COOLDOWN + Duration::from_millis(10));
+        assert!(!g.allowed(), "second trip in a row: 100 ms");
+        std::thread::sleep(COOLDOWN);
+        assert!(g.allowed());
+        assert!(!g.record(Instant::now()));
+        assert_eq!(g.trips_in_row.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn guard_never_allows_with_a_zero_limit_or_inside_a_runtime() {
+        assert!(!InlineGuard::new(Duration::ZERO).allowed());
+        let g = InlineGuard::new(Duration::from_millis(1));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _e = rt.enter();
+        assert!(!g.allowed(), "inside a runtime context: the pool");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn runs_jobs_on_a_fixed_set_of_threads() {

@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::metrics::{histogram_quantile, Metrics, Op};
-use crate::readers::ReaderPool;
+use crate::readers::{InlineGuard, ReaderPool};
 use crate::value::{decode_string, hash_hex, parse_hash_hex, Entry, Payload, ValueKind};
 use crate::writer::{self, Ack, CallAck, Msg, Reply, Txn, WriteOp, WriterCtx};
 
@@ -84,6 +84,15 @@ pub struct Stats {
     pub read_miss_latency_p50: Option<f64>,
     pub read_miss_latency_p99: Option<f64>,
     pub gc_runs: u64,
+    /// Keys of cache misses read from the index on the caller's thread.
+    pub inline_reads: u64,
+    /// Keys of cache misses read from the index on the reader pool.
+    pub pool_reads: u64,
+    /// The longest single inline read, seconds: the longest the store held
+    /// a caller's thread (an event loop) for one key.
+    pub longest_inline_read: f64,
+    /// How often a slow inline read sent misses to the pool for a while.
+    pub inline_guard_trips: u64,
 }
 
 fn open_paths() -> &'static Mutex<HashSet<PathBuf>> {
@@ -172,6 +181,8 @@ struct Inner {
     log_report: Mutex<Option<crate::oplog::LoadReport>>,
     /// Runs the blocking index reads (`Config::reader_threads` threads).
     readers: ReaderPool,
+    /// Whether a miss may be read on the caller's thread (rule 2).
+    guard: InlineGuard,
 }
 
 /// The result of [`Store::get_many_cached`].
@@ -187,7 +198,43 @@ pub enum GetMany {
 #[derive(Debug)]
 pub struct GetManyPending {
     out: Vec<Option<Arc<str>>>,
-    misses: Vec<(usize, String, u64)>,
+    misses: Vec<MissKey>,
+}
+
+/// A key of `get_many` still to read: its position, the epoch loaded
+/// before reading the index, and its blob when the index was already read.
+#[derive(Debug, Clone)]
+struct MissKey {
+    i: usize,
+    key: String,
+    epoch: u64,
+    blob: Option<BlobRef>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BlobRef {
+    hash: [u8; 32],
+    expires_at_ms: Option<u64>,
+}
+
+/// The result of [`Store::get_miss`].
+#[derive(Debug)]
+pub enum Miss {
+    /// Answered on the caller's thread.
+    Done(Result<Option<Arc<str>>>),
+    /// Finish with [`Store::finish_get`] (on the reader pool, or the blob
+    /// store for a blob-backed value whose index entry was already read).
+    Pending(PendingGet),
+}
+
+/// A read [`Store::get_miss`] could not finish on the caller's thread
+/// (opaque).
+#[derive(Debug)]
+pub struct PendingGet {
+    key: String,
+    epoch: u64,
+    blob: Option<BlobRef>,
+    t0: Instant,
 }
 
 /// An open store. Clones share the same store.
@@ -349,6 +396,7 @@ impl Store {
                 verifier: Arc::new(crate::verify::Verifier::new(config.verdict_cache_entries)),
                 log_report: Mutex::new(None),
                 readers,
+                guard: InlineGuard::new(config.inline_read_limit),
             }),
         };
         let check = store.inner.config.log_check;
@@ -370,6 +418,7 @@ impl Store {
         }
         store.spawn_sweeper();
         store.spawn_trimmer();
+        store.spawn_warmup();
         Ok(store)
     }
 
@@ -397,6 +446,73 @@ impl Store {
             }
             true
         });
+    }
+
+    /// After open, walk the string entries of the index in key order on one
+    /// reader thread: sled loads their pages into its cache (up to half of
+    /// `sled_cache_capacity`), and their values fill the free room of the
+    /// hot tier (`TieredCache::preload`: never evicting, never a value a
+    /// write replaced meanwhile). The first reads after opening are then
+    /// hot hits, or misses whose page sled holds, where each would
+    /// otherwise load a page from the file and pay a sled lookup (about
+    /// 3-4 µs a read over 100 000 shuffled keys). Preloaded entries start
+    /// with no CLOCK use, so keys that are read replace them first. Only
+    /// when all the string entries fit in 90 % of the hot tier (a first
+    /// walk counts them). Stops at close.
+    fn spawn_warmup(&self) {
+        let Ok(index) = self.index() else {
+            return;
+        };
+        let budget = self.inner.config.sled_cache_capacity / 2;
+        let inner = Arc::downgrade(&self.inner);
+        let cache = self.inner.cache.clone();
+        let preload = self.inner.config.hot_cache_bytes > 0;
+        let hot_budget = self.inner.config.hot_cache_bytes;
+        let alive = {
+            let inner = inner.clone();
+            move || matches!(inner.upgrade(), Some(i) if !i.closed.load(Ordering::Relaxed))
+        };
+        drop(self.inner.readers.run(move || {
+            // Preload only an index whose strings all fit in 90 % of the hot
+            // tier: a larger one would fill it with the first keys in key
+            // order, not the ones that are read (Zipf reads lost 5 points of
+            // hit rate that way; docs/PERFORMANCE.md).
+            let mut preload = preload;
+            let mut need = 0u64;
+            for (n, item) in index.tree.scan_prefix([crate::index::NS_ENTRY]).enumerate() {
+                let Ok((k, v)) = item else { return };
+                need += (k.len() + v.len() + 256) as u64;
+                if need > hot_budget / 10 * 9 {
+                    preload = false;
+                    break;
+                }
+                if n % 1024 == 0 && !alive() {
+                    return;
+                }
+            }
+            let mut bytes = 0u64;
+            let mut refused = 0;
+            let mut iter = index.tree.scan_prefix([crate::index::NS_ENTRY]);
+            for n in 0usize.. {
+                let generation = cache.generation();
+                let Some(Ok((k, v))) = iter.next() else {
+                    return;
+                };
+                bytes += (k.len() + v.len()) as u64;
+                if bytes > budget {
+                    return;
+                }
+                if preload && refused < 64 {
+                    match written_string(&k, &v, now_ms()) {
+                        Some((_, key, c)) if cache.preload(&key, generation, &c) => refused = 0,
+                        _ => refused += 1,
+                    }
+                }
+                if n % 1024 == 0 && !alive() {
+                    return;
+                }
+            }
+        }));
     }
 
     /// The memory trimmer: hand freed heap pages back to the OS
@@ -590,26 +706,130 @@ impl Store {
     /// The index path of [`get`](Self::get), for a caller that already
     /// missed with [`get_cached`](Self::get_cached) (the bindings answer
     /// hits synchronously and send only misses here; a second cache probe
-    /// would count the miss twice).
+    /// would count the miss twice). From a thread outside any runtime the
+    /// index is read on that thread ([`get_miss`](Self::get_miss));
+    /// inside a runtime, on the reader pool.
     pub async fn get_uncached(&self, key: &str) -> Result<Option<Arc<str>>> {
-        self.check_open()?;
-        self.check_key(key)?;
+        match self.get_miss(key) {
+            Miss::Done(r) => r,
+            Miss::Pending(p) => self.finish_get(p).await,
+        }
+    }
+
+    /// The synchronous part of a miss: on a thread that is not inside an
+    /// async runtime (a Python thread, a C host thread, a blocking Rust
+    /// caller), while the store's inline-read guard allows it
+    /// (`Config::inline_read_limit`), the index is read here and the value
+    /// cached: [`Miss::Done`]. Otherwise, or for a blob-backed value (its
+    /// entry read here, its bytes in the blob store: one hop),
+    /// [`Miss::Pending`], to finish with [`finish_get`](Self::finish_get).
+    /// For a caller that already missed with [`get_cached`](Self::get_cached).
+    pub fn get_miss(&self, key: &str) -> Miss {
+        if let Err(e) = self.check_open().and_then(|()| self.check_key(key)) {
+            return Miss::Done(Err(e));
+        }
         self.inner.metrics.op(Op::Get);
         let t0 = Instant::now();
         let epoch = self.inner.cache.epoch(key);
-        let index = self.index()?;
-        let k = key.to_owned();
-        let resolved = self
-            .inner
-            .readers
-            .run(move || resolve(&index, &k))
-            .await??;
-        let out = self.finish_resolve(key, epoch, resolved).await;
+        let mut pending = PendingGet {
+            key: String::new(),
+            epoch,
+            blob: None,
+            t0,
+        };
+        if self.inner.guard.allowed() {
+            let resolved = {
+                let index = self.inner.index.read().expect("index lock");
+                let Some(index) = index.as_ref() else {
+                    return Miss::Done(Err(Error::Closed));
+                };
+                let t = Instant::now();
+                let r = resolve(index, key);
+                self.inner.guard.record(t);
+                r
+            };
+            self.inner.metrics.inline_reads.inc();
+            match resolved {
+                Err(e) => return Miss::Done(Err(e)),
+                Ok(Resolved::Blob {
+                    hash,
+                    expires_at_ms,
+                }) => {
+                    pending.blob = Some(BlobRef {
+                        hash,
+                        expires_at_ms,
+                    })
+                }
+                Ok(r) => {
+                    let out = self.finish_local(key, epoch, r);
+                    self.inner
+                        .metrics
+                        .read_latency
+                        .observe(t0.elapsed().as_secs_f64());
+                    return Miss::Done(Ok(out));
+                }
+            }
+        }
+        pending.key = key.to_owned();
+        Miss::Pending(pending)
+    }
+
+    /// Finish a [`Miss::Pending`]: the index read on the reader pool, or
+    /// the blob read.
+    pub async fn finish_get(&self, p: PendingGet) -> Result<Option<Arc<str>>> {
+        let PendingGet {
+            key,
+            epoch,
+            blob,
+            t0,
+        } = p;
+        let resolved = match blob {
+            Some(b) => Resolved::Blob {
+                hash: b.hash,
+                expires_at_ms: b.expires_at_ms,
+            },
+            None => {
+                self.check_open()?;
+                let index = self.index()?;
+                self.inner.metrics.pool_reads.inc();
+                let k = key.clone();
+                self.inner
+                    .readers
+                    .run(move || resolve(&index, &k))
+                    .await??
+            }
+        };
+        let out = self.finish_resolve(&key, epoch, resolved).await;
         self.inner
             .metrics
             .read_latency
             .observe(t0.elapsed().as_secs_f64());
         out
+    }
+
+    /// [`get`](Self::get) for a blocking caller outside any async runtime
+    /// (panics inside one, as `Handle::block_on` does): a hit or a miss
+    /// whose index page sled holds is answered on this thread.
+    pub fn get_blocking(&self, key: &str) -> Result<Option<Arc<str>>> {
+        if let Some(r) = self.get_cached(key) {
+            return r;
+        }
+        match self.get_miss(key) {
+            Miss::Done(r) => r,
+            Miss::Pending(p) => self.block_on(self.finish_get(p)),
+        }
+    }
+
+    /// A resolved value that needs no blob read: cache it, return it.
+    fn finish_local(&self, key: &str, epoch: u64, r: Resolved) -> Option<Arc<str>> {
+        match r {
+            Resolved::Value(c) => {
+                let out = cached_string(&c.value, c.expires_at_ms);
+                self.inner.cache.fill(key, epoch, c);
+                out
+            }
+            _ => None,
+        }
     }
 
     async fn finish_resolve(&self, key: &str, epoch: u64, r: Resolved) -> Result<Option<Arc<str>>> {
@@ -639,7 +859,10 @@ impl Store {
     pub async fn get_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<Vec<Option<Arc<str>>>> {
         match self.get_many_cached(keys)? {
             GetMany::Done(out) => Ok(out),
-            pending => self.get_many_misses(pending).await,
+            pending => match self.get_many_inline(pending)? {
+                GetMany::Done(out) => Ok(out),
+                pending => self.get_many_misses(pending).await,
+            },
         }
     }
 
@@ -659,14 +882,19 @@ impl Store {
             .cache
             .with_many(keys, &self.inner.metrics, cached_string);
         let mut out: Vec<Option<Arc<str>>> = Vec::with_capacity(keys.len());
-        let mut misses: Vec<(usize, String, u64)> = Vec::new();
+        let mut misses: Vec<MissKey> = Vec::new();
         for (i, (v, k)) in found.into_iter().zip(keys).enumerate() {
             match v {
                 Some(v) => out.push(v),
                 None => {
                     let k = k.as_ref();
                     out.push(None);
-                    misses.push((i, k.to_owned(), self.inner.cache.epoch(k)))
+                    misses.push(MissKey {
+                        i,
+                        key: k.to_owned(),
+                        epoch: self.inner.cache.epoch(k),
+                        blob: None,
+                    })
                 }
             }
         }
@@ -677,6 +905,64 @@ impl Store {
         })
     }
 
+    /// Read the misses of [`get_many_cached`](Self::get_many_cached) on
+    /// the caller's thread, as [`get_miss`](Self::get_miss) does for one
+    /// key, when the thread and the inline-read guard allow it, for at most
+    /// [`MANY_INLINE_BUDGET`] (or until a read is slow): what is left
+    /// (keys not reached, blob-backed values) stays pending for
+    /// [`get_many_misses`](Self::get_many_misses).
+    pub fn get_many_inline(&self, p: GetMany) -> Result<GetMany> {
+        let GetMany::Pending(GetManyPending { mut out, misses }) = p else {
+            return Ok(p);
+        };
+        if !self.inner.guard.allowed() {
+            return Ok(GetMany::Pending(GetManyPending { out, misses }));
+        }
+        let t0 = Instant::now();
+        let mut left = Vec::new();
+        {
+            let index = self.inner.index.read().expect("index lock");
+            let Some(index) = index.as_ref() else {
+                return Err(Error::Closed);
+            };
+            let mut stop = false;
+            let mut n = 0;
+            for m in misses {
+                if stop || m.blob.is_some() {
+                    left.push(m);
+                    continue;
+                }
+                let t = Instant::now();
+                let r = resolve(index, &m.key);
+                stop = self.inner.guard.record(t) || t0.elapsed() > MANY_INLINE_BUDGET;
+                n += 1;
+                match r? {
+                    Resolved::Blob {
+                        hash,
+                        expires_at_ms,
+                    } => left.push(MissKey {
+                        blob: Some(BlobRef {
+                            hash,
+                            expires_at_ms,
+                        }),
+                        ..m
+                    }),
+                    r => out[m.i] = self.finish_local(&m.key, m.epoch, r),
+                }
+            }
+            self.inner.metrics.inline_reads.inc_by(n);
+        }
+        Ok(if left.is_empty() {
+            self.inner
+                .metrics
+                .read_latency
+                .observe(t0.elapsed().as_secs_f64());
+            GetMany::Done(out)
+        } else {
+            GetMany::Pending(GetManyPending { out, misses: left })
+        })
+    }
+
     /// Resolve the misses of [`get_many_cached`](Self::get_many_cached).
     pub async fn get_many_misses(&self, p: GetMany) -> Result<Vec<Option<Arc<str>>>> {
         let (mut out, misses) = match p {
@@ -684,6 +970,9 @@ impl Store {
             GetMany::Pending(GetManyPending { out, misses }) => (out, misses),
         };
         let t0 = Instant::now();
+        let (blobs, misses): (Vec<MissKey>, Vec<MissKey>) =
+            misses.into_iter().partition(|m| m.blob.is_some());
+        self.inner.metrics.pool_reads.inc_by(misses.len() as u64);
         let index = self.index()?;
         // Two chunks per runtime thread at least, at most 256 keys a chunk.
         let chunk = misses
@@ -693,15 +982,29 @@ impl Store {
         let mut tasks = Vec::new();
         for part in misses.chunks(chunk) {
             let index = index.clone();
-            let part: Vec<(usize, String, u64)> = part.to_vec();
+            let part: Vec<MissKey> = part.to_vec();
             tasks.push(self.inner.readers.run(move || {
                 part.into_iter()
-                    .map(|(i, k, e)| resolve(&index, &k).map(|r| (i, k, e, r)))
+                    .map(|m| resolve(&index, &m.key).map(|r| (m.i, m.key, m.epoch, r)))
                     .collect::<Result<Vec<_>>>()
             }));
         }
         drop(index);
-        let mut blob_reads = Vec::new();
+        let mut blob_reads: Vec<(usize, String, u64, Resolved)> = blobs
+            .into_iter()
+            .map(|m| {
+                let b = m.blob.expect("partitioned on blob");
+                (
+                    m.i,
+                    m.key,
+                    m.epoch,
+                    Resolved::Blob {
+                        hash: b.hash,
+                        expires_at_ms: b.expires_at_ms,
+                    },
+                )
+            })
+            .collect();
         for t in tasks {
             for (i, k, e, r) in t.await?? {
                 match r {
@@ -1230,6 +1533,19 @@ impl Store {
             read_miss_latency_p50: histogram_quantile(&m.read_latency, 0.5),
             read_miss_latency_p99: histogram_quantile(&m.read_latency, 0.99),
             gc_runs: m.gc_runs.get(),
+            inline_reads: m.inline_reads.get(),
+            pool_reads: m.pool_reads.get(),
+            longest_inline_read: self
+                .inner
+                .guard
+                .longest_ns
+                .load(std::sync::atomic::Ordering::Relaxed) as f64
+                / 1e9,
+            inline_guard_trips: self
+                .inner
+                .guard
+                .trips
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -1312,7 +1628,40 @@ fn cached_string(v: &CachedValue, expires_at_ms: Option<u64>) -> Option<Arc<str>
     }
 }
 
-/// Index lookup and decode, on the blocking pool.
+/// The longest one `get_many` call reads misses on the caller's thread
+/// before it hands the rest to the reader pool.
+pub const MANY_INLINE_BUDGET: Duration = Duration::from_millis(2);
+
+/// A string value the writer just wrote, for the cache's write-through:
+/// `(hash, key, value)` of an inline, unexpired string entry under an
+/// index key of the entry namespace; `None` for anything else.
+pub(crate) fn written_string(
+    raw_key: &[u8],
+    entry: &[u8],
+    now_ms: u64,
+) -> Option<(u64, String, Cached)> {
+    let key = raw_key.strip_prefix(&[crate::index::NS_ENTRY])?;
+    let key = std::str::from_utf8(key).ok()?;
+    let e = Entry::decode(entry).ok()?;
+    if e.kind != ValueKind::String || matches!(e.expires_at_ms, Some(t) if t <= now_ms) {
+        return None;
+    }
+    let Payload::Inline(bytes) = e.payload else {
+        return None;
+    };
+    let s = decode_string(bytes).ok()?;
+    Some((
+        crate::cache::key_hash(key),
+        key.to_owned(),
+        Cached {
+            value: CachedValue::String(s.into()),
+            expires_at_ms: e.expires_at_ms,
+            epoch: 0,
+        },
+    ))
+}
+
+/// Index lookup and decode, on the reader pool or an inline reader.
 fn resolve(index: &Index, key: &str) -> Result<Resolved> {
     let Some(raw) = index.get(key.as_bytes())? else {
         return Ok(Resolved::Absent);

@@ -519,6 +519,15 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
             Some(e) => acks.push((ack, Err(e), n)),
         }
     }
+    // Write-through: the string values of this group, for the hot tier.
+    let through: Vec<_> = if ctx.cache.writes_through() {
+        pending_writes
+            .iter()
+            .filter_map(|(k, v)| crate::store::written_string(k, v.as_deref()?, now_ms))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut batch = sled::Batch::default();
     let single_write = pending_writes.len() <= 1;
     let mut single = None;
@@ -560,6 +569,7 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
         .observe(t_apply.as_secs_f64());
     match applied {
         Ok(()) => {
+            ctx.cache.write_through(through.into_iter());
             for (ack, r, n) in acks {
                 if r.is_ok() {
                     ctx.metrics.writes_acked.inc_by(n as u64);

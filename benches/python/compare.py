@@ -21,6 +21,17 @@ Workloads (N keys "bench:%08d", values of --value-size bytes):
 - verify_many_16keys / verify_many_distinct: ed25519 verification of 10 000
   fresh signatures from 16 keys / from 10 000 keys against PyNaCl's loop;
   verify_cached: the same items again (verdict-cache hits).
+- cold (issue 16), against lmdb read the same way in the same round, keys
+  in one shuffled order: cold_get_after_write (sequential awaited get of
+  every key right after writing them), cold_get_after_reopen (after close
+  and reopen), get_second_pass (the same keys again), cold_get_many (get_many
+  of 100 after another reopen), get_shuffled (cached get, shuffled).
+- zipf: Zipf(0.99) reads over 200 000 keys with an 8 MiB cache (7 MiB hot,
+  1 MiB warm): the hit rate against that of the ideal static top-k keys
+  that fit the same 8 MiB, and the read rate.
+- mixed: 1 000 tasks each doing 50 operations (90 % get, 10 % set) on
+  random keys of N, on a reopened store (cold cache), durability batch and
+  sync: throughput and p99 latency of reads and writes.
 
 Every figure is operations per second, the best of --rounds runs (the
 machine is shared with other builds); a ratio is cyberfly / peer (higher is
@@ -171,6 +182,177 @@ class Bench:
         t0 = time.perf_counter()
         await asyncio.gather(*(task(t) for t in range(1000)))
         return time.perf_counter() - t0
+
+    # ---------------------------------------------------- cold (issue 16)
+
+    async def cold(self) -> None:
+        """First reads after writing and after reopening, against lmdb read
+        the same way in the same round, keys in one shuffled order."""
+        if lmdb is None:
+            print("  (lmdb not installed: cold skipped)")
+            return
+        import random
+
+        n = self.n
+        order = list(range(n))
+        random.Random(16).shuffle(order)
+        keys = [self.keys[i] for i in order]
+        bkeys = [self.bkeys[i] for i in order]
+        chunks = [keys[i : i + 100] for i in range(0, n, 100)]
+        bchunks = [bkeys[i : i + 100] for i in range(0, n, 100)]
+        items = list(zip(self.keys, self.values))
+        pairs = list(zip(self.bkeys, self.bvalues))
+        cf_dir, lm_dir = self.dir("cold-cf"), self.dir("cold-lmdb")
+
+        def lmdb_get_pass(env: Any, wl: str) -> None:
+            with env.begin() as txn:
+                get = txn.get
+                t0 = time.perf_counter()
+                for k in bkeys:
+                    get(k)
+                self.record(wl, "lmdb", rate(n, time.perf_counter() - t0))
+
+        async def cf_get_pass(s: Any, wl: str) -> None:
+            get = s.get
+            gc.collect()
+            t0 = time.perf_counter()
+            for k in keys:
+                await get(k)
+            self.record(wl, "cyberfly", rate(n, time.perf_counter() - t0))
+
+        env = lmdb.open(lm_dir, map_size=8 << 30, sync=False, metasync=False)
+        for i in range(0, n, 1000):
+            with env.begin(write=True) as txn:
+                for k, v in pairs[i : i + 1000]:
+                    txn.put(k, v)
+        lmdb_get_pass(env, "cold_get_after_write")
+        env.close()
+        async with cyberfly_store.open(cf_dir, durability="none") as s:
+            for i in range(0, n, 1000):
+                await s.set_many(items[i : i + 1000])
+            await cf_get_pass(s, "cold_get_after_write")
+        # Reopened: nothing cached, sled's page cache empty.
+        async with cyberfly_store.open(cf_dir, durability="none") as s:
+            await cf_get_pass(s, "cold_get_after_reopen")
+            await cf_get_pass(s, "get_second_pass")
+            await cf_get_pass(s, "get_shuffled")
+            assert await s.get(keys[0]) == self.values[order[0]]
+        env = lmdb.open(lm_dir, map_size=8 << 30, sync=False, metasync=False)
+        lmdb_get_pass(env, "cold_get_after_reopen")
+        lmdb_get_pass(env, "get_second_pass")
+        lmdb_get_pass(env, "get_shuffled")
+        env.close()
+        async with cyberfly_store.open(cf_dir, durability="none") as s:
+            get_many = s.get_many
+            gc.collect()
+            t0 = time.perf_counter()
+            for c in chunks:
+                await get_many(c)
+            self.record("cold_get_many", "cyberfly", rate(n, time.perf_counter() - t0))
+            st = s.stats()["reads"]
+            print(f"  (cold get_many: {st['inline']} keys read inline, {st['pool']} on the pool)")
+        env = lmdb.open(lm_dir, map_size=8 << 30, sync=False, metasync=False)
+        with env.begin() as txn:
+            cur = txn.cursor()
+            t0 = time.perf_counter()
+            for c in bchunks:
+                cur.getmulti(c)
+            self.record("cold_get_many", "lmdb", rate(n, time.perf_counter() - t0))
+        env.close()
+
+    async def zipf(self) -> None:
+        """Zipf(0.99) over 200 000 keys, 8 MiB of cache: the hit rate
+        against the ideal static top-k of the same bytes."""
+        import bisect
+        import itertools
+        import random
+
+        nkeys, reads, alpha = 200_000, 400_000, 0.99
+        budget, hot = 8 << 20, 7 << 20
+        keys = [f"zipf:{i:08d}" for i in range(nkeys)]
+        value = "z" * 100
+        rng = random.Random(99)
+        weights = [1.0 / (r + 1) ** alpha for r in range(nkeys)]
+        cum = list(itertools.accumulate(weights))
+        total = cum[-1]
+        ranks = [bisect.bisect_left(cum, rng.random() * total) for _ in range(reads)]
+        perm = list(range(nkeys))
+        rng.shuffle(perm)  # popularity is not key order
+        trace = [keys[perm[min(r, nkeys - 1)]] for r in ranks]
+        # The hot tier's charge per entry: key + value + 256 bytes.
+        k = budget // (len(keys[0]) + len(value) + 256)
+        ideal = sum(weights[:k]) / total
+        async with cyberfly_store.open(
+            self.dir("zipf"), durability="none", hot_cache_bytes=hot, warm_cache_bytes=budget - hot
+        ) as s:
+            for i in range(0, nkeys, 1000):
+                await s.set_many([(kk, value) for kk in keys[i : i + 1000]])
+        async with cyberfly_store.open(
+            os.path.join(self.root, "zipf"), durability="none", hot_cache_bytes=hot, warm_cache_bytes=budget - hot
+        ) as s:
+            get = s.get
+            warm = reads // 4  # the first quarter warms the cache
+            for kk in trace[:warm]:
+                await get(kk)
+            before = s.stats()["cache"]
+            t0 = time.perf_counter()
+            for kk in trace[warm:]:
+                await get(kk)
+            secs = time.perf_counter() - t0
+            after = s.stats()["cache"]
+            hits = (after["hot"]["hits"] + after["warm"]["hits"]) - (before["hot"]["hits"] + before["warm"]["hits"])
+            lookups = after["lookups"] - before["lookups"]
+        hit_rate = hits / lookups
+        self.record("zipf_reads", "cyberfly", rate(reads - warm, secs))
+        self.record("zipf_hit_rate", "cyberfly", hit_rate)
+        self.record("zipf_hit_rate", "ideal static top-k", ideal)
+
+    async def mixed(self) -> None:
+        """1 000 tasks x 50 operations, 90 % get and 10 % set on random keys
+        of N, on a reopened store; p99 latency of reads and writes."""
+        import random
+
+        n = self.n
+        items = list(zip(self.keys, self.values))
+        for mode in ("batch", "sync"):
+            d = self.dir(f"mixed-{mode}")
+            async with cyberfly_store.open(d, durability="none") as s:
+                for i in range(0, n, 1000):
+                    await s.set_many(items[i : i + 1000])
+            async with cyberfly_store.open(d, durability=mode) as s:
+                rng = random.Random(5)
+                plan = [
+                    [(rng.random() < 0.9, self.keys[rng.randrange(n)]) for _ in range(50)] for _ in range(1000)
+                ]
+                rlat: list[float] = []
+                wlat: list[float] = []
+                get, set_ = s.get, s.set
+                clock = time.perf_counter
+
+                async def task(ops: list[tuple[bool, str]]) -> None:
+                    for is_read, k in ops:
+                        t = clock()
+                        if is_read:
+                            await get(k)
+                            rlat.append(clock() - t)
+                        else:
+                            await set_(k, "w" * 100)
+                            wlat.append(clock() - t)
+
+                gc.collect()
+                t0 = clock()
+                await asyncio.gather(*(task(p) for p in plan))
+                secs = clock() - t0
+            rlat.sort()
+            wlat.sort()
+            self.record(f"mixed_{mode}", "cyberfly", rate(50_000, secs))
+            # Latencies: lower is better; kept as the best (lowest) round.
+            for name, lat in (("read", rlat), ("write", wlat)):
+                p99 = lat[int(len(lat) * 0.99)] * 1e3
+                wl = f"mixed_{mode}_p99_{name}_ms"
+                r = self.results.setdefault(wl, {})
+                r["cyberfly"] = min(r.get("cyberfly", float("inf")), p99)
+                print(f"  {wl:<26} {p99:8.2f} ms (max {lat[-1] * 1e3:.2f} ms)", flush=True)
 
     # -------------------------------------------------------------- sqlite
 
@@ -383,7 +565,34 @@ TARGETS = [
     ("verify_many_16keys", "cyberfly", "cyberfly core (Rust)", None, "item conversion + asyncio round trip"),
     ("verify_many_distinct", "cyberfly", "pynacl loop", 4.0, "one key decompression and one point per signature"),
     ("verify_many_distinct", "cyberfly", "cyberfly core (Rust)", None, "item conversion + asyncio round trip"),
+    # issue 16: reads that miss the cache (keys shuffled, lmdb read the same way)
+    ("cold_get_after_write", "cyberfly", "lmdb", 1.0, "written through: hot hits"),
+    ("cold_get_after_reopen", "cyberfly", "lmdb", 0.5, "inline sled get + hot admission"),
+    ("get_second_pass", "cyberfly", "lmdb", 1.0, "hot hits, shuffled"),
+    ("cold_get_many", "cyberfly", "lmdb", 1.0, "inline sled gets without the GIL"),
+    ("get_shuffled", "cyberfly", "lmdb", 1.0, "hot hits, shuffled: 3 dependent cache misses"),
+    ("zipf_hit_rate", "cyberfly", "ideal static top-k", 0.95, "CLOCK + warm-tier promotion"),
 ]
+
+# Latency targets (issue 16): workload, target p99 in ms.
+LATENCY = [
+    ("mixed_batch_p99_read_ms", 5.0),
+    ("mixed_batch_p99_write_ms", 10.0),
+    ("mixed_sync_p99_read_ms", 5.0),
+    ("mixed_sync_p99_write_ms", 10.0),
+]
+
+
+def latency_table(results: dict[str, dict[str, float]]) -> str:
+    lines = ["| workload | cyberfly | target | met |", "|---|---:|---:|---|"]
+    for wl in ("mixed_batch", "mixed_sync", "zipf_reads"):
+        if wl in results:
+            lines.append(f"| {wl} | {results[wl]['cyberfly']:,.0f} ops/s | | |")
+    for wl, target in LATENCY:
+        if wl in results:
+            v = results[wl]["cyberfly"]
+            lines.append(f"| {wl} | {v:.2f} ms | ≤ {target:g} ms | {'✓' if v <= target else '✗'} |")
+    return "\n".join(lines)
 
 
 def table(results: dict[str, dict[str, float]]) -> str:
@@ -400,7 +609,8 @@ def table(results: dict[str, dict[str, float]]) -> str:
         mark = ""
         if target:
             mark = " ✓" if ratio >= target else " ✗"
-        lines.append(f"| {wl} | {r[a]:,.0f} | {b} | {r[b]:,.0f} | {ratio:.2f}x{mark} | {t} |")
+        fmt = "{:,.3f}" if r[a] < 10 else "{:,.0f}"
+        lines.append(f"| {wl} | {fmt.format(r[a])} | {b} | {fmt.format(r[b])} | {ratio:.2f}x{mark} | {t} |")
     return "\n".join(lines)
 
 
@@ -412,7 +622,9 @@ async def main() -> None:
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--rounds", type=int, default=3, help="run everything this many times, keep the best")
     ap.add_argument(
-        "--only", default=None, help="comma-separated engines: cyberfly,sqlite,aiosqlite,lmdb,rocksdict,verify"
+        "--only",
+        default=None,
+        help="comma-separated engines: cyberfly,sqlite,aiosqlite,lmdb,rocksdict,verify,cold,zipf,mixed",
     )
     args = ap.parse_args()
     root = args.dir or tempfile.mkdtemp(prefix="cf-compare-")
@@ -430,6 +642,9 @@ async def main() -> None:
         ("lmdb", b.lmdb),
         ("rocksdict", b.rocksdict),
         ("verify", b.verify),
+        ("cold", b.cold),
+        ("zipf", b.zipf),
+        ("mixed", b.mixed),
     ]
     try:
         for rnd in range(args.rounds):
@@ -446,6 +661,8 @@ async def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
     print()
     print(table(b.results))
+    print()
+    print(latency_table(b.results))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"n": args.n, "results": b.results}, f, indent=2)

@@ -151,7 +151,10 @@ def open(path: Union[str, "os.PathLike[str]"], **config: Any) -> Opener:  # noqa
     ``writer_max_delay`` (seconds), ``writer_queue_depth``, ``gc_interval``,
     ``sweep_interval`` and ``memory_trim_interval`` (seconds), ``scan_page_size``,
     ``sled_cache_capacity``, ``throughput_mode``, ``compression``,
-    ``compression_factor``, ``runtime_threads``, ``reader_threads``. An unknown
+    ``compression_factor``, ``runtime_threads``, ``reader_threads``,
+    ``inline_read_limit`` (seconds: the longest a cache miss may be read on
+    the calling thread before misses go to the reader pool for a while; 0 =
+    always the pool). An unknown
     keyword or a bad value raises :class:`InvalidConfig`.
 
     Use as ``store = await open(path)`` or ``async with open(path) as store:``.

@@ -300,6 +300,20 @@ pub extern "C" fn cfs_config_set_reader_threads(
     })
 }
 
+/// The longest a cache miss may be read on the calling thread before the
+/// store sends misses to its reader pool for a while, microseconds
+/// (default 500; 0 = always use the pool; at most 1 000 000).
+#[no_mangle]
+pub extern "C" fn cfs_config_set_inline_read_limit_us(
+    config: *mut cfs_config,
+    value: u64,
+) -> cfs_result {
+    set(config, |c| {
+        c.inline_read_limit = Duration::from_micros(value);
+        Ok(())
+    })
+}
+
 /// Worker threads of the store's own runtime (default 2).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_runtime_threads(
@@ -455,6 +469,7 @@ mod tests {
         assert_eq!(cfs_config_set_legacy_signatures(p, true), cfs_result::Ok);
         assert_eq!(cfs_config_set_log_check(p, 1), cfs_result::Ok);
         assert_eq!(cfs_config_set_verdict_cache_entries(p, 23), cfs_result::Ok);
+        assert_eq!(cfs_config_set_inline_read_limit_us(p, 25), cfs_result::Ok);
         let expected = Config {
             sled_cache_capacity: 2 << 20,
             flush_every_ms: 7,
@@ -481,6 +496,7 @@ mod tests {
             verdict_cache_entries: 23,
             runtime_threads: 3,
             reader_threads: 4,
+            inline_read_limit: Duration::from_micros(25),
         };
         assert_eq!(unsafe { &(*p).config }, &expected);
         assert_eq!(cfs_config_validate(p, std::ptr::null_mut()), cfs_result::Ok);

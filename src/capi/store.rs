@@ -15,7 +15,7 @@ use super::{
     cfs_str_pair, cfs_str_pair_list, cfs_string, text, text_pairs, texts, OptOut, Out,
 };
 use crate::config::Config;
-use crate::store::{ContentHash, Store};
+use crate::store::{ContentHash, GetMany, Miss, Store};
 
 /// An open store. Every call on it blocks the calling thread until done and
 /// is safe from many threads at once; free it with `cfs_store_free` once no
@@ -293,9 +293,13 @@ pub extern "C" fn cfs_store_get(
         let key = text(key, key_len, "key")?;
         let out_value = Out::new(out_value, "out_value")?;
         let out_found = Out::new(out_found, "out_found")?;
+        // A hit, or a miss whose page sled holds, on this thread (no hop).
         let v = match s.store.get_cached(key) {
             Some(r) => r?,
-            None => block(&s.store, s.store.get(key))?,
+            None => match s.store.get_miss(key) {
+                Miss::Done(r) => r?,
+                Miss::Pending(p) => block(&s.store, s.store.finish_get(p))?,
+            },
         };
         put_opt_string(out_value, out_found, v.as_deref());
         Ok(())
@@ -414,7 +418,15 @@ pub extern "C" fn cfs_store_get_many(
         let s = store_ref(store)?;
         let keys = texts(array(keys, count, "keys")?, "keys")?;
         let out = Out::new(out_values, "out_values")?;
-        let v = block(&s.store, s.store.get_many(&keys))?;
+        // Hits, then misses read on this thread while that stays fast,
+        // then what is left on the reader pool.
+        let v = match s.store.get_many_cached(&keys)? {
+            GetMany::Done(v) => v,
+            pending => match s.store.get_many_inline(pending)? {
+                GetMany::Done(v) => v,
+                pending => block(&s.store, s.store.get_many_misses(pending))?,
+            },
+        };
         out.write(str_list(v));
         Ok(())
     })
@@ -886,6 +898,10 @@ pub extern "C" fn cfs_store_stats_json(
             "read_miss_latency_p50": st.read_miss_latency_p50,
             "read_miss_latency_p99": st.read_miss_latency_p99,
             "gc_runs": st.gc_runs,
+            "inline_reads": st.inline_reads,
+            "pool_reads": st.pool_reads,
+            "longest_inline_read": st.longest_inline_read,
+            "inline_guard_trips": st.inline_guard_trips,
             "verify": {
                 "verified": vs.verified,
                 "cache_hits": vs.cache_hits,

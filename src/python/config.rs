@@ -38,6 +38,7 @@ pub const KEYWORDS: &[&str] = &[
     "verdict_cache_entries",
     "runtime_threads",
     "reader_threads",
+    "inline_read_limit",
 ];
 
 fn int<T: TryFrom<u64>>(field: &'static str, v: &Bound<'_, PyAny>) -> PyResult<T> {
@@ -122,6 +123,7 @@ pub fn from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
             "verdict_cache_entries" => c.verdict_cache_entries = int("verdict_cache_entries", v)?,
             "runtime_threads" => c.runtime_threads = int("runtime_threads", v)?,
             "reader_threads" => c.reader_threads = int("reader_threads", v)?,
+            "inline_read_limit" => c.inline_read_limit = duration("inline_read_limit", v)?,
             other => {
                 return Err(invalid_config(
                     "config",
@@ -178,5 +180,6 @@ pub fn to_dict<'py>(py: Python<'py>, c: &Config) -> PyResult<Bound<'py, PyDict>>
     d.set_item("verdict_cache_entries", c.verdict_cache_entries)?;
     d.set_item("runtime_threads", c.runtime_threads)?;
     d.set_item("reader_threads", c.reader_threads)?;
+    d.set_item("inline_read_limit", c.inline_read_limit.as_secs_f64())?;
     Ok(d)
 }

@@ -13,7 +13,7 @@ use super::convert::{OptStr, OptStrs};
 use super::error::{invalid, IntoPyResult};
 use super::scan::{Cursor, Pager};
 use super::{config, none, ready_or_spawn, spawn, Ready};
-use crate::store::{ContentHash, GetMany, Store};
+use crate::store::{ContentHash, GetMany, Miss, Store};
 
 /// An open store. Create it with `await cyberfly_store.open(path, **config)`.
 ///
@@ -233,11 +233,18 @@ impl PyStore {
         match self.store.get_cached(&k) {
             Some(Ok(v)) => Ready::wrap(py, OptStr(v).into_pyobject(py)?.unbind()),
             Some(Err(e)) => Err(super::error::to_pyerr(e)),
-            None => {
-                let key = k.into_owned();
-                let s = self.s();
-                spawn(py, async move { s.get_uncached(&key).await.map(OptStr) })
-            }
+            // A miss: read on this thread (with the GIL: a read from
+            // sled's memory is about a microsecond, less than releasing and
+            // taking the GIL back) unless the store's inline-read guard
+            // sends it to the reader pool (docs/ARCHITECTURE.md, "Reads").
+            None => match self.store.get_miss(&k) {
+                Miss::Done(Ok(v)) => Ready::wrap(py, OptStr(v).into_pyobject(py)?.unbind()),
+                Miss::Done(Err(e)) => Err(super::error::to_pyerr(e)),
+                Miss::Pending(p) => {
+                    let s = self.s();
+                    spawn(py, async move { s.finish_get(p).await.map(OptStr) })
+                }
+            },
         }
     }
 
@@ -305,7 +312,13 @@ impl PyStore {
             .map(super::ready::borrow_str)
             .collect::<PyResult<Vec<_>>>()?;
         let store = &self.store;
-        match py.detach(|| store.get_many_cached(&keys)).py_err()? {
+        // Without the GIL: the cache pass, then the misses read on this
+        // thread while that stays fast (the rest go to the reader pool).
+        let found = py.detach(|| match store.get_many_cached(&keys)? {
+            GetMany::Done(v) => Ok(GetMany::Done(v)),
+            pending => store.get_many_inline(pending),
+        });
+        match found.py_err()? {
             GetMany::Done(values) => Ready::wrap(py, OptStrs(values).into_pyobject(py)?.unbind()),
             pending => {
                 let s = self.s();
@@ -447,7 +460,9 @@ impl PyStore {
     /// "cache" (hits, hit rate, entries and bytes per tier; misses),
     /// "latency" (p50/p99 of writes and of reads that missed the cache, in
     /// seconds, None before the first), "writer" (batches, writes
-    /// acknowledged, mean batch size, queue depth) and "gc_runs".
+    /// acknowledged, mean batch size, queue depth), "reads" (keys of misses
+    /// read on the caller's thread and on the reader pool, the longest
+    /// inline read in seconds, inline-guard trips) and "gc_runs".
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.open_store()?;
         let st = py.detach(move || s.stats());
@@ -495,6 +510,12 @@ impl PyStore {
         w.set_item("mean_batch_size", st.mean_batch_size)?;
         w.set_item("queue_depth", st.queue_depth)?;
         d.set_item("writer", w)?;
+        let r = PyDict::new(py);
+        r.set_item("inline", st.inline_reads)?;
+        r.set_item("pool", st.pool_reads)?;
+        r.set_item("longest_inline", st.longest_inline_read)?;
+        r.set_item("guard_trips", st.inline_guard_trips)?;
+        d.set_item("reads", r)?;
         d.set_item("gc_runs", st.gc_runs)?;
         Ok(d)
     }
