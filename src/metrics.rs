@@ -46,6 +46,8 @@ pub struct Metrics {
     pub inline_reads: IntCounter,
     /// Keys of cache misses read from the index on the reader pool.
     pub pool_reads: IntCounter,
+    /// Writes applied on the caller's thread (`Store::set_now`).
+    pub inline_writes: IntCounter,
 }
 
 impl Metrics {
@@ -105,6 +107,11 @@ impl Metrics {
             &["path"],
         )
         .map_err(Error::internal)?;
+        let inline_writes = IntCounter::new(
+            "inline_writes_total",
+            "writes applied on the caller's thread instead of the writer's",
+        )
+        .map_err(Error::internal)?;
         for c in [
             Box::new(ops.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(cache.clone()),
@@ -116,6 +123,7 @@ impl Metrics {
             Box::new(gc_runs.clone()),
             Box::new(writes_acked.clone()),
             Box::new(miss_reads.clone()),
+            Box::new(inline_writes.clone()),
         ] {
             registry.register(c).map_err(Error::internal)?;
         }
@@ -136,6 +144,7 @@ impl Metrics {
             writes_acked,
             inline_reads: miss_reads.with_label_values(&["inline"]),
             pool_reads: miss_reads.with_label_values(&["pool"]),
+            inline_writes,
         })
     }
 

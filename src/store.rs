@@ -27,7 +27,7 @@ use crate::index::Index;
 use crate::metrics::{histogram_quantile, Metrics, Op};
 use crate::readers::{InlineGuard, ReaderPool};
 use crate::value::{decode_string, hash_hex, parse_hash_hex, Entry, Payload, ValueKind};
-use crate::writer::{self, Ack, CallAck, Msg, Reply, Txn, WriteOp, WriterCtx};
+use crate::writer::{self, Ack, CallAck, Msg, Reply, Txn, WriteGate, WriteOp, WriterCtx};
 
 /// A BLAKE3 content hash (the same hash iroh-blobs reports).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,6 +86,8 @@ pub struct Stats {
     pub gc_runs: u64,
     /// Keys of cache misses read from the index on the caller's thread.
     pub inline_reads: u64,
+    /// Writes applied on the caller's thread (`set_now`, `delete_now`).
+    pub inline_writes: u64,
     /// Keys of cache misses read from the index on the reader pool.
     pub pool_reads: u64,
     /// The longest single inline read, seconds: the longest the store held
@@ -173,6 +175,8 @@ struct Inner {
     cache: Arc<TieredCache>,
     metrics: Arc<Metrics>,
     tx: mpsc::Sender<Msg>,
+    /// Serialises group applies between the writer and inline writes.
+    gate: Arc<WriteGate>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     handle: Handle,
     runtime: Mutex<Option<Runtime>>,
@@ -364,7 +368,9 @@ impl Store {
             config.warm_ttl,
         ));
         let (tx, rx) = mpsc::channel(config.writer_queue_depth);
+        let gate = WriteGate::new();
         let ctx = WriterCtx {
+            gate: gate.clone(),
             index: index.clone(),
             cache: cache.clone(),
             blobs: blobs.clone(),
@@ -389,6 +395,7 @@ impl Store {
                 cache,
                 metrics,
                 tx,
+                gate,
                 writer: Mutex::new(Some(writer)),
                 handle,
                 runtime: Mutex::new(runtime),
@@ -1095,6 +1102,7 @@ impl Store {
                 tags,
                 independent,
                 ack: Ack::Chan(ack),
+                token: self.inner.gate.queued(),
             })
             .await
             .map_err(|_| Error::Closed)?;
@@ -1285,6 +1293,7 @@ impl Store {
             tags,
             independent: false,
             ack,
+            token: self.inner.gate.queued(),
         };
         match self.inner.tx.try_send(msg) {
             Ok(()) => {}
@@ -1300,6 +1309,87 @@ impl Store {
             Err(mpsc::error::TrySendError::Closed(msg)) => drop(msg),
         }
         Ok(())
+    }
+
+    /// Apply `ops` on the caller's thread if the store allows it now:
+    /// durability `none` or `batch` (a `sync` write waits for an fsync),
+    /// a caller outside any async runtime whose inline-read guard allows
+    /// it (`Config::inline_read_limit`), no group being applied and
+    /// nothing queued before it. The commit point is the same as the
+    /// writer's (the index apply); `None`: queue the write instead.
+    fn write_inline(
+        &self,
+        ops: Vec<WriteOp>,
+    ) -> std::result::Result<Result<Vec<Reply>>, Vec<WriteOp>> {
+        if self.inner.config.durability == crate::Durability::Sync || !self.inner.guard.allowed() {
+            return Err(ops);
+        }
+        let Some(_gate) = self.inner.gate.try_inline() else {
+            return Err(ops);
+        };
+        let index = self.inner.index.read().expect("index lock");
+        let Some(index) = index.as_ref() else {
+            return Ok(Err(Error::Closed));
+        };
+        let t0 = Instant::now();
+        let parts = writer::Parts {
+            index,
+            cache: &self.inner.cache,
+            blobs: &self.inner.blobs,
+            metrics: &self.inner.metrics,
+            durability: self.inner.config.durability,
+        };
+        let r = writer::apply_inline(&parts, ops);
+        self.inner.guard.record(t0);
+        self.inner.metrics.inline_writes.inc();
+        self.inner
+            .metrics
+            .write_latency
+            .observe(t0.elapsed().as_secs_f64());
+        Ok(r)
+    }
+
+    /// [`set`](Self::set) (with an expiry in seconds with `ex`) answered on
+    /// the caller's thread when the store allows it: a caller outside any
+    /// async runtime, durability `none` or `batch`, a value stored inline
+    /// (not a blob), the writer idle with nothing queued, and the
+    /// inline-read guard not tripped. `None`: nothing was done; submit the
+    /// write as usual ([`set_then`](Self::set_then)). Bad input and a
+    /// closed store answer `Some(Err)` and change nothing.
+    pub fn set_now(&self, key: &str, value: &str, ex: Option<u64>) -> Option<Result<()>> {
+        if let Err(e) = self
+            .check_open()
+            .and_then(|()| self.check_key(key))
+            .and_then(|()| self.check_value(value.len()))
+        {
+            return Some(Err(e));
+        }
+        if value.len() > self.inner.config.inline_threshold {
+            return None;
+        }
+        let mut entry = Entry::inline(ValueKind::String, value.as_bytes().to_vec());
+        entry.expires_at_ms = ex.map(|secs| now_ms().saturating_add(secs.saturating_mul(1000)));
+        let ops = vec![WriteOp::Put {
+            key: key.to_owned(),
+            entry: entry.encode(),
+        }];
+        let r = self.write_inline(ops).ok()?;
+        self.inner.metrics.op(Op::Set);
+        Some(r.map(|_| ()))
+    }
+
+    /// [`delete`](Self::delete) answered on the caller's thread when the
+    /// store allows it (see [`set_now`](Self::set_now)); `None`: submit it.
+    pub fn delete_now(&self, key: &str) -> Option<Result<bool>> {
+        if let Err(e) = self.check_open().and_then(|()| self.check_key(key)) {
+            return Some(Err(e));
+        }
+        let ops = vec![WriteOp::Delete {
+            key: key.to_owned(),
+        }];
+        let r = self.write_inline(ops).ok()?;
+        self.inner.metrics.op(Op::Delete);
+        Some(r.map(|r| matches!(r.first(), Some(Reply::Bool(true)))))
     }
 
     /// A whole string value with optional expiry, acknowledged by callback
@@ -1534,6 +1624,7 @@ impl Store {
             read_miss_latency_p99: histogram_quantile(&m.read_latency, 0.99),
             gc_runs: m.gc_runs.get(),
             inline_reads: m.inline_reads.get(),
+            inline_writes: m.inline_writes.get(),
             pool_reads: m.pool_reads.get(),
             longest_inline_read: self
                 .inner

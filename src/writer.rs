@@ -16,6 +16,7 @@
 //! the group are unaffected.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -141,6 +142,54 @@ impl Drop for CallAck {
     }
 }
 
+/// Who may apply a write group: the writer thread, or a caller applying
+/// its own write inline ([`WriteGate::try_inline`]). The lock is held for
+/// the whole apply of a group, so groups never interleave; `in_flight`
+/// counts the requests submitted to the queue and not yet applied, so that
+/// an inline write is never ordered before a write queued earlier (a
+/// caller's own pipelined writes keep their order).
+#[derive(Default)]
+pub struct WriteGate {
+    /// `false` once the writer has drained its queue at close: an inline
+    /// write after that answers `Error::Closed` (it could miss the final
+    /// flush).
+    open: parking_lot::Mutex<bool>,
+    in_flight: AtomicUsize,
+}
+
+impl WriteGate {
+    pub fn new() -> Arc<Self> {
+        Arc::new(WriteGate {
+            open: parking_lot::Mutex::new(true),
+            in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    /// A token for one request about to be queued (decremented when the
+    /// request is applied or dropped unsent).
+    pub fn queued(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.clone())
+    }
+
+    /// The right to apply a write on the caller's thread, now: the gate
+    /// is free (no group being applied), nothing queued is waiting, and the
+    /// writer has not shut down. `None` otherwise: queue the write.
+    pub fn try_inline(&self) -> Option<parking_lot::MutexGuard<'_, bool>> {
+        let g = self.open.try_lock()?;
+        (*g && self.in_flight.load(Ordering::Acquire) == 0).then_some(g)
+    }
+}
+
+/// A queued request's place in [`WriteGate`]'s count.
+pub struct InFlight(Arc<WriteGate>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 pub enum Msg {
     Write {
         ops: Vec<WriteOp>,
@@ -149,6 +198,8 @@ pub enum Msg {
         /// request failing as a whole.
         independent: bool,
         ack: Ack,
+        /// Dropped once the request is applied (or never sent).
+        token: InFlight,
     },
     Flush(oneshot::Sender<Result<()>>),
     Shutdown,
@@ -162,6 +213,28 @@ pub struct WriterCtx {
     pub durability: Durability,
     pub max_batch: usize,
     pub max_delay: Duration,
+    pub gate: Arc<WriteGate>,
+}
+
+impl WriterCtx {
+    fn parts(&self) -> Parts<'_> {
+        Parts {
+            index: &self.index,
+            cache: &self.cache,
+            blobs: &self.blobs,
+            metrics: &self.metrics,
+            durability: self.durability,
+        }
+    }
+}
+
+/// What applying a group needs (the writer's, or an inline caller's).
+pub struct Parts<'a> {
+    pub index: &'a Index,
+    pub cache: &'a TieredCache,
+    pub blobs: &'a Blobs,
+    pub metrics: &'a Metrics,
+    pub durability: Durability,
 }
 
 struct Pending {
@@ -169,6 +242,27 @@ struct Pending {
     tags: Vec<TempTag>,
     independent: bool,
     ack: Ack,
+    token: Option<InFlight>,
+}
+
+/// Apply one request on the caller's thread, holding the gate from
+/// [`WriteGate::try_inline`]: the same transaction, commit point, cache
+/// update and acknowledgement as a group of one on the writer thread.
+pub fn apply_inline(parts: &Parts<'_>, ops: Vec<WriteOp>) -> Result<Vec<Reply>> {
+    let (tx, mut rx) = oneshot::channel();
+    let n = ops.len();
+    apply_group(
+        parts,
+        vec![Pending {
+            ops,
+            tags: Vec::new(),
+            independent: false,
+            ack: Ack::Chan(tx),
+            token: None,
+        }],
+        n,
+    );
+    rx.try_recv().map_err(|_| Error::Closed)?
 }
 
 /// A transaction view for one request: reads see sled, then the group's
@@ -330,6 +424,7 @@ pub fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>, queue_cap: usize) {
                     tags,
                     independent,
                     ack,
+                    token,
                 }) => {
                     n_ops += ops.len();
                     group.push(Pending {
@@ -337,6 +432,7 @@ pub fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>, queue_cap: usize) {
                         tags,
                         independent,
                         ack,
+                        token: Some(token),
                     });
                 }
                 Some(other) => {
@@ -357,7 +453,8 @@ pub fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>, queue_cap: usize) {
             .queue_depth
             .set((queue_cap - rx.capacity().min(queue_cap)) as i64);
         if !group.is_empty() {
-            apply_group(&ctx, group, n_ops);
+            let _gate = ctx.gate.open.lock();
+            apply_group(&ctx.parts(), group, n_ops);
         }
         match control {
             Some(Msg::Flush(ack)) => {
@@ -372,6 +469,10 @@ pub fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>, queue_cap: usize) {
     // Drain what was queued before the queue closed: it was submitted before
     // close returned and must not be dropped unanswered.
     rx.close();
+    // No inline write from here on: the final flush below must cover every
+    // acknowledged write.
+    let mut gate = ctx.gate.open.lock();
+    *gate = false;
     let mut rest = Vec::new();
     let mut n = 0;
     while let Ok(m) = rx.try_recv() {
@@ -381,6 +482,7 @@ pub fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>, queue_cap: usize) {
                 tags,
                 independent,
                 ack,
+                token,
             } => {
                 n += ops.len();
                 rest.push(Pending {
@@ -388,6 +490,7 @@ pub fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>, queue_cap: usize) {
                     tags,
                     independent,
                     ack,
+                    token: Some(token),
                 });
             }
             Msg::Flush(ack) => {
@@ -397,8 +500,9 @@ pub fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>, queue_cap: usize) {
         }
     }
     if !rest.is_empty() {
-        apply_group(&ctx, rest, n);
+        apply_group(&ctx.parts(), rest, n);
     }
+    drop(gate);
     if let Err(e) = ctx.index.flush() {
         tracing::error!("final flush at close failed: {e}");
     }
@@ -454,23 +558,27 @@ fn run_op(txn: &mut Txn<'_>, op: WriteOp) -> Result<Reply> {
     }
 }
 
-fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
+fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
     let t0 = Instant::now();
     let now_ms = crate::store::now_ms();
     let mut pending_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
     let mut touched: Vec<u64> = Vec::new();
     let mut acks = Vec::with_capacity(group.len());
     let mut tags = Vec::new();
+    // Released (the requests counted as applied) when the group is done.
+    let mut tokens = Vec::with_capacity(group.len());
     for p in group {
         let Pending {
             ops,
             tags: t,
             independent,
             ack,
+            token,
         } = p;
+        tokens.extend(token);
         let n = ops.len();
         let mut txn = Txn {
-            index: &ctx.index,
+            index: ctx.index,
             group: &pending_writes,
             staged: BTreeMap::new(),
             op_staged: None,
@@ -561,6 +669,7 @@ fn apply_group(ctx: &WriterCtx, group: Vec<Pending>, n_ops: usize) {
         Ok(())
     })();
     let t_apply = t0.elapsed();
+    drop(tokens);
     ctx.cache.written(touched.into_iter());
     ctx.metrics.batch_size.observe(n_ops as f64);
     ctx.metrics

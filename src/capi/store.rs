@@ -252,7 +252,11 @@ pub extern "C" fn cfs_store_set(
         let s = store_ref(store)?;
         let key = text(key, key_len, "key")?;
         let value = text(value, value_len, "value")?;
-        block(&s.store, s.store.set(key, value))
+        // Applied on this thread when the store allows it (set_now).
+        match s.store.set_now(key, value, None) {
+            Some(r) => Ok(r?),
+            None => block(&s.store, s.store.set(key, value)),
+        }
     })
 }
 
@@ -271,7 +275,10 @@ pub extern "C" fn cfs_store_set_ex(
         let s = store_ref(store)?;
         let key = text(key, key_len, "key")?;
         let value = text(value, value_len, "value")?;
-        block(&s.store, s.store.set_ex(key, value, seconds))
+        match s.store.set_now(key, value, Some(seconds)) {
+            Some(r) => Ok(r?),
+            None => block(&s.store, s.store.set_ex(key, value, seconds)),
+        }
     })
 }
 
@@ -319,7 +326,10 @@ pub extern "C" fn cfs_store_delete(
     guard(err, || {
         let s = store_ref(store)?;
         let key = text(key, key_len, "key")?;
-        let existed = block(&s.store, s.store.delete(key))?;
+        let existed = match s.store.delete_now(key) {
+            Some(r) => r?,
+            None => block(&s.store, s.store.delete(key))?,
+        };
         OptOut::new(out_existed).write(existed);
         Ok(())
     })
@@ -899,6 +909,7 @@ pub extern "C" fn cfs_store_stats_json(
             "read_miss_latency_p99": st.read_miss_latency_p99,
             "gc_runs": st.gc_runs,
             "inline_reads": st.inline_reads,
+            "inline_writes": st.inline_writes,
             "pool_reads": st.pool_reads,
             "longest_inline_read": st.longest_inline_read,
             "inline_guard_trips": st.inline_guard_trips,

@@ -260,8 +260,16 @@ impl PyStore {
     ) -> PyResult<Bound<'py, PyAny>> {
         let key = text(key, "key")?;
         let value = text(value, "value")?;
-        // No tokio task per write: the writer acknowledges by callback.
         let s = &self.store;
+        // Applied on this thread when the store allows it (durability none
+        // or batch, the writer idle: docs/ARCHITECTURE.md, "Inline
+        // writes"): an awaitable that is already complete.
+        match s.set_now(&key, &value, ex) {
+            Some(Ok(())) => return Ready::wrap(py, py.None()),
+            Some(Err(e)) => return Err(super::error::to_pyerr(e)),
+            None => {}
+        }
+        // No tokio task per write: the writer acknowledges by callback.
         super::submit_then(py, |done: super::Done<Option<bool>>| {
             let done = move |r: crate::Result<()>| done(none(r));
             match ex {
@@ -274,6 +282,11 @@ impl PyStore {
     /// Remove `key` (of any type); whether it existed.
     fn delete<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let key = text(key, "key")?;
+        match self.store.delete_now(&key) {
+            Some(Ok(existed)) => return Ready::wrap(py, existed.into_py_any(py)?),
+            Some(Err(e)) => return Err(super::error::to_pyerr(e)),
+            None => {}
+        }
         super::submit_then(py, |done| self.store.delete_then(&key, done))
     }
 
@@ -509,6 +522,7 @@ impl PyStore {
         w.set_item("writes_acked", st.writes_acked)?;
         w.set_item("mean_batch_size", st.mean_batch_size)?;
         w.set_item("queue_depth", st.queue_depth)?;
+        w.set_item("inline", st.inline_writes)?;
         d.set_item("writer", w)?;
         let r = PyDict::new(py);
         r.set_item("inline", st.inline_reads)?;
