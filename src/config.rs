@@ -178,7 +178,9 @@ pub struct Config {
     /// doubling while probes stay slow, up to 3.2 s), so that a caller
     /// such as an event loop is held for at most about one slow read per
     /// such period. `Duration::ZERO` = never read on the caller's thread.
-    /// Callers inside a tokio runtime always use the pool.
+    /// Callers inside a tokio runtime always use the pool. The same guard
+    /// (and the same zero) governs writes applied on the caller's thread
+    /// (`Store::set_now`; docs/ARCHITECTURE.md, "Inline writes").
     pub inline_read_limit: Duration,
 }
 

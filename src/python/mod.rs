@@ -237,6 +237,19 @@ where
     Ok(py_fut)
 }
 
+/// An asyncio Future of the running loop already failed with `e`: an
+/// error the core reports at the call raises at `await`, as for a write
+/// handed to [`submit_then`].
+pub fn failed(py: Python<'_>, e: crate::Error) -> PyResult<Bound<'_, PyAny>> {
+    let lp = pyo3_async_runtimes::get_running_loop(py)?;
+    let fut = lp.call_method0(pyo3::intern!(py, "create_future"))?;
+    fut.call_method1(
+        pyo3::intern!(py, "set_exception"),
+        (to_pyerr(e).into_value(py),),
+    )?;
+    Ok(fut)
+}
+
 /// [`spawn_py`] for a core future: its error is mapped in `error.rs`.
 pub fn spawn<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where

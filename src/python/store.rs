@@ -266,7 +266,7 @@ impl PyStore {
         // writes"): an awaitable that is already complete.
         match s.set_now(&key, &value, ex) {
             Some(Ok(())) => return Ready::wrap(py, py.None()),
-            Some(Err(e)) => return Err(super::error::to_pyerr(e)),
+            Some(Err(e)) => return super::failed(py, e),
             None => {}
         }
         // No tokio task per write: the writer acknowledges by callback.
@@ -283,8 +283,10 @@ impl PyStore {
     fn delete<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let key = text(key, "key")?;
         match self.store.delete_now(&key) {
-            Some(Ok(existed)) => return Ready::wrap(py, existed.into_py_any(py)?),
-            Some(Err(e)) => return Err(super::error::to_pyerr(e)),
+            Some(Ok(existed)) => {
+                return Ready::wrap(py, pyo3::IntoPyObjectExt::into_py_any(existed, py)?)
+            }
+            Some(Err(e)) => return super::failed(py, e),
             None => {}
         }
         super::submit_then(py, |done| self.store.delete_then(&key, done))

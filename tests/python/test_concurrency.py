@@ -155,10 +155,17 @@ async def test_writes_acknowledged_by_callback(store_path: pathlib.Path) -> None
         assert await s.get("big") == big
 
 
-async def test_cancelled_write_futures_are_skipped_quietly(store: Store) -> None:
+async def test_cancelled_write_futures_are_skipped_quietly(store_path: pathlib.Path) -> None:
     """A future cancelled before the writer acknowledges it is left alone
     (its write may still be applied): no error reaches
-    sys.unraisablehook, and the futures of the same batch complete."""
+    sys.unraisablehook, and the futures of the same batch complete.
+    (durability="sync": every write goes to the writer's queue; under
+    none and batch an idle store applies it inline, already complete.)"""
+    async with cyberfly_store.open(store_path, durability="sync", sweep_interval=0) as store:
+        await _cancel_writes(store)
+
+
+async def _cancel_writes(store: Store) -> None:
     seen: list[object] = []
     old = sys.unraisablehook
     sys.unraisablehook = lambda u: seen.append(u)
@@ -179,3 +186,37 @@ async def test_cancelled_write_futures_are_skipped_quietly(store: Store) -> None
     finally:
         sys.unraisablehook = old
     assert seen == []
+
+
+async def test_writes_applied_inline_are_complete_awaitables(store_path: pathlib.Path) -> None:
+    """Under durability none or batch a set or delete from the event loop
+    of an idle store is applied on the loop's thread: an awaitable that is
+    already complete (no Future, no loop round trip), counted in
+    stats()["writer"]["inline"]; errors still raise at await; the values
+    survive close. Under sync every write is queued (a Future)."""
+    # A generous inline limit: a loaded machine must not trip the guard.
+    async with cyberfly_store.open(store_path, durability="batch", sweep_interval=0, inline_read_limit=1.0) as s:
+        aw = s.set("k", "v")
+        assert not isinstance(aw, asyncio.Future)
+        assert await aw is None
+        assert await s.set("t", "x", ex=100) is None
+        assert 0 < await s.ttl("t") <= 100
+        assert await s.delete("t") is True
+        assert await s.delete("t") is False
+        bad = s.set("", "v")  # no exception at the call
+        with pytest.raises(cyberfly_store.InvalidArgument):
+            await bad
+        with pytest.raises(cyberfly_store.InvalidArgument):
+            await s.delete("")
+        for i in range(1000):
+            await s.set(f"n{i}", str(i))
+        st = s.stats()["writer"]
+        assert st["inline"] >= 1000, st
+        assert await s.get("n999") == "999"
+    async with cyberfly_store.open(store_path, durability="sync") as s:
+        assert await s.get("k") == "v"
+        assert await s.get("n500") == "500"
+        f = s.set("k", "w")
+        assert isinstance(f, asyncio.Future)
+        await f
+        assert s.stats()["writer"]["inline"] == 0
