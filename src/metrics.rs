@@ -46,6 +46,11 @@ pub struct Metrics {
     pub inline_reads: IntCounter,
     /// Keys of cache misses read from the index on the reader pool.
     pub pool_reads: IntCounter,
+    /// Opens by what the warm-restart snapshot turned out to be
+    /// (`loaded`, `missing`, `mismatch`, `invalid`, `off`).
+    pub warm_restart: IntCounterVec,
+    /// Hot-tier entries loaded from warm-restart snapshots.
+    pub warm_restart_entries: IntCounter,
 }
 
 impl Metrics {
@@ -105,6 +110,19 @@ impl Metrics {
             &["path"],
         )
         .map_err(Error::internal)?;
+        let warm_restart = IntCounterVec::new(
+            Opts::new(
+                "warm_restart_total",
+                "opens by the state of the warm-restart snapshot",
+            ),
+            &["result"],
+        )
+        .map_err(Error::internal)?;
+        let warm_restart_entries = IntCounter::new(
+            "warm_restart_entries_total",
+            "hot-tier entries loaded from warm-restart snapshots",
+        )
+        .map_err(Error::internal)?;
         for c in [
             Box::new(ops.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(cache.clone()),
@@ -116,6 +134,8 @@ impl Metrics {
             Box::new(gc_runs.clone()),
             Box::new(writes_acked.clone()),
             Box::new(miss_reads.clone()),
+            Box::new(warm_restart.clone()),
+            Box::new(warm_restart_entries.clone()),
         ] {
             registry.register(c).map_err(Error::internal)?;
         }
@@ -136,6 +156,8 @@ impl Metrics {
             writes_acked,
             inline_reads: miss_reads.with_label_values(&["inline"]),
             pool_reads: miss_reads.with_label_values(&["pool"]),
+            warm_restart,
+            warm_restart_entries,
         })
     }
 

@@ -154,7 +154,8 @@ def open(path: Union[str, "os.PathLike[str]"], **config: Any) -> Opener:  # noqa
     ``compression_factor``, ``runtime_threads``, ``reader_threads``,
     ``inline_read_limit`` (seconds: the longest a cache miss may be read on
     the calling thread before misses go to the reader pool for a while; 0 =
-    always the pool). An unknown
+    always the pool), ``warm_restart`` (bool, default True: write the hot
+    cache to a snapshot at a clean close and load it at the next open). An unknown
     keyword or a bad value raises :class:`InvalidConfig`.
 
     Use as ``store = await open(path)`` or ``async with open(path) as store:``.
