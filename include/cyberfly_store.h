@@ -893,6 +893,12 @@ cfs_result cfs_config_set_reader_threads(struct cfs_config *config, size_t value
 cfs_result cfs_config_set_inline_read_limit_us(struct cfs_config *config, uint64_t value);
 
 /**
+ * Warm restart: write the hot tier to a snapshot at a clean close and load
+ * it at the next open (default true).
+ */
+cfs_result cfs_config_set_warm_restart(struct cfs_config *config, bool value);
+
+/**
  * Worker threads of the store's own runtime (default 2).
  */
 cfs_result cfs_config_set_runtime_threads(struct cfs_config *config, size_t value);

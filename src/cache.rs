@@ -800,6 +800,19 @@ impl TieredCache {
         self.warm.invalidate_all();
     }
 
+    /// `f(key, value, expiry)` for each entry of the hot tier, shard by
+    /// shard, under each shard's read lock while `f` runs (keep it short).
+    /// For the warm-restart snapshot at close (`src/snapshot.rs`), which
+    /// loads it back with [`preload`](Self::preload).
+    pub fn for_each_hot(&self, mut f: impl FnMut(&[u8], &CachedValue, Option<u64>)) {
+        for s in self.hot.shards.iter() {
+            let s = s.read();
+            for e in &s.entries {
+                f(e.key.bytes(), &e.value, e.expires_at_ms());
+            }
+        }
+    }
+
     /// (entries, weighted bytes) per tier: (hot, warm).
     pub fn sizes(&self) -> ((u64, u64), (u64, u64)) {
         self.warm.run_pending_tasks();

@@ -182,6 +182,12 @@ pub struct Config {
     /// (and the same zero) governs writes applied on the caller's thread
     /// (`Store::set_now`; docs/ARCHITECTURE.md, "Inline writes").
     pub inline_read_limit: Duration,
+    /// Warm restart: at a clean close the hot tier's entries are written to
+    /// a snapshot file bound to the index state, and the next open loads
+    /// it before answering reads (docs/ARCHITECTURE.md, "Warm restart").
+    /// Off: no snapshot is written or loaded (a snapshot left from before is
+    /// still invalidated at open). Default true.
+    pub warm_restart: bool,
 }
 
 impl Default for Config {
@@ -215,6 +221,7 @@ impl Default for Config {
                 .map_or(2, |n| n.get())
                 .max(2),
             inline_read_limit: Duration::from_micros(500),
+            warm_restart: true,
         }
     }
 }
@@ -369,6 +376,7 @@ setters! {
     runtime_threads: usize,
     reader_threads: usize,
     inline_read_limit: Duration,
+    warm_restart: bool,
 }
 
 impl ConfigBuilder {

@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod oplog;
 mod readers;
 pub(crate) mod replica;
+pub mod snapshot;
 pub mod store;
 pub mod sync;
 pub mod types;

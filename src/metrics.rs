@@ -48,6 +48,11 @@ pub struct Metrics {
     pub pool_reads: IntCounter,
     /// Writes applied on the caller's thread (`Store::set_now`).
     pub inline_writes: IntCounter,
+    /// Opens by what the warm-restart snapshot turned out to be
+    /// (`loaded`, `missing`, `mismatch`, `invalid`, `off`).
+    pub warm_restart: IntCounterVec,
+    /// Hot-tier entries loaded from warm-restart snapshots.
+    pub warm_restart_entries: IntCounter,
 }
 
 impl Metrics {
@@ -112,6 +117,19 @@ impl Metrics {
             "writes applied on the caller's thread instead of the writer's",
         )
         .map_err(Error::internal)?;
+        let warm_restart = IntCounterVec::new(
+            Opts::new(
+                "warm_restart_total",
+                "opens by the state of the warm-restart snapshot",
+            ),
+            &["result"],
+        )
+        .map_err(Error::internal)?;
+        let warm_restart_entries = IntCounter::new(
+            "warm_restart_entries_total",
+            "hot-tier entries loaded from warm-restart snapshots",
+        )
+        .map_err(Error::internal)?;
         for c in [
             Box::new(ops.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(cache.clone()),
@@ -124,6 +142,8 @@ impl Metrics {
             Box::new(writes_acked.clone()),
             Box::new(miss_reads.clone()),
             Box::new(inline_writes.clone()),
+            Box::new(warm_restart.clone()),
+            Box::new(warm_restart_entries.clone()),
         ] {
             registry.register(c).map_err(Error::internal)?;
         }
@@ -145,6 +165,8 @@ impl Metrics {
             inline_reads: miss_reads.with_label_values(&["inline"]),
             pool_reads: miss_reads.with_label_values(&["pool"]),
             inline_writes,
+            warm_restart,
+            warm_restart_entries,
         })
     }
 

@@ -347,11 +347,21 @@ impl Store {
         let path = lock.path.clone();
         let index_dir = path.join("index");
         let cfg = config.clone();
-        let index = handle
+        let dir = path.clone();
+        let (index, snap) = handle
             .spawn_blocking(move || {
                 let ix = Index::open(&index_dir, &cfg)?;
                 crate::oplog::upgrade_log_layout(&ix)?;
-                Ok::<_, Error>(ix)
+                // Before the writer exists: the snapshot's nonce is removed
+                // durably ahead of any write (src/snapshot.rs).
+                let snap = crate::snapshot::take(
+                    &dir,
+                    &ix,
+                    cfg.warm_restart && cfg.hot_cache_bytes > 0,
+                    cfg.hot_cache_bytes,
+                    now_ms(),
+                )?;
+                Ok::<_, Error>((ix, snap))
             })
             .await??;
         let index = Arc::new(index);
@@ -367,6 +377,25 @@ impl Store {
             config.warm_cache_bytes,
             config.warm_ttl,
         ));
+        // Warm restart: the hot tier as the last clean close left it, loaded
+        // before the store answers reads or accepts writes.
+        let warm = snap.outcome == crate::snapshot::Outcome::Loaded;
+        metrics
+            .warm_restart
+            .with_label_values(&[snap.outcome.label()])
+            .inc();
+        if warm {
+            let t0 = Instant::now();
+            let offered = snap.entries.len();
+            let n = crate::snapshot::load(&cache, snap.entries);
+            metrics.warm_restart_entries.inc_by(n);
+            tracing::info!(
+                loaded = n,
+                offered,
+                ms = t0.elapsed().as_secs_f64() * 1e3,
+                "warm restart: hot tier loaded from the snapshot"
+            );
+        }
         let (tx, rx) = mpsc::channel(config.writer_queue_depth);
         let gate = WriteGate::new();
         let ctx = WriterCtx {
@@ -425,7 +454,10 @@ impl Store {
         }
         store.spawn_sweeper();
         store.spawn_trimmer();
-        store.spawn_warmup();
+        if !warm {
+            // The fallback (a first open, a crash, warm restart off).
+            store.spawn_warmup();
+        }
         Ok(store)
     }
 
@@ -1652,9 +1684,11 @@ impl Inner {
     fn shutdown_writer_and_index(&self, join_readers: bool) -> Result<()> {
         // The writer drains what is queued, flushes, and exits.
         let _ = self.tx.blocking_send(Msg::Shutdown);
+        let mut writer_ok = true;
         if let Some(h) = self.writer.lock().expect("writer lock").take() {
             if h.join().is_err() {
                 tracing::error!("writer thread panicked");
+                writer_ok = false;
             }
         }
         let index = self.index.write().expect("index lock").take();
@@ -1666,6 +1700,20 @@ impl Inner {
             let deadline = Instant::now() + Duration::from_secs(10);
             while Arc::strong_count(&index) > 1 && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(1));
+            }
+            // Warm restart: only after a clean final flush, with the writer
+            // gone (nothing writes to the index after this).
+            if r.is_ok() && writer_ok && self.config.warm_restart && self.config.hot_cache_bytes > 0
+            {
+                let t0 = Instant::now();
+                match crate::snapshot::write(&self.path, &index, &self.cache, now_ms()) {
+                    Ok(n) => tracing::debug!(
+                        entries = n,
+                        ms = t0.elapsed().as_secs_f64() * 1e3,
+                        "warm restart: snapshot written"
+                    ),
+                    Err(e) => tracing::warn!("warm restart: snapshot not written: {e}"),
+                }
             }
             drop(index);
         }

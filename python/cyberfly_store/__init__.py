@@ -155,7 +155,9 @@ def open(path: Union[str, "os.PathLike[str]"], **config: Any) -> Opener:  # noqa
     ``inline_read_limit`` (seconds: the longest a cache miss may be read on
     the calling thread before misses go to the reader pool for a while; 0 =
     always the pool; the same guard decides whether a ``set`` or ``delete``
-    under durability none or batch is applied on the calling thread). An unknown
+    under durability none or batch is applied on the calling thread),
+    ``warm_restart`` (bool, default True: write the hot cache to a snapshot
+    at a clean close and load it at the next open). An unknown
     keyword or a bad value raises :class:`InvalidConfig`.
 
     Use as ``store = await open(path)`` or ``async with open(path) as store:``.

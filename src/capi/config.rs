@@ -314,6 +314,16 @@ pub extern "C" fn cfs_config_set_inline_read_limit_us(
     })
 }
 
+/// Warm restart: write the hot tier to a snapshot at a clean close and load
+/// it at the next open (default true).
+#[no_mangle]
+pub extern "C" fn cfs_config_set_warm_restart(config: *mut cfs_config, value: bool) -> cfs_result {
+    set(config, |c| {
+        c.warm_restart = value;
+        Ok(())
+    })
+}
+
 /// Worker threads of the store's own runtime (default 2).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_runtime_threads(
@@ -470,6 +480,7 @@ mod tests {
         assert_eq!(cfs_config_set_log_check(p, 1), cfs_result::Ok);
         assert_eq!(cfs_config_set_verdict_cache_entries(p, 23), cfs_result::Ok);
         assert_eq!(cfs_config_set_inline_read_limit_us(p, 25), cfs_result::Ok);
+        assert_eq!(cfs_config_set_warm_restart(p, false), cfs_result::Ok);
         let expected = Config {
             sled_cache_capacity: 2 << 20,
             flush_every_ms: 7,
@@ -497,6 +508,7 @@ mod tests {
             runtime_threads: 3,
             reader_threads: 4,
             inline_read_limit: Duration::from_micros(25),
+            warm_restart: false,
         };
         assert_eq!(unsafe { &(*p).config }, &expected);
         assert_eq!(cfs_config_validate(p, std::ptr::null_mut()), cfs_result::Ok);

@@ -39,6 +39,7 @@ pub const KEYWORDS: &[&str] = &[
     "runtime_threads",
     "reader_threads",
     "inline_read_limit",
+    "warm_restart",
 ];
 
 fn int<T: TryFrom<u64>>(field: &'static str, v: &Bound<'_, PyAny>) -> PyResult<T> {
@@ -124,6 +125,7 @@ pub fn from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
             "runtime_threads" => c.runtime_threads = int("runtime_threads", v)?,
             "reader_threads" => c.reader_threads = int("reader_threads", v)?,
             "inline_read_limit" => c.inline_read_limit = duration("inline_read_limit", v)?,
+            "warm_restart" => c.warm_restart = boolean("warm_restart", v)?,
             other => {
                 return Err(invalid_config(
                     "config",
@@ -181,5 +183,6 @@ pub fn to_dict<'py>(py: Python<'py>, c: &Config) -> PyResult<Bound<'py, PyDict>>
     d.set_item("runtime_threads", c.runtime_threads)?;
     d.set_item("reader_threads", c.reader_threads)?;
     d.set_item("inline_read_limit", c.inline_read_limit.as_secs_f64())?;
+    d.set_item("warm_restart", c.warm_restart)?;
     Ok(d)
 }
