@@ -403,6 +403,7 @@ impl Shard {
 
     /// Insert or replace, evicting by CLOCK so that the shard fits `budget`
     /// (`w <= budget`, `w` the weight of `key` with `value`).
+    #[cfg(test)]
     fn insert(&mut self, h: u64, key: &str, value: &Cached, w: u64, budget: u64) {
         self.insert_as(h, key, value, w, budget, true)
     }
