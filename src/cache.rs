@@ -180,12 +180,18 @@ const MAX_USES: u8 = 3;
 
 /// A read of a hot entry: one more use, up to [`MAX_USES`] (written only
 /// when it changes: hits on a hot key stay reads).
+///
+/// Whether it counted (the count was below [`MAX_USES`]): only then is the
+/// read added to the shard's sketch too, so that a hit on an entry CLOCK
+/// already counts as often read touches no sketch line.
 #[inline]
-fn touch(uses: &AtomicU8) {
+fn touch(uses: &AtomicU8) -> bool {
     let u = uses.load(Ordering::Relaxed);
     if u < MAX_USES {
         uses.store(u + 1, Ordering::Relaxed);
+        return true;
     }
+    false
 }
 
 /// A count-min sketch of how often the keys of one shard were looked up
@@ -708,11 +714,13 @@ impl HotTier {
         f: F,
     ) -> Result<R, F> {
         let shard = self.shards[shard_of(h)].read();
-        shard.sketch.increment(h);
         let Some(s) = shard.find(h, key) else {
+            shard.sketch.increment(h);
             return Err(f);
         };
-        touch(&s.referenced);
+        if touch(&s.referenced) {
+            shard.sketch.increment(h);
+        }
         Ok(f(&s.value, s.expires_at_ms()))
     }
 
@@ -749,11 +757,14 @@ impl HotTier {
         let mut found: [Option<&Entry>; MANY_ROUND] = [None; MANY_ROUND];
         for (j, (&h, k)) in hs.iter().zip(keys).enumerate() {
             let shard = guards[shard_of(h)].as_ref().expect("locked above");
-            shard.sketch.increment(h);
             if let Some(e) = shard.find(h, k.as_ref()) {
-                touch(&e.referenced);
+                if touch(&e.referenced) {
+                    shard.sketch.increment(h);
+                }
                 prefetch_value(&e.value);
                 found[j] = Some(e);
+            } else {
+                shard.sketch.increment(h);
             }
         }
         let mut hits = 0;
