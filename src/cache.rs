@@ -195,11 +195,10 @@ fn touch(uses: &AtomicU8) -> bool {
     let u = uses.load(Ordering::Relaxed);
     if u < MAX_USES {
         uses.store(u + 1, Ordering::Relaxed);
-        return u < SKETCH_BELOW;
+        return u == 0;
     }
     false
 }
-const SKETCH_BELOW: u8 = 2;
 
 /// A count-min sketch of how often the keys of one shard were looked up
 /// (TinyLFU's, as Caffeine's and moka's): 4-bit counters, 16 to a `u64`,
