@@ -551,6 +551,7 @@ impl Shard {
     /// counts more lookups of it than of each entry CLOCK would evict for
     /// it. A losing candidate is not inserted and the victim stays under
     /// the hand, to face the next candidate. Whether it was inserted.
+    #[allow(clippy::too_many_arguments)]
     fn admit_frequent(
         &mut self,
         h: u64,
@@ -559,7 +560,7 @@ impl Shard {
         w: u64,
         budget: u64,
         referenced: bool,
-        evicted: &mut Vec<(u64, Box<str>, CachedValue, Option<u64>)>,
+        evicted: &mut Evicted,
     ) -> bool {
         if self.bytes + w > budget && self.find(h, key).is_none() {
             let f = self.sketch.frequency(h);
@@ -605,6 +606,11 @@ impl std::ops::Deref for Padded {
     }
 }
 
+/// Entries an admission evicted: (hash, key, value, expiry).
+type Evicted = Vec<(u64, Box<str>, CachedValue, Option<u64>)>;
+/// Evicted entries with their epochs, for the warm tier.
+type Demoted = Vec<(Box<str>, Arc<Cached>)>;
+
 /// What an admission needs to move the entries it evicts from the hot tier
 /// to the warm tier (demotion) with a correct epoch: the stripes and the
 /// writer's group counters. Called under the shard's write lock.
@@ -624,10 +630,7 @@ impl Demote<'_> {
     /// finished count and nothing is demoted; if not, the epoch read is
     /// older than that bump, which makes the demoted value stale in the
     /// warm tier.
-    fn epochs_of(
-        &self,
-        evicted: Vec<(u64, Box<str>, CachedValue, Option<u64>)>,
-    ) -> Vec<(Box<str>, Arc<Cached>)> {
+    fn epochs_of(&self, evicted: Evicted) -> Demoted {
         if evicted.is_empty() {
             return Vec::new();
         }
@@ -795,7 +798,7 @@ impl HotTier {
         value: &Cached,
         stripe: &AtomicU64,
         demote: Option<&Demote<'_>>,
-    ) -> (bool, Vec<(Box<str>, Arc<Cached>)>) {
+    ) -> (bool, Demoted) {
         let w = weight(key, value) as u64;
         if w > self.shard_budget {
             return (false, Vec::new());
@@ -830,7 +833,7 @@ impl HotTier {
         value: &Cached,
         stripe: Option<&AtomicU64>,
         frequent: Option<&Demote<'_>>,
-    ) -> (bool, Vec<(Box<str>, Arc<Cached>)>) {
+    ) -> (bool, Demoted) {
         let w = weight(key, value) as u64;
         if w > self.shard_budget {
             return (false, Vec::new());
@@ -912,7 +915,7 @@ impl TieredCache {
     }
 
     /// Entries an admission evicted from the hot tier go to the warm tier.
-    fn demoted(&self, entries: Vec<(Box<str>, Arc<Cached>)>) {
+    fn demoted(&self, entries: Demoted) {
         for (k, v) in entries {
             self.warm.insert(k, v);
         }
