@@ -17,9 +17,12 @@
 //! is one hash, one read lock and an atomic flag load; moka's hit recorded
 //! the access time (`Instant::now()`), pushed a read record into its policy
 //! channel and hashed with SipHash, about a third of an awaited `get` from
-//! Python (docs/PERFORMANCE.md). Promotion from warm already filters the
-//! hot tier by frequency (two reads), which is what moka's TinyLFU admission
-//! did there.
+//! Python (docs/PERFORMANCE.md). Admission into a full shard is TinyLFU's:
+//! each shard keeps a count-min sketch of its lookups ([`Sketch`]), and a
+//! fill or a promotion displaces the least frequent of the next cold
+//! entries only if the sketch counts more lookups of the candidate
+//! ([`Shard::admit_frequent`]); the warm tier is the admission window, and
+//! what admission evicts moves to it ([`Demote`]).
 //!
 //! Staleness: a reader that resolved a miss from an older index state must not
 //! serve that value after the writer replaced it. Each key maps to one of
@@ -58,7 +61,7 @@
 //! the caller's conversion under the read lock instead of cloning the `Arc`.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -180,11 +183,137 @@ const MAX_USES: u8 = 3;
 
 /// A read of a hot entry: one more use, up to [`MAX_USES`] (written only
 /// when it changes: hits on a hot key stay reads).
+///
+/// Whether the count was 0 (the entry was not read since it was admitted
+/// or since CLOCK's hand last lowered it): only then is the read added to
+/// the shard's sketch too, so that most hits touch no sketch line (a cache
+/// miss of its own in a sketch of 2 MiB; counting every hit cost the
+/// in-order cached `get` about a fifth, counting only these costs the
+/// Zipf trace nothing measurable).
 #[inline]
-fn touch(uses: &AtomicU8) {
+fn touch(uses: &AtomicU8) -> bool {
     let u = uses.load(Ordering::Relaxed);
     if u < MAX_USES {
         uses.store(u + 1, Ordering::Relaxed);
+        return u == 0;
+    }
+    false
+}
+
+/// A count-min sketch of how often the keys of one shard were looked up
+/// (TinyLFU's, as Caffeine's and moka's): 4-bit counters, 16 to a `u64`,
+/// four counters a key, all in one 64-byte block (one cache line a
+/// lookup), the estimate the least of the four. Every lookup of the shard,
+/// hit or miss, adds one (a relaxed load and, below 15, a relaxed store per
+/// counter: racing increments may be lost, which only lowers an estimate);
+/// after `sample` additions every counter is halved (aging), so the sketch
+/// follows what is popular now. It decides admission into a full shard
+/// ([`Shard::admit_frequent`]).
+/// Cold entries (at 0 uses, in CLOCK's order) an admission compares the
+/// candidate with: it displaces the least frequent of them.
+const VICTIMS: usize = 8;
+
+struct Sketch {
+    table: Box<[AtomicU64]>,
+    /// Blocks of 8 words, minus one (the table is a power of two).
+    block_mask: usize,
+    additions: AtomicU32,
+    sample: u32,
+}
+
+impl Default for Sketch {
+    fn default() -> Self {
+        Sketch::new(0)
+    }
+}
+
+impl Sketch {
+    /// For a shard of about `entries` entries: 16 counters per entry (four
+    /// per key and row, as Caffeine sizes it), halved every 10 x `entries`.
+    fn new(entries: usize) -> Self {
+        if entries == 0 {
+            return Sketch {
+                table: Box::new([]),
+                block_mask: 0,
+                additions: AtomicU32::new(0),
+                sample: u32::MAX,
+            };
+        }
+        let words = entries.next_power_of_two().max(8);
+        Sketch {
+            table: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            block_mask: words / 8 - 1,
+            additions: AtomicU32::new(0),
+            sample: (10 * entries).min(u32::MAX as usize / 2) as u32,
+        }
+    }
+
+    /// The block and the four (word, shift) counters of hash `h`.
+    #[inline]
+    fn counters(&self, h: u64) -> [(usize, u32); 4] {
+        // Remixed: the shard, stripe and table already use bits of `h`.
+        let r = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let block = (((r >> 40) as usize) & self.block_mask) << 3;
+        let mut out = [(0, 0); 4];
+        for (i, o) in out.iter_mut().enumerate() {
+            let b = (r >> (i * 8)) as usize;
+            *o = (block + (i << 1) + (b & 1), (((b >> 1) & 15) << 2) as u32);
+        }
+        out
+    }
+
+    /// One more lookup of hash `h`.
+    #[inline]
+    fn increment(&self, h: u64) {
+        if self.table.is_empty() {
+            return;
+        }
+        let mut added = false;
+        for (w, shift) in self.counters(h) {
+            let word = &self.table[w];
+            let v = word.load(Ordering::Relaxed);
+            if (v >> shift) & 15 < 15 {
+                word.store(v + (1 << shift), Ordering::Relaxed);
+                added = true;
+            }
+        }
+        if added {
+            let n = self.additions.load(Ordering::Relaxed) + 1;
+            self.additions.store(n, Ordering::Relaxed);
+            if n >= self.sample {
+                self.age(n);
+            }
+        }
+    }
+
+    /// Halve every counter, once per `sample` additions (the thread that
+    /// moves the count down does it).
+    #[cold]
+    fn age(&self, n: u32) {
+        if self
+            .additions
+            .compare_exchange(n, n / 2, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        for w in self.table.iter() {
+            let v = w.load(Ordering::Relaxed);
+            w.store((v >> 1) & 0x7777_7777_7777_7777, Ordering::Relaxed);
+        }
+    }
+
+    /// The estimated lookups of hash `h` (0 to 15).
+    #[inline]
+    fn frequency(&self, h: u64) -> u8 {
+        if self.table.is_empty() {
+            return 0;
+        }
+        self.counters(h)
+            .iter()
+            .map(|&(w, shift)| ((self.table[w].load(Ordering::Relaxed) >> shift) & 15) as u8)
+            .min()
+            .unwrap_or(0)
     }
 }
 
@@ -268,6 +397,7 @@ struct Shard {
     entries: Vec<Entry>,
     hand: usize,
     bytes: u64,
+    sketch: Sketch,
 }
 
 impl Shard {
@@ -285,6 +415,7 @@ impl Shard {
 
     /// Insert or replace, evicting by CLOCK so that the shard fits `budget`
     /// (`w <= budget`, `w` the weight of `key` with `value`).
+    #[cfg(test)]
     fn insert(&mut self, h: u64, key: &str, value: &Cached, w: u64, budget: u64) {
         self.insert_as(h, key, value, w, budget, true)
     }
@@ -390,7 +521,74 @@ impl Shard {
     }
 
     fn clear(&mut self) {
-        *self = Shard::default();
+        let sketch = std::mem::take(&mut self.sketch);
+        *self = Shard {
+            sketch,
+            ..Shard::default()
+        };
+    }
+
+    /// Advance the hand as [`evict_one`](Self::evict_one) does, to the
+    /// next entry at 0 uses, and return its position without evicting it
+    /// (the hand stays on it).
+    fn victim(&mut self) -> usize {
+        let n = self.entries.len();
+        for _ in 0..(MAX_USES as usize + 1) * n + 1 {
+            let i = self.hand % n;
+            let u = self.entries[i].referenced.get_mut();
+            if *u == 0 {
+                self.hand = i;
+                return i;
+            }
+            *u -= 1;
+            self.hand = (i + 1) % n;
+        }
+        self.hand % n
+    }
+
+    /// TinyLFU admission into a full shard: insert `key` (hash `h`, weight
+    /// `w <= budget`) if it fits, or is present, or else if the sketch
+    /// counts more lookups of it than of each entry CLOCK would evict for
+    /// it. A losing candidate is not inserted and the victim stays under
+    /// the hand, to face the next candidate. Whether it was inserted.
+    #[allow(clippy::too_many_arguments)]
+    fn admit_frequent(
+        &mut self,
+        h: u64,
+        key: &str,
+        value: &Cached,
+        w: u64,
+        budget: u64,
+        referenced: bool,
+        evicted: &mut Evicted,
+    ) -> bool {
+        if self.bytes + w > budget && self.find(h, key).is_none() {
+            let f = self.sketch.frequency(h);
+            while self.bytes + w > budget && !self.entries.is_empty() {
+                // The least frequent of the next VICTIMS entries at 0 uses.
+                let mut best = (u8::MAX, 0, 0);
+                for _ in 0..VICTIMS.min(self.entries.len()) {
+                    let v = self.victim();
+                    let vh = rehash(&self.entries[v]);
+                    let fv = self.sketch.frequency(vh);
+                    if fv < best.0 {
+                        best = (fv, v, vh);
+                    }
+                    self.hand = (v + 1) % self.entries.len();
+                }
+                let (fv, v, vh) = best;
+                if fv >= f {
+                    return false;
+                }
+                let e = &self.entries[v];
+                if let Ok(k) = std::str::from_utf8(e.key.bytes()) {
+                    evicted.push((vh, k.into(), e.value.clone(), e.expires_at_ms()));
+                }
+                self.remove_at(vh, v);
+            }
+        }
+        self.insert_as(h, key, value, w, budget, referenced);
+        true
     }
 }
 
@@ -405,6 +603,59 @@ impl std::ops::Deref for Padded {
     #[inline]
     fn deref(&self) -> &RwLock<Shard> {
         &self.0
+    }
+}
+
+/// Entries an admission evicted: (hash, key, value, expiry).
+type Evicted = Vec<(u64, Box<str>, CachedValue, Option<u64>)>;
+/// Evicted entries with their epochs, for the warm tier.
+type Demoted = Vec<(Box<str>, Arc<Cached>)>;
+
+/// What an admission needs to move the entries it evicts from the hot tier
+/// to the warm tier (demotion) with a correct epoch: the stripes and the
+/// writer's group counters. Called under the shard's write lock.
+struct Demote<'a> {
+    epochs: &'a [AtomicU64],
+    generation: &'a AtomicU64,
+    done: &'a AtomicU64,
+}
+
+impl Demote<'_> {
+    /// The evicted entries with the epoch their value is current at, or
+    /// none if a write group is under way. Under the shard's lock, a hot
+    /// entry is the latest value of its key unless a writer bumped the
+    /// key's stripe and has not yet removed the key (it needs this lock):
+    /// load the stripe first; if the writer's bump is in it, its group
+    /// started before, so the started count read next is ahead of the
+    /// finished count and nothing is demoted; if not, the epoch read is
+    /// older than that bump, which makes the demoted value stale in the
+    /// warm tier.
+    fn epochs_of(&self, evicted: Evicted) -> Demoted {
+        if evicted.is_empty() {
+            return Vec::new();
+        }
+        let epochs: Vec<u64> = evicted
+            .iter()
+            .map(|e| self.epochs[stripe_of(e.0)].load(Ordering::SeqCst))
+            .collect();
+        let started = self.generation.load(Ordering::SeqCst);
+        if self.done.load(Ordering::SeqCst) != started {
+            return Vec::new();
+        }
+        evicted
+            .into_iter()
+            .zip(epochs)
+            .map(|((_, k, value, expires_at_ms), epoch)| {
+                (
+                    k,
+                    Arc::new(Cached {
+                        value,
+                        expires_at_ms,
+                        epoch,
+                    }),
+                )
+            })
+            .collect()
     }
 }
 
@@ -445,9 +696,19 @@ fn prefetch_value(v: &CachedValue) {
 
 impl HotTier {
     fn new(bytes: u64) -> Self {
+        let shard_budget = bytes / HOT_SHARDS as u64;
+        // Entries of a full shard, if values were about 64 bytes.
+        let entries = (shard_budget / (HOT_ENTRY_OVERHEAD as u64 + 64 + 16)) as usize;
         HotTier {
-            shards: (0..HOT_SHARDS).map(|_| Padded::default()).collect(),
-            shard_budget: bytes / HOT_SHARDS as u64,
+            shards: (0..HOT_SHARDS)
+                .map(|_| {
+                    Padded(RwLock::new(Shard {
+                        sketch: Sketch::new(entries),
+                        ..Shard::default()
+                    }))
+                })
+                .collect(),
+            shard_budget,
         }
     }
 
@@ -463,9 +724,12 @@ impl HotTier {
     ) -> Result<R, F> {
         let shard = self.shards[shard_of(h)].read();
         let Some(s) = shard.find(h, key) else {
+            shard.sketch.increment(h);
             return Err(f);
         };
-        touch(&s.referenced);
+        if touch(&s.referenced) {
+            shard.sketch.increment(h);
+        }
         Ok(f(&s.value, s.expires_at_ms()))
     }
 
@@ -503,9 +767,13 @@ impl HotTier {
         for (j, (&h, k)) in hs.iter().zip(keys).enumerate() {
             let shard = guards[shard_of(h)].as_ref().expect("locked above");
             if let Some(e) = shard.find(h, k.as_ref()) {
-                touch(&e.referenced);
+                if touch(&e.referenced) {
+                    shard.sketch.increment(h);
+                }
                 prefetch_value(&e.value);
                 found[j] = Some(e);
+            } else {
+                shard.sketch.increment(h);
             }
         }
         let mut hits = 0;
@@ -523,17 +791,27 @@ impl HotTier {
     /// takes after bumping the stripe to remove the key (module doc).
     /// Whether the entry was admitted (stale, or larger than a shard's
     /// budget: not).
-    fn promote(&self, h: u64, key: &str, value: &Cached, stripe: &AtomicU64) -> bool {
+    fn promote(
+        &self,
+        h: u64,
+        key: &str,
+        value: &Cached,
+        stripe: &AtomicU64,
+        demote: Option<&Demote<'_>>,
+    ) -> (bool, Demoted) {
         let w = weight(key, value) as u64;
         if w > self.shard_budget {
-            return false;
+            return (false, Vec::new());
         }
         let mut shard = self.shards[shard_of(h)].write();
         if stripe.load(Ordering::SeqCst) != value.epoch {
-            return false;
+            return (false, Vec::new());
         }
-        shard.insert(h, key, value, w, self.shard_budget);
-        true
+        let mut evicted = Vec::new();
+        let ok = shard.admit_frequent(h, key, value, w, self.shard_budget, true, &mut evicted);
+        let out = demote.map(|d| d.epochs_of(evicted)).unwrap_or_default();
+        drop(shard);
+        (ok, out)
     }
 
     /// Admit `value` only into free room of its shard (no eviction), as a
@@ -542,21 +820,42 @@ impl HotTier {
     /// under the write lock, as in [`promote`](Self::promote)). Whether it
     /// was admitted.
     fn admit(&self, h: u64, key: &str, value: &Cached, stripe: Option<&AtomicU64>) -> bool {
+        self.admit_as(h, key, value, stripe, None).0
+    }
+
+    /// [`admit`](Self::admit), and with `frequent`, into a full shard too
+    /// when the sketch counts more lookups of the key than of the entries
+    /// it would displace ([`Shard::admit_frequent`]).
+    fn admit_as(
+        &self,
+        h: u64,
+        key: &str,
+        value: &Cached,
+        stripe: Option<&AtomicU64>,
+        frequent: Option<&Demote<'_>>,
+    ) -> (bool, Demoted) {
         let w = weight(key, value) as u64;
         if w > self.shard_budget {
-            return false;
+            return (false, Vec::new());
         }
         let mut shard = self.shards[shard_of(h)].write();
         if let Some(stripe) = stripe {
             if stripe.load(Ordering::SeqCst) != value.epoch {
-                return false;
+                return (false, Vec::new());
             }
         }
+        if let Some(d) = frequent {
+            let mut evicted = Vec::new();
+            let ok = shard.admit_frequent(h, key, value, w, self.shard_budget, false, &mut evicted);
+            let out = d.epochs_of(evicted);
+            drop(shard);
+            return (ok, out);
+        }
         if shard.bytes + w > self.shard_budget && shard.find(h, key).is_none() {
-            return false;
+            return (false, Vec::new());
         }
         shard.insert_as(h, key, value, w, self.shard_budget, false);
-        true
+        (true, Vec::new())
     }
 
     fn remove(&self, h: u64) {
@@ -586,6 +885,9 @@ pub struct TieredCache {
     /// preload that loaded it before reading an entry admits the entry only
     /// if no write group began since ([`preload`](Self::preload)).
     generation: AtomicU64,
+    /// Write groups finished ([`written`](Self::written) returned): equal
+    /// to `generation` when none is under way (demotion, [`Demote`]).
+    done: AtomicU64,
 }
 
 impl TieredCache {
@@ -600,6 +902,22 @@ impl TieredCache {
             warm,
             epochs: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             generation: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+        }
+    }
+
+    fn demote(&self) -> Demote<'_> {
+        Demote {
+            epochs: &self.epochs,
+            generation: &self.generation,
+            done: &self.done,
+        }
+    }
+
+    /// Entries an admission evicted from the hot tier go to the warm tier.
+    fn demoted(&self, entries: Demoted) {
+        for (k, v) in entries {
+            self.warm.insert(k, v);
         }
     }
 
@@ -683,9 +1001,11 @@ impl TieredCache {
         if let Some(v) = self.warm.get(key) {
             if v.epoch == current {
                 m.warm_hits.inc();
-                if self.hot.promote(h, key, &v, stripe) {
+                let (ok, demoted) = self.hot.promote(h, key, &v, stripe, Some(&self.demote()));
+                if ok {
                     self.warm.invalidate(key);
                 }
+                self.demoted(demoted);
                 return Some(f(&v.value, v.expires_at_ms));
             }
         }
@@ -707,7 +1027,11 @@ impl TieredCache {
         }
         let mut v = (*value).clone(); // clones an Arc<str>, not the text
         v.epoch = epoch;
-        if self.hot.admit(h, key, &v, Some(stripe)) {
+        let (ok, demoted) = self
+            .hot
+            .admit_as(h, key, &v, Some(stripe), Some(&self.demote()));
+        self.demoted(demoted);
+        if ok {
             return;
         }
         if stripe.load(Ordering::SeqCst) == epoch {
@@ -785,6 +1109,7 @@ impl TieredCache {
             self.epochs[stripe_of(h)].fetch_add(1, Ordering::SeqCst);
             self.hot.remove(h);
         }
+        self.done.fetch_add(1, Ordering::SeqCst);
     }
 
     /// `written` by key (for tests and callers outside the writer).
@@ -1056,10 +1381,13 @@ mod tests {
         let mut old = (*val("old")).clone();
         old.epoch = c.epoch("k");
         c.invalidate(std::iter::once("k"));
-        assert!(!c.hot.promote(h, "k", &old, stripe), "stale value promoted");
+        assert!(
+            !c.hot.promote(h, "k", &old, stripe, None).0,
+            "stale value promoted"
+        );
         assert!(c.get("k", &m).is_none());
         old.epoch = c.epoch("k");
-        assert!(c.hot.promote(h, "k", &old, stripe));
+        assert!(c.hot.promote(h, "k", &old, stripe, None).0);
         assert!(c.get("k", &m).is_some());
     }
 
@@ -1324,5 +1652,97 @@ mod tests {
             bytes += e.weight();
         }
         assert_eq!(bytes, s.bytes);
+    }
+
+    /// A Zipf(0.99) trace over 200 000 keys of ~100-byte values through a
+    /// cache of 8 MiB (7 hot, 1 warm, as compare.py's step `zipf`), read as
+    /// the store reads (a lookup, then a fill on a miss): the hit rate over
+    /// the last three quarters against the ideal static top-k, the most
+    /// popular keys that fit the same 8 MiB at the hot tier's charge.
+    /// Without frequency admission it was 0.925x (0.759 / 0.821); with it
+    /// 0.943x-0.946x (the hash seed changes per process). This guards the
+    /// gain; `zipf_hit_rate_target` is issue 16's target, not met yet.
+    #[test]
+    fn zipf_hit_rate_near_the_ideal_static_top_k() {
+        let (hit, ideal) = zipf_trace(200_000, 400_000, 0.99, 7 << 20, 1 << 20, 99);
+        eprintln!(
+            "zipf: hit rate {hit:.4}, ideal static top-k {ideal:.4}, {:.3}x",
+            hit / ideal
+        );
+        assert!(
+            hit >= 0.935 * ideal,
+            "hit rate {hit:.4} < 0.935 x ideal {ideal:.4}"
+        );
+    }
+
+    /// Issue 16's target: 0.95 of the ideal static top-k (fails: 0.945x).
+    #[test]
+    #[ignore = "issue 16's target, not met yet (0.943x-0.946x)"]
+    fn zipf_hit_rate_target() {
+        let (hit, ideal) = zipf_trace(200_000, 400_000, 0.99, 7 << 20, 1 << 20, 99);
+        assert!(
+            hit >= 0.95 * ideal,
+            "hit rate {hit:.4} < 0.95 x ideal {ideal:.4}"
+        );
+    }
+
+    /// Replay a seeded Zipf(`alpha`) trace of `reads` reads over `nkeys`
+    /// keys through a `TieredCache`; (hit rate over the last three
+    /// quarters, ideal static top-k hit rate of `hot + warm` bytes).
+    fn zipf_trace(
+        nkeys: usize,
+        reads: usize,
+        alpha: f64,
+        hot: u64,
+        warm: u64,
+        seed: u64,
+    ) -> (f64, f64) {
+        let mut x = seed;
+        let mut next = move || {
+            // splitmix64
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let keys: Vec<String> = (0..nkeys).map(|i| format!("zipf:{i:08}")).collect();
+        let weights: Vec<f64> = (0..nkeys)
+            .map(|r| 1.0 / ((r + 1) as f64).powf(alpha))
+            .collect();
+        let mut cum = Vec::with_capacity(nkeys);
+        let mut total = 0.0;
+        for w in &weights {
+            total += w;
+            cum.push(total);
+        }
+        // Popularity is not key order.
+        let mut perm: Vec<usize> = (0..nkeys).collect();
+        for i in (1..nkeys).rev() {
+            perm.swap(i, (next() % (i as u64 + 1)) as usize);
+        }
+        let value = val(&"z".repeat(100));
+        let per = weight(&keys[0], &value) as u64;
+        let k = ((hot + warm) / per) as usize;
+        let ideal = weights[..k].iter().sum::<f64>() / total;
+
+        let m = Metrics::new().unwrap();
+        let c = TieredCache::new(hot, warm, Duration::from_secs(3600));
+        let (mut hits0, mut lookups0) = (0, 0);
+        for i in 0..reads {
+            if i == reads / 4 {
+                hits0 = m.hot_hits.get() + m.warm_hits.get();
+                lookups0 = hits0 + m.misses.get();
+            }
+            let u = (next() >> 11) as f64 / (1u64 << 53) as f64 * total;
+            let r = cum.partition_point(|&c| c < u).min(nkeys - 1);
+            let key = &keys[perm[r]];
+            if c.get(key, &m).is_none() {
+                c.fill(key, c.epoch(key), value.clone());
+            }
+        }
+        let hits = m.hot_hits.get() + m.warm_hits.get() - hits0;
+        let lookups = m.hot_hits.get() + m.warm_hits.get() + m.misses.get() - lookups0;
+        (hits as f64 / lookups as f64, ideal)
     }
 }
