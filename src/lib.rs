@@ -32,7 +32,6 @@ pub mod memory;
 pub mod metrics;
 pub mod oplog;
 mod readers;
-pub(crate) mod replica;
 pub mod snapshot;
 pub mod store;
 pub mod sync;

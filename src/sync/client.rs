@@ -15,8 +15,8 @@ use super::{
     bind_endpoint, endpoint_secret, write_raw, PeerAddr, ProgressFn, SyncConfig, SyncReport,
 };
 use crate::error::{Error, Result};
+use crate::oplog::replica;
 use crate::oplog::{Outcome, SignedOperation};
-use crate::replica;
 use crate::store::Store;
 use crate::verify::VerifyItem;
 

@@ -99,12 +99,12 @@ async fn pull_resume_and_forgeries() {
         lk.extend_from_slice(&forged.timestamp.to_be_bytes());
         lk.extend_from_slice(forged.op_id.as_bytes());
         ix.tree.insert(&lk, forged.to_json().as_bytes()).unwrap();
-        let head = crate::replica::head_seq(&ix).unwrap();
+        let head = crate::oplog::replica::head_seq(&ix).unwrap();
         ix.tree
-            .insert(crate::replica::seq_key(head + 1), lk)
+            .insert(crate::oplog::replica::seq_key(head + 1), lk)
             .unwrap();
         ix.tree
-            .insert(crate::replica::SEQ_KEY, &(head + 1).to_be_bytes())
+            .insert(crate::oplog::replica::SEQ_KEY, &(head + 1).to_be_bytes())
             .unwrap();
         let other = Keypair::generate();
         let mut not_owner = op(&kp, "evil2", "x", ValueKind::String);
@@ -114,10 +114,10 @@ async fn pull_resume_and_forgeries() {
         lk.extend_from_slice(not_owner.op_id.as_bytes());
         ix.tree.insert(&lk, not_owner.to_json().as_bytes()).unwrap();
         ix.tree
-            .insert(crate::replica::seq_key(head + 2), lk)
+            .insert(crate::oplog::replica::seq_key(head + 2), lk)
             .unwrap();
         ix.tree
-            .insert(crate::replica::SEQ_KEY, &(head + 2).to_be_bytes())
+            .insert(crate::oplog::replica::SEQ_KEY, &(head + 2).to_be_bytes())
             .unwrap();
     }
     let r = b.sync_from(&ticket, &small_config()).await.unwrap();
@@ -135,7 +135,7 @@ async fn pull_resume_and_forgeries() {
     write_raw(
         &b,
         vec![(
-            crate::replica::watermark_key(
+            crate::oplog::replica::watermark_key(
                 &hex::decode(a.store_id().await.unwrap())
                     .unwrap()
                     .try_into()

@@ -33,7 +33,7 @@ use std::time::Duration;
 use iroh::{EndpointAddr, SecretKey};
 
 use crate::error::{Error, Result};
-use crate::replica;
+use crate::oplog::replica;
 use crate::store::Store;
 use crate::writer::{Reply, WriteOp};
 

@@ -14,8 +14,8 @@ use iroh_blobs::BlobFormat;
 use super::proto::{self, net_err, Record, Request, Response};
 use super::{bind_endpoint, endpoint_secret, ensure_store_id, PeerAddr, ServeAccess, SyncConfig};
 use crate::error::{Error, Result};
+use crate::oplog::replica;
 use crate::oplog::SignedOperation;
-use crate::replica;
 use crate::store::Store;
 
 /// A serving store. Dropping it stops serving (abruptly); prefer

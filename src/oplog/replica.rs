@@ -33,6 +33,8 @@ use crate::types::json::set_at_path;
 use crate::value::{SigMeta, ValueKind};
 use crate::writer::Txn;
 
+use super::{be_u64, key_prefix, NS_LOG};
+
 /// `Q | seq (u64 BE)` → log key.
 pub(crate) const NS_SEQ: u8 = b'Q';
 /// `j | u32 len | key | ts | op_id` → () : the operations of a key.
@@ -46,21 +48,10 @@ pub(crate) const ENDPOINT_KEY: &[u8] = b"#sync_endpoint_key";
 /// `#sync_wm | peer store id` → u64 BE: how far this store has pulled.
 pub(crate) const WATERMARK_PREFIX: &[u8] = b"#sync_wm|";
 
-const NS_LOG: u8 = b'L';
-const NS_LWW: u8 = b'w';
-
 pub(crate) fn seq_key(seq: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(9);
     k.push(NS_SEQ);
     k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-fn key_prefix(ns: u8, full: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(5 + full.len() + 8 + 32);
-    k.push(ns);
-    k.extend_from_slice(&(full.len() as u32).to_be_bytes());
-    k.extend_from_slice(full.as_bytes());
     k
 }
 
@@ -71,104 +62,12 @@ pub(crate) fn key_op_key(full: &str, ts: u64, op_id: &str) -> Vec<u8> {
     k
 }
 
-/// The key marker's index key (the last-write-wins markers use `0x00` after
-/// the key, so `0x01` cannot collide).
-pub(crate) fn marker_key(full: &str) -> Vec<u8> {
-    let mut k = key_prefix(NS_LWW, full);
-    k.push(1);
-    k
-}
-
-/// The type epoch's index key.
-pub(crate) fn epoch_key(full: &str) -> Vec<u8> {
-    let mut k = key_prefix(NS_LWW, full);
-    k.push(3);
-    k
-}
-
-/// The key's operation count's index key: `w | len | key | 0x04 → u64 BE`,
-/// advanced by every operation recorded for the key (applied, superseded or
-/// rebuilding). A value computed before the writer (a Json document, a
-/// rebuild) names the count it was computed at; the writer refuses it if
-/// the count moved (`CONFLICT`, computed again). The key marker and the type
-/// epoch are not enough for that: an older operation leaves both unchanged,
-/// and may even leave the document's hash unchanged.
-pub(crate) fn key_count_key(full: &str) -> Vec<u8> {
-    let mut k = key_prefix(NS_LWW, full);
-    k.push(4);
-    k
-}
-
-/// Advance the key's operation count (writer thread).
-pub(crate) fn bump_key_count(txn: &mut Txn<'_>, full: &str) -> Result<()> {
-    let k = key_count_key(full);
-    let n = txn.get_raw(&k)?.as_deref().and_then(be_u64).unwrap_or(0);
-    txn.put_raw(k, (n + 1).to_be_bytes().to_vec());
-    Ok(())
-}
-
-/// A key's type epoch: its type and `since`, the marker of the greatest
-/// operation of another type (`None`: there is none).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Epoch {
-    pub kind: ValueKind,
-    pub since: Option<Vec<u8>>,
-}
-
-impl Epoch {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut v = vec![self.kind as u8];
-        if let Some(s) = &self.since {
-            v.extend_from_slice(s);
-        }
-        v
-    }
-
-    pub fn decode(b: &[u8]) -> Result<Self> {
-        let (&k, rest) = b
-            .split_first()
-            .ok_or_else(|| Error::Corrupt("empty type epoch".into()))?;
-        Ok(Epoch {
-            kind: ValueKind::from_u8(k)?,
-            since: (!rest.is_empty()).then(|| rest.to_vec()),
-        })
-    }
-
-    /// Whether `(ts, op_id)` is greater than `since` (so it counts).
-    pub fn admits(&self, ts: u64, op_id: &str) -> bool {
-        is_newer(self.since.as_deref(), ts, op_id)
-    }
-}
-
-pub(crate) fn marker_value(ts: u64, op_id: &str) -> Vec<u8> {
-    let mut v = ts.to_be_bytes().to_vec();
-    v.extend_from_slice(op_id.as_bytes());
-    v
-}
-
-/// Whether `(ts, op_id)` is greater than a stored marker (or there is none).
-pub(crate) fn is_newer(marker: Option<&[u8]>, ts: u64, op_id: &str) -> bool {
-    match marker {
-        Some(m) if m.len() >= 8 => {
-            let mts = u64::from_be_bytes(m[..8].try_into().expect("8"));
-            (ts, op_id.as_bytes()) > (mts, &m[8..])
-        }
-        _ => true,
-    }
-}
-
 pub(crate) fn sig_meta(op: &SignedOperation) -> SigMeta {
     SigMeta {
         public_key: hex::decode(&op.public_key).unwrap_or_default(),
         signature: hex::decode(&op.signature).unwrap_or_default(),
         timestamp_ms: op.timestamp,
     }
-}
-
-fn be_u64(v: &[u8]) -> Option<u64> {
-    v.get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_be_bytes)
 }
 
 /// The arrival number of the operation being recorded (writer thread).
@@ -406,6 +305,7 @@ pub(crate) fn read_u64(ix: &Index, k: &[u8]) -> Result<Option<u64>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::lww::{is_newer, marker_value};
     use super::*;
 
     fn j(ts: u64, id: &str, path: Option<&str>, v: &str) -> SignedOperation {
