@@ -10,16 +10,10 @@ use crate::value::{Entry, EntryHeader};
 
 /// Everything lives in one sled tree so that one `sled::Batch` — atomic only
 /// within a tree — covers a container's metadata and its sub-entries together.
-/// Namespaces by first byte:
-///
-/// - `k` + key → [`Entry`] (the metadata of every key)
-/// - `s` + u32 BE key length + key + u64 BE version + tag + suffix → sub-entry
-///   of a container (hash field, list item, set member, …)
-/// - `p` + hash → () (raw blobs kept by `add_blob`)
+/// Its namespaces (by first byte), tags and reserved keys are declared in
+/// `crate::keyspace`.
 const DATA_TREE: &str = "data";
-pub const NS_ENTRY: u8 = b'k';
-pub const NS_SUB: u8 = b's';
-pub const NS_PIN: u8 = b'p';
+pub use crate::keyspace::{NS_ENTRY, NS_PIN, NS_SUB};
 
 /// The index key of a user key's entry.
 #[inline]

@@ -28,6 +28,7 @@ pub mod capi;
 pub mod config;
 pub mod error;
 pub mod index;
+mod keyspace;
 pub mod memory;
 pub mod metrics;
 pub mod oplog;

@@ -32,7 +32,7 @@ use crate::index::Index;
 
 /// The reserved index key holding the nonce of the last clean close's
 /// snapshot (the `#` namespace: store metadata, never a user key's entry).
-pub const NONCE_KEY: &[u8] = b"#warm_restart_nonce";
+pub use crate::keyspace::NONCE_KEY;
 /// The snapshot's file name in the store directory.
 pub const FILE: &str = "warm-restart.snap";
 const TMP: &str = "warm-restart.snap.tmp";

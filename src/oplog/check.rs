@@ -14,9 +14,6 @@ pub struct LoadReport {
     pub elapsed: Duration,
 }
 
-/// `#log_layout`: the layout of the log's `L` and `o` keys. Absent: the
-/// first layout (`L | ts | op_id`, `o | op_id`), upgraded at open.
-pub(super) const LAYOUT_KEY: &[u8] = b"#log_layout";
 /// `L | ts | op_id | signer (32 bytes)`, `o | signer | op_id`.
 const LAYOUT: u8 = 2;
 
@@ -291,8 +288,6 @@ struct CheckedLog {
     ok: u64,
     corrupt: Vec<(String, String)>,
 }
-
-pub(super) const CHECKED_KEY: &[u8] = b"#oplog_checked";
 
 /// The trusted check of the entries that arrived after `rec.seq`, through
 /// `head`, added to the record's counts.

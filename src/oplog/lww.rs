@@ -7,20 +7,22 @@ pub(super) fn lww_key(full: &str, kind: ValueKind, op: &SignedOperation) -> Opti
     // member's `_id` (members with the same `_id` replace each other, so
     // they share one marker); 1 is the key marker (`marker_key`).
     let (sep, sub): (u8, Option<String>) = match kind {
-        ValueKind::String => (0, Some(String::new())),
-        ValueKind::Hash => (0, op.field.clone()),
+        ValueKind::String => (lww_tag::MEMBER, Some(String::new())),
+        ValueKind::Hash => (lww_tag::MEMBER, op.field.clone()),
         ValueKind::SortedSet => match zset::doc_id(&op.value) {
-            Some(id) => (2, Some(id)),
-            None => (0, Some(op.value.clone())),
+            Some(id) => (lww_tag::DOC_ID, Some(id)),
+            None => (lww_tag::MEMBER, Some(op.value.clone())),
         },
-        ValueKind::Geo => (0, Some(op.value.clone())),
+        ValueKind::Geo => (lww_tag::MEMBER, Some(op.value.clone())),
         ValueKind::TimeSeries => (
-            0,
+            lww_tag::MEMBER,
             Some(op.ts_timestamp.unwrap_or(op.timestamp as i64).to_string()),
         ),
         // Json is replayed in order instead (`replica::json_replay`); List,
         // Set and Stream commute.
-        ValueKind::Json | ValueKind::List | ValueKind::Set | ValueKind::Stream => (0, None),
+        ValueKind::Json | ValueKind::List | ValueKind::Set | ValueKind::Stream => {
+            (lww_tag::MEMBER, None)
+        }
     };
     let sub = sub?;
     let mut k = key_prefix(NS_LWW, full);
@@ -33,14 +35,14 @@ pub(super) fn lww_key(full: &str, kind: ValueKind, op: &SignedOperation) -> Opti
 /// the key, so `0x01` cannot collide).
 pub(crate) fn marker_key(full: &str) -> Vec<u8> {
     let mut k = key_prefix(NS_LWW, full);
-    k.push(1);
+    k.push(lww_tag::KEY);
     k
 }
 
 /// The type epoch's index key.
 pub(crate) fn epoch_key(full: &str) -> Vec<u8> {
     let mut k = key_prefix(NS_LWW, full);
-    k.push(3);
+    k.push(lww_tag::EPOCH);
     k
 }
 
@@ -53,7 +55,7 @@ pub(crate) fn epoch_key(full: &str) -> Vec<u8> {
 /// and may even leave the document's hash unchanged.
 pub(crate) fn key_count_key(full: &str) -> Vec<u8> {
     let mut k = key_prefix(NS_LWW, full);
-    k.push(4);
+    k.push(lww_tag::OP_COUNT);
     k
 }
 

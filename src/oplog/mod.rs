@@ -64,10 +64,7 @@ pub use scan::OpLogScan;
 #[allow(unused_imports)]
 use self::{apply::*, check::*, codec::*, lww::*};
 
-const NS_OPID: u8 = b'o';
-const NS_LOG: u8 = b'L';
-const NS_LWW: u8 = b'w';
-const LOG_COUNT_KEY: &[u8] = b"#oplog_count";
+use crate::keyspace::{lww_tag, CHECKED_KEY, LAYOUT_KEY, LOG_COUNT_KEY, NS_LOG, NS_LWW, NS_OPID};
 
 /// `ns | u32 len | key`: the prefix of a key's entries in a namespace.
 pub(crate) fn key_prefix(ns: u8, full: &str) -> Vec<u8> {

@@ -35,18 +35,9 @@ use crate::writer::Txn;
 
 use super::{be_u64, key_prefix, NS_LOG};
 
-/// `Q | seq (u64 BE)` → log key.
-pub(crate) const NS_SEQ: u8 = b'Q';
-/// `j | u32 len | key | ts | op_id` → () : the operations of a key.
-pub(crate) const NS_KEY_OPS: u8 = b'j';
-/// The last arrival number given out.
-pub(crate) const SEQ_KEY: &[u8] = b"#oplog_seq";
-/// 16 random bytes naming this store's log (watermarks are kept per id).
-pub(crate) const STORE_ID_KEY: &[u8] = b"#store_id";
-/// The iroh secret key of this store's sync endpoint (a stable node id).
-pub(crate) const ENDPOINT_KEY: &[u8] = b"#sync_endpoint_key";
-/// `#sync_wm | peer store id` → u64 BE: how far this store has pulled.
-pub(crate) const WATERMARK_PREFIX: &[u8] = b"#sync_wm|";
+pub(crate) use crate::keyspace::{
+    ENDPOINT_KEY, NS_KEY_OPS, NS_SEQ, SEQ_KEY, STORE_ID_KEY, WATERMARK_PREFIX,
+};
 
 pub(crate) fn seq_key(seq: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(9);

@@ -95,7 +95,7 @@ async fn pull_resume_and_forgeries() {
         let ix = a.index().unwrap();
         let mut forged = op(&kp, "evil", "x", ValueKind::String);
         forged.value = "tampered".into();
-        let mut lk = vec![b'L'];
+        let mut lk = vec![crate::keyspace::NS_LOG];
         lk.extend_from_slice(&forged.timestamp.to_be_bytes());
         lk.extend_from_slice(forged.op_id.as_bytes());
         ix.tree.insert(&lk, forged.to_json().as_bytes()).unwrap();
@@ -109,7 +109,7 @@ async fn pull_resume_and_forgeries() {
         let other = Keypair::generate();
         let mut not_owner = op(&kp, "evil2", "x", ValueKind::String);
         not_owner.sign(&other); // signed by a key that does not own the db
-        let mut lk = vec![b'L'];
+        let mut lk = vec![crate::keyspace::NS_LOG];
         lk.extend_from_slice(&not_owner.timestamp.to_be_bytes());
         lk.extend_from_slice(not_owner.op_id.as_bytes());
         ix.tree.insert(&lk, not_owner.to_json().as_bytes()).unwrap();

@@ -92,18 +92,8 @@ impl Meta {
     }
 }
 
-/// Sub-entry tags.
-pub(crate) mod tag {
-    pub const HASH: u8 = b'h';
-    pub const LIST: u8 = b'l';
-    pub const SET: u8 = b's';
-    pub const ZMEMBER: u8 = b'm';
-    pub const ZSCORE: u8 = b'z';
-    pub const ZID: u8 = b'i';
-    pub const STREAM: u8 = b'x';
-    pub const TS: u8 = b't';
-    pub const GEO: u8 = b'g';
-}
+/// Sub-entry tags (declared in `crate::keyspace`).
+pub(crate) use crate::keyspace::tag;
 
 /// Prefix of one tag's sub-entries in one version of a container.
 pub(crate) fn tag_prefix(key: &str, version: u64, tag: u8) -> Vec<u8> {
