@@ -1148,6 +1148,37 @@ impl TieredCache {
     }
 }
 
+/// A string value the writer just wrote, for the cache's write-through:
+/// `(hash, key, value)` of an inline, unexpired string entry under an
+/// index key of the entry namespace; `None` for anything else.
+pub(crate) fn written_string(
+    raw_key: &[u8],
+    entry: &[u8],
+    now_ms: u64,
+) -> Option<(u64, String, Cached)> {
+    let key = raw_key.strip_prefix(&[crate::keyspace::NS_ENTRY])?;
+    let key = std::str::from_utf8(key).ok()?;
+    let e = crate::value::Entry::decode(entry).ok()?;
+    if e.kind != crate::value::ValueKind::String
+        || matches!(e.expires_at_ms, Some(t) if t <= now_ms)
+    {
+        return None;
+    }
+    let crate::value::Payload::Inline(bytes) = e.payload else {
+        return None;
+    };
+    let s = crate::value::decode_string(bytes).ok()?;
+    Some((
+        key_hash(key),
+        key.to_owned(),
+        Cached {
+            value: CachedValue::String(s.into()),
+            expires_at_ms: e.expires_at_ms,
+            epoch: 0,
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,11 @@ pub mod capi;
 pub mod config;
 pub mod error;
 pub mod index;
+
+// Private: the wall clock, and the key space's bytes and reserved keys.
+mod clock;
 mod keyspace;
+
 pub mod memory;
 pub mod metrics;
 pub mod oplog;

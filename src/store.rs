@@ -12,7 +12,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::try_join_all;
@@ -266,12 +266,9 @@ enum Resolved {
     },
 }
 
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+/// Milliseconds since the Unix epoch (the clock of op timestamps), from
+/// `crate::clock`; public for the bindings.
+pub use crate::clock::now_ms;
 
 /// Keys resolved (cache misses and promotions) or written after which the
 /// memory trimmer runs without waiting for its interval: at 1 KiB values,
@@ -542,7 +539,7 @@ impl Store {
                     return;
                 }
                 if preload && refused < 64 {
-                    match written_string(&k, &v, now_ms()) {
+                    match crate::cache::written_string(&k, &v, now_ms()) {
                         Some((_, key, c)) if cache.preload(&key, generation, &c) => refused = 0,
                         _ => refused += 1,
                     }
@@ -1770,35 +1767,6 @@ fn cached_string(v: &CachedValue, expires_at_ms: Option<u64>) -> Option<Arc<str>
 /// The longest one `get_many` call reads misses on the caller's thread
 /// before it hands the rest to the reader pool.
 pub const MANY_INLINE_BUDGET: Duration = Duration::from_millis(2);
-
-/// A string value the writer just wrote, for the cache's write-through:
-/// `(hash, key, value)` of an inline, unexpired string entry under an
-/// index key of the entry namespace; `None` for anything else.
-pub(crate) fn written_string(
-    raw_key: &[u8],
-    entry: &[u8],
-    now_ms: u64,
-) -> Option<(u64, String, Cached)> {
-    let key = raw_key.strip_prefix(&[crate::index::NS_ENTRY])?;
-    let key = std::str::from_utf8(key).ok()?;
-    let e = Entry::decode(entry).ok()?;
-    if e.kind != ValueKind::String || matches!(e.expires_at_ms, Some(t) if t <= now_ms) {
-        return None;
-    }
-    let Payload::Inline(bytes) = e.payload else {
-        return None;
-    };
-    let s = decode_string(bytes).ok()?;
-    Some((
-        crate::cache::key_hash(key),
-        key.to_owned(),
-        Cached {
-            value: CachedValue::String(s.into()),
-            expires_at_ms: e.expires_at_ms,
-            epoch: 0,
-        },
-    ))
-}
 
 /// Index lookup and decode, on the reader pool or an inline reader.
 fn resolve(index: &Index, key: &str) -> Result<Resolved> {

@@ -560,7 +560,7 @@ fn run_op(txn: &mut Txn<'_>, op: WriteOp) -> Result<Reply> {
 
 fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
     let t0 = Instant::now();
-    let now_ms = crate::store::now_ms();
+    let now_ms = crate::clock::now_ms();
     let mut pending_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
     let mut touched: Vec<u64> = Vec::new();
     let mut acks = Vec::with_capacity(group.len());
@@ -631,7 +631,7 @@ fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
     let through: Vec<_> = if ctx.cache.writes_through() {
         pending_writes
             .iter()
-            .filter_map(|(k, v)| crate::store::written_string(k, v.as_deref()?, now_ms))
+            .filter_map(|(k, v)| crate::cache::written_string(k, v.as_deref()?, now_ms))
             .collect()
     } else {
         Vec::new()

@@ -37,9 +37,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_ms;
 use crate::config::LogCheck;
 use crate::error::{Error, Result};
-use crate::store::{now_ms, Store};
+use crate::store::Store;
 use crate::types::geo::check_coords;
 use crate::types::{geo, hash, list, set, stream, timeseries, zset};
 use crate::value::{Entry, SigMeta, ValueKind};

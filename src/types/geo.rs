@@ -2,7 +2,7 @@
 //! are haversine on a sphere of radius 6 371 km, as the Cyberfly node
 //! computes them.
 
-use super::hash::int;
+use super::int;
 use super::{f64_from_le, load_or_new, range, read_meta, save, sub_key, tag, utf8};
 use crate::error::{Error, Result};
 use crate::store::Store;

@@ -1,7 +1,7 @@
 //! Hash: field → text. `hset`, `hget`, `hgetall`, `hdel`, `hlen`, `filter_hash`.
 
-use super::{load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
-use crate::error::{Error, Result};
+use super::{int, load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
+use crate::error::Result;
 use crate::store::Store;
 use crate::value::ValueKind;
 use crate::writer::{Reply, Txn};
@@ -139,13 +139,4 @@ pub(crate) fn txn_hset(txn: &mut Txn<'_>, k: &str, fields: Vec<(String, String)>
     }
     save(txn, k, entry, &meta);
     Ok(added)
-}
-
-pub(crate) fn int(r: Reply) -> Result<i64> {
-    match r {
-        Reply::Int(n) => Ok(n),
-        other => Err(Error::internal(format!(
-            "expected an integer reply, got {other:?}"
-        ))),
-    }
 }

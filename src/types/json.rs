@@ -148,7 +148,7 @@ impl Store {
                 let Some(e) = ix.get_entry(k.as_bytes())? else {
                     return Ok(None);
                 };
-                if matches!(e.expires_at_ms, Some(t) if t <= crate::store::now_ms()) {
+                if matches!(e.expires_at_ms, Some(t) if t <= crate::clock::now_ms()) {
                     return Ok(None);
                 }
                 if e.kind != ValueKind::Json {

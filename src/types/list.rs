@@ -9,7 +9,7 @@
 //! `docs/ARCHITECTURE.md`). The band holds `size - (tail - head)` items;
 //! ranks past the indexed items are found by scanning the band.
 
-use super::hash::int;
+use super::int;
 use super::{
     enc_i64, load_or_new, range, rank_range, read_meta, save, sub_key, tag, utf8, Meta, SubScan,
 };

@@ -32,7 +32,7 @@ pub use scan::{GetAll, SubScan, TypedValue};
 use crate::error::{Error, Result};
 use crate::index::{entry_key, sub_prefix, Index};
 use crate::value::{Entry, Payload, ValueKind};
-use crate::writer::Txn;
+use crate::writer::{Reply, Txn};
 
 /// Container metadata, the inline payload of a container's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +89,16 @@ impl Meta {
             last_ms: u(4),
             last_seq: u(5),
         })
+    }
+}
+
+/// A writer reply that must be an integer (a count, a length).
+pub(crate) fn int(r: Reply) -> Result<i64> {
+    match r {
+        Reply::Int(n) => Ok(n),
+        other => Err(Error::internal(format!(
+            "expected an integer reply, got {other:?}"
+        ))),
     }
 }
 
@@ -236,7 +246,7 @@ pub(crate) fn read_meta(ix: &Index, key: &str, kind: ValueKind) -> Result<Option
         return Ok(None);
     };
     let e = Entry::decode(&raw)?;
-    if matches!(e.expires_at_ms, Some(t) if t <= crate::store::now_ms()) {
+    if matches!(e.expires_at_ms, Some(t) if t <= crate::clock::now_ms()) {
         return Ok(None);
     }
     if e.kind != kind {

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use super::{range, read_meta, stream, timeseries, utf8, zset, Meta};
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
-use crate::store::{now_ms, Store};
+use crate::store::Store;
 use crate::value::{decode_string, Entry, Payload, SigMeta, ValueKind};
 
 /// Decodes one sub-entry (suffix, value) and applies the predicate.

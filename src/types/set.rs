@@ -1,6 +1,6 @@
 //! Set: unique texts, one sub-entry per member (ordered bytewise).
 
-use super::hash::int;
+use super::int;
 use super::{load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
 use crate::error::Result;
 use crate::store::Store;

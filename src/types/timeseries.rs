@@ -1,7 +1,7 @@
 //! TimeSeries: ms timestamp → f64, one sub-entry per point keyed by the
 //! order-preserving timestamp, so time ranges are scans.
 
-use super::hash::int;
+use super::int;
 use super::{
     dec_i64, enc_i64, f64_from_le, f64_le, finite, load_or_new, range, read_meta, save, sub_key,
     tag, SubScan,

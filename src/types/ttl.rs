@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::index::{entry_key, parse_sub_key, NS_ENTRY, NS_SUB};
-use crate::store::{now_ms, Store};
+use crate::store::Store;
 use crate::value::{Entry, EntryHeader, Payload, SigMeta, ValueKind};
 use crate::writer::{header_expiry, Reply, WriteOp};
 

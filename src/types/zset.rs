@@ -4,7 +4,7 @@
 //! `i|_id → member`, so that adding a new version of a document replaces the
 //! old one (the node's de-duplication).
 
-use super::hash::int;
+use super::int;
 use super::{
     dec_f64, enc_f64, f64_from_le, f64_le, finite, load, load_or_new, prefix_end, range,
     rank_range, read_meta, save, sub_key, tag, utf8, Meta, SubScan,
