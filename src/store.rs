@@ -266,7 +266,9 @@ enum Resolved {
     },
 }
 
-pub(crate) fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch (the clock of op timestamps); public for
+/// the bindings (bindings/python).
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -636,8 +638,10 @@ impl Store {
         self.inner.closed.load(Ordering::Acquire)
     }
 
+    /// `Err(Error::Closed)` once the store is closed; public for the bindings
+    /// (bindings/c).
     #[inline]
-    pub(crate) fn check_open(&self) -> Result<()> {
+    pub fn check_open(&self) -> Result<()> {
         if self.inner.closed.load(Ordering::Acquire) {
             Err(Error::Closed)
         } else {
