@@ -12,6 +12,12 @@
 
 use std::time::Instant;
 
+/// With the feature `mimalloc`, the global allocator of the Python wheel
+/// (bindings/python sets the same one).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use cyberfly_store::{Config, Durability, Store};
 
 fn status_field(name: &str) -> u64 {

@@ -15,16 +15,8 @@
 //! # Ok(()) }
 //! ```
 
-/// With the `mimalloc` feature every Rust allocation of the library (and of a
-/// Rust program linking it) goes through mimalloc: see docs/ARCHITECTURE.md.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod blobs;
 pub mod cache;
-#[cfg(feature = "capi")]
-pub mod capi;
 pub mod config;
 pub mod error;
 pub mod index;
@@ -44,10 +36,6 @@ pub mod types;
 pub mod value;
 pub mod verify;
 pub mod writer;
-
-/// The Python module `cyberfly_store._native` (feature `python`, built by maturin).
-#[cfg(feature = "python")]
-pub mod python;
 
 pub use config::{Config, ConfigBuilder, Durability, LogCheck, ThroughputMode};
 pub use error::{Error, ErrorCode, Result};

@@ -633,8 +633,10 @@ impl Store {
         self.inner.closed.load(Ordering::Acquire)
     }
 
+    /// `Err(Error::Closed)` once the store is closed; public for the bindings
+    /// (bindings/c).
     #[inline]
-    pub(crate) fn check_open(&self) -> Result<()> {
+    pub fn check_open(&self) -> Result<()> {
         if self.inner.closed.load(Ordering::Acquire) {
             Err(Error::Closed)
         } else {

@@ -3,7 +3,7 @@
 #![no_main]
 use std::ptr;
 
-use cyberfly_store::capi::*;
+use cyberfly_store_capi::*;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

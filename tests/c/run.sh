@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The C and C++ tests of the C ABI (issue 6):
-#   1. build the C library: cargo build --features capi (no Python involved);
+#   1. build the C library: cargo build -p cyberfly_store_c (bindings/c/lib,
+#      libcyberfly_store.{so,a} in target/debug; no Python involved);
 #   2. the header compiles cleanly as C99 (-Wall -Wextra -Werror -pedantic)
 #      and as C++17;
 #   3. every tests/c/*.c (gcc, C99) and tests/cpp/*.cpp (g++, C++17) is linked
@@ -28,19 +29,18 @@ fi
 
 work="$root/target/ctest"
 rm -rf "$work"
-mkdir -p "$work/lib" "$work/bin" "$work/tmp"
+mkdir -p "$work/bin" "$work/tmp"
 export TMPDIR="$work/tmp"
 
-# Build, then take a private copy of the artifacts at once: another cargo
-# build of the crate without the feature writes the same file names.
-build_lib() {
-  echo "-- cargo build --features capi"
-  cargo build --locked --features capi --lib 2>&1 | grep -v '^\s*\(Compiling\|Blocking\)' || true
-  cp target/debug/libcyberfly_store.so target/debug/libcyberfly_store.a "$work/lib/"
-  nm -D --defined-only "$work/lib/libcyberfly_store.so" | grep -q ' cfs_store_open$'
-}
-build_lib || build_lib || { echo "the capi build does not export cfs_store_open"; exit 1; }
-if nm -D "$work/lib/libcyberfly_store.so" | grep -q ' U Py'; then
+# The libraries are linked where cargo writes them: no other crate of the
+# workspace writes these file names (the Python module is
+# libcyberfly_store_native.so).
+lib="${CARGO_TARGET_DIR:-$root/target}/debug"
+echo "-- cargo build -p cyberfly_store_c"
+cargo build --locked -p cyberfly_store_c 2>&1 | grep -v '^\s*\(Compiling\|Blocking\)' || true
+nm -D --defined-only "$lib/libcyberfly_store.so" | grep -q ' cfs_store_open$' ||
+  { echo "the C library does not export cfs_store_open"; exit 1; }
+if nm -D "$lib/libcyberfly_store.so" | grep -q ' U Py'; then
   echo "the C library needs libpython (Py* symbols undefined)"
   exit 1
 fi
@@ -51,10 +51,10 @@ fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
 
 cflags=(-std=c99 -Wall -Wextra -Werror -pedantic -I"$root/include" -I"$root/tests/c" -g)
 cxxflags=(-std=c++17 -Wall -Wextra -Werror -pedantic -I"$root/include" -I"$root/tests/cpp" -g)
-shared=(-L"$work/lib" -Wl,-rpath,"$work/lib" -lcyberfly_store -lpthread -lm)
+shared=(-L"$lib" -Wl,-rpath,"$lib" -lcyberfly_store -lpthread -lm)
 # The libraries rustc asks for with a static Rust library on Linux (as
 # `--print native-static-libs` lists them; also in the pkg-config file).
-static=("$work/lib/libcyberfly_store.a" -Wl,--gc-sections -Wl,-S -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
+static=("$lib/libcyberfly_store.a" -Wl,--gc-sections -Wl,-S -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
 
 echo "-- header"
 printf '#include "cyberfly_store.h"\nint main(void) { return cfs_version() == 0; }\n' >"$work/h.c"
@@ -117,7 +117,7 @@ if [ "${CFS_C_TESTS_NO_VALGRIND:-0}" != 1 ]; then
 fi
 
 echo "-- examples/c/quickstart.c through pkg-config"
-scripts/c-pkgconfig "$work/pkgconfig" "$root" "$root/include" "$work/lib" >/dev/null
+scripts/c-pkgconfig "$work/pkgconfig" "$root" "$root/include" "$lib" >/dev/null
 # shellcheck disable=SC2046
 if gcc -std=c99 -Wall -Wextra -Werror -pedantic examples/c/quickstart.c -o "$work/bin/quickstart" \
     $(PKG_CONFIG_PATH="$work/pkgconfig" pkg-config --cflags --libs cyberfly_store) &&

@@ -4,7 +4,7 @@ use std::any::Any;
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::error::{Error, ErrorCode};
+use cyberfly_store::error::{Error, ErrorCode};
 
 /// The result of every fallible call. 0 is success; 1..=99 are the core's
 /// stable error codes (shared with the Python module); 100 and up can only

@@ -14,8 +14,8 @@ use super::{
     cfs_stream_entry_list, cfs_string, cfs_ts_point, cfs_ts_point_list, opt_text, text, text_pairs,
     texts, OptOut, Out,
 };
-use crate::types::geo::{GeoUnit, RadiusOpts};
-use crate::value::ValueKind;
+use cyberfly_store::types::geo::{GeoUnit, RadiusOpts};
+use cyberfly_store::value::ValueKind;
 
 /// The type of a stored value (`cfs_store_key_type`).
 #[repr(u32)]
@@ -116,7 +116,7 @@ fn scored_list(v: Vec<(String, f64)>) -> *mut cfs_scored_list {
     })
 }
 
-fn geo_matches(v: Vec<crate::GeoMatch>) -> *mut cfs_geo_match_list {
+fn geo_matches(v: Vec<cyberfly_store::GeoMatch>) -> *mut cfs_geo_match_list {
     boxed(cfs_geo_match_list {
         items: v
             .into_iter()
@@ -125,7 +125,7 @@ fn geo_matches(v: Vec<crate::GeoMatch>) -> *mut cfs_geo_match_list {
     })
 }
 
-fn stream_entries(v: Vec<crate::StreamEntry>) -> *mut cfs_stream_entry_list {
+fn stream_entries(v: Vec<cyberfly_store::StreamEntry>) -> *mut cfs_stream_entry_list {
     boxed(cfs_stream_entry_list {
         items: v
             .into_iter()

@@ -1,4 +1,4 @@
-//! `crate::oplog` for Python: `SignedOperation`, `Outcome`, and the
+//! `cyberfly_store::oplog` for Python: `SignedOperation`, `Outcome`, and the
 //! `apply` / `apply_many` / `ops_since` methods of `Store`.
 
 use pyo3::exceptions::PyTypeError;
@@ -11,8 +11,10 @@ use super::scan::{Cursor, Pager};
 use super::spawn;
 use super::store::{pairs, PyStore, Text};
 use super::verify::{key_bytes, PyKeypair};
-use crate::oplog::{new_op_id, parse_store_type, store_type_name, Outcome, SignedOperation};
-use crate::store::now_ms;
+use cyberfly_store::oplog::{
+    new_op_id, parse_store_type, store_type_name, Outcome, SignedOperation,
+};
+use cyberfly_store::store::now_ms;
 
 /// A signed write with the Cyberfly node's fields. Build it with keywords,
 /// then `.sign(keypair)` fills `public_key` and `signature` over the
@@ -107,7 +109,7 @@ impl PySignedOperation {
         py.detach(
             move || match (hex::decode(&op.public_key), hex::decode(&op.signature)) {
                 (Ok(pk), Ok(sig)) => {
-                    crate::verify::verify_uncached(&pk, &op.canonical_message(), &sig)
+                    cyberfly_store::verify::verify_uncached(&pk, &op.canonical_message(), &sig)
                 }
                 _ => false,
             },

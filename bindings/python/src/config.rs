@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 use super::error::{invalid_config, IntoPyResult};
-use crate::config::{Config, Durability, LogCheck, ThroughputMode};
+use cyberfly_store::config::{Config, Durability, LogCheck, ThroughputMode};
 
 /// The keywords `open` accepts, in the order of [`Config`].
 pub const KEYWORDS: &[&str] = &[

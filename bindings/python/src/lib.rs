@@ -2,10 +2,10 @@
 //! `python` feature. Thin: argument conversion, error mapping and the bridge
 //! from the core's futures to asyncio; every rule lives in the core.
 //!
-//! Files mirror the core: [`store`] wraps `crate::store` (strings, blobs,
-//! lifecycle, metrics), [`types`] the container types of `crate::types`,
-//! [`scan`] the paged scans, [`config`] `crate::config`, [`error`] maps
-//! `crate::error` (all of it, in one place), [`verify`] and [`oplog`] the
+//! Files mirror the core: [`store`] wraps `cyberfly_store::store` (strings, blobs,
+//! lifecycle, metrics), [`types`] the container types of `cyberfly_store::types`,
+//! [`scan`] the paged scans, [`config`] `cyberfly_store::config`, [`error`] maps
+//! `cyberfly_store::error` (all of it, in one place), [`verify`] and [`oplog`] the
 //! signed operations, [`convert`] the value shapes.
 //!
 //! Async: the core's futures run on the tokio runtime of
@@ -16,6 +16,11 @@
 //! known (a cache hit) does not go there: it returns a [`Ready`], an
 //! awaitable that is already complete (no thread hop, no event-loop round
 //! trip).
+
+/// Every Rust allocation of the module goes through mimalloc (docs/ARCHITECTURE.md,
+/// "Memory"): the core never sets a global allocator; this extension does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -204,7 +209,7 @@ where
 
 /// A completion callback of the core (`Store::set_then` and the like),
 /// as handed to [`submit_then`].
-pub type Done<T> = Box<dyn FnOnce(crate::Result<T>) + Send>;
+pub type Done<T> = Box<dyn FnOnce(cyberfly_store::Result<T>) + Send>;
 
 /// Hand a write to the core with a completion callback (`Store::set_then`
 /// and the like) and return an asyncio Future of the running loop that the
@@ -217,7 +222,7 @@ pub type Done<T> = Box<dyn FnOnce(crate::Result<T>) + Send>;
 pub fn submit_then<'py, T, S>(py: Python<'py>, submit: S) -> PyResult<Bound<'py, PyAny>>
 where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
-    S: FnOnce(Done<T>) -> crate::Result<()>,
+    S: FnOnce(Done<T>) -> cyberfly_store::Result<()>,
 {
     let lp = pyo3_async_runtimes::get_running_loop(py)?;
     let py_fut = lp.call_method0(pyo3::intern!(py, "create_future"))?;
@@ -240,7 +245,7 @@ where
 /// An asyncio Future of the running loop already failed with `e`: an
 /// error the core reports at the call raises at `await`, as for a write
 /// handed to [`submit_then`].
-pub fn failed(py: Python<'_>, e: crate::Error) -> PyResult<Bound<'_, PyAny>> {
+pub fn failed(py: Python<'_>, e: cyberfly_store::Error) -> PyResult<Bound<'_, PyAny>> {
     let lp = pyo3_async_runtimes::get_running_loop(py)?;
     let fut = lp.call_method0(pyo3::intern!(py, "create_future"))?;
     fut.call_method1(
@@ -253,7 +258,7 @@ pub fn failed(py: Python<'_>, e: crate::Error) -> PyResult<Bound<'_, PyAny>> {
 /// [`spawn_py`] for a core future: its error is mapped in `error.rs`.
 pub fn spawn<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
-    F: Future<Output = crate::Result<T>> + Send + 'static,
+    F: Future<Output = cyberfly_store::Result<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     spawn_py(py, async move { fut.await.map_err(to_pyerr) })
@@ -261,7 +266,7 @@ where
 
 /// `()` results are `None` in Python (pyo3 converts `()` to an empty tuple).
 #[inline]
-pub fn none(r: crate::Result<()>) -> crate::Result<Option<bool>> {
+pub fn none(r: cyberfly_store::Result<()>) -> cyberfly_store::Result<Option<bool>> {
     r.map(|()| None)
 }
 
@@ -289,7 +294,7 @@ fn _shutdown(py: Python<'_>) {
 /// every key is cached).
 pub fn ready_or_spawn<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
-    F: Future<Output = crate::Result<T>> + Send + 'static,
+    F: Future<Output = cyberfly_store::Result<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     let mut fut: Pin<Box<F>> = Box::pin(fut);

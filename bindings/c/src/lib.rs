@@ -27,7 +27,7 @@
 //!   `CFS_RESULT_PANIC`.
 //!
 //! These functions are `extern "C"` for C callers; Rust code should use the
-//! safe [`crate::Store`] API instead (hence the clippy allowance below: the
+//! safe [`cyberfly_store::Store`] API instead (hence the clippy allowance below: the
 //! pointer contract is the C caller's).
 
 #![allow(non_camel_case_types)]
@@ -46,7 +46,7 @@ pub mod types;
 use std::ffi::c_char;
 use std::future::Future;
 
-use crate::store::Store;
+use cyberfly_store::store::Store;
 
 pub use buffers::*;
 pub use config::*;
@@ -233,7 +233,7 @@ impl<T> OptOut<T> {
 /// blocking there could stall the library's own workers.
 pub(crate) fn block<T>(
     store: &Store,
-    fut: impl Future<Output = crate::Result<T>>,
+    fut: impl Future<Output = cyberfly_store::Result<T>>,
 ) -> Result<T, Fail> {
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(Fail::new(

@@ -1,4 +1,4 @@
-//! `Store`: the façade of `crate::store` for Python — opening and closing,
+//! `Store`: the façade of `cyberfly_store::store` for Python — opening and closing,
 //! strings, blobs, scans, stats and metrics. The container types are in
 //! `types.rs` (a second `#[pymethods]` block on the same class).
 
@@ -13,7 +13,7 @@ use super::convert::{OptStr, OptStrs};
 use super::error::{invalid, IntoPyResult};
 use super::scan::{Cursor, Pager};
 use super::{config, none, ready_or_spawn, spawn, Ready};
-use crate::store::{ContentHash, GetMany, Miss, Store};
+use cyberfly_store::store::{ContentHash, GetMany, Miss, Store};
 
 /// An open store. Create it with `await cyberfly_store.open(path, **config)`.
 ///
@@ -35,7 +35,7 @@ impl PyStore {
     /// For the synchronous accessors: StoreClosed once closed.
     fn open_store(&self) -> PyResult<Store> {
         if self.store.is_closed() {
-            return Err(super::error::to_pyerr(crate::Error::Closed));
+            return Err(super::error::to_pyerr(cyberfly_store::Error::Closed));
         }
         Ok(self.store.clone())
     }
@@ -271,7 +271,7 @@ impl PyStore {
         }
         // No tokio task per write: the writer acknowledges by callback.
         super::submit_then(py, |done: super::Done<Option<bool>>| {
-            let done = move |r: crate::Result<()>| done(none(r));
+            let done = move |r: cyberfly_store::Result<()>| done(none(r));
             match ex {
                 None => s.set_then(&key, value, done),
                 Some(secs) => s.set_ex_then(&key, value, secs, done),

@@ -1,4 +1,4 @@
-//! `crate::sync` for Python: `Store.serve`, `Store.sync_from`,
+//! `cyberfly_store::sync` for Python: `Store.serve`, `Store.sync_from`,
 //! `Store.sync_continuous`, and the `SyncServer` and `SyncHandle` objects.
 //!
 //! A report is a dict: the counters of `SyncReport` and its durations in
@@ -16,7 +16,9 @@ use pyo3::types::PyDict;
 use super::error::{invalid, to_pyerr};
 use super::store::PyStore;
 use super::{none, runtime, spawn, Ready, ENTERING, EXITING};
-use crate::sync::{ProgressFn, ServeAccess, SyncConfig, SyncHandle, SyncReport, SyncServer};
+use cyberfly_store::sync::{
+    ProgressFn, ServeAccess, SyncConfig, SyncHandle, SyncReport, SyncServer,
+};
 
 /// A report as a Python dict.
 pub(crate) struct PyReport(SyncReport);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::error::{guard, guard_code, Fail};
 use super::{cfs_error, cfs_result, Out};
-use crate::config::{Config, Durability, LogCheck, ThroughputMode};
+use cyberfly_store::config::{Config, Durability, LogCheck, ThroughputMode};
 
 /// Store options; start from the defaults with `cfs_config_new`, change
 /// fields with the setters, pass to `cfs_store_open`, free with

@@ -1,4 +1,4 @@
-//! Replication (`crate::sync`) for C: serve a store, pull from a peer once
+//! Replication (`cyberfly_store::sync`) for C: serve a store, pull from a peer once
 //! or continuously.
 
 use std::ffi::{c_char, c_void};
@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use super::error::{cfs_error, cfs_result, guard, Fail};
 use super::store::{cfs_store, store_ref, UserData};
 use super::{block, cfs_string, opt_text, text, Out};
-use crate::store::Store;
-use crate::sync::{ProgressFn, SyncConfig, SyncHandle, SyncReport, SyncServer};
+use cyberfly_store::store::Store;
+use cyberfly_store::sync::{ProgressFn, SyncConfig, SyncHandle, SyncReport, SyncServer};
 
 /// What a sync did (totals so far for a continuous sync). Durations in
 /// microseconds; `transfer`, `verify` and `apply` overlap, so they add up
@@ -389,12 +389,12 @@ mod tests {
     fn serve_sync_and_follow_from_c() {
         let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (ca, cb) = (open(da.path()), open(db.path()));
-        let kp = crate::verify::Keypair::generate();
-        let mut op = crate::oplog::SignedOperation::new(
+        let kp = cyberfly_store::verify::Keypair::generate();
+        let mut op = cyberfly_store::oplog::SignedOperation::new(
             format!("c-{}", kp.public_key_hex()),
             "k",
             "v",
-            crate::ValueKind::String,
+            cyberfly_store::ValueKind::String,
         );
         op.sign(&kp);
         let a = unsafe { &(*ca).store };

@@ -14,8 +14,8 @@ use super::{
     array, block, bytes, cfs_bytes, cfs_config, cfs_error, cfs_result, cfs_str, cfs_str_list,
     cfs_str_pair, cfs_str_pair_list, cfs_string, text, text_pairs, texts, OptOut, Out,
 };
-use crate::config::Config;
-use crate::store::{ContentHash, GetMany, Miss, Store};
+use cyberfly_store::config::Config;
+use cyberfly_store::store::{ContentHash, GetMany, Miss, Store};
 
 /// An open store. Every call on it blocks the calling thread until done and
 /// is safe from many threads at once; free it with `cfs_store_free` once no
@@ -78,7 +78,7 @@ impl cfs_store {
                     job();
                 }
             })
-            .map_err(|e| Fail::from(crate::Error::Io(e)))?;
+            .map_err(|e| Fail::from(cyberfly_store::Error::Io(e)))?;
         *g = Some(Dispatcher {
             tx: tx.clone(),
             thread,
@@ -109,7 +109,7 @@ impl cfs_store {
 pub(crate) fn spawn_completion<T, F, D>(s: &cfs_store, work: F, done: D) -> Result<(), Fail>
 where
     T: Send + 'static,
-    F: Future<Output = crate::Result<T>> + Send + 'static,
+    F: Future<Output = cyberfly_store::Result<T>> + Send + 'static,
     D: FnOnce(Result<T, Fail>) + Send + 'static,
 {
     let tx = s.completion_sender()?;
@@ -482,7 +482,7 @@ pub struct cfs_scan {
 }
 
 struct ScanState {
-    scan: crate::Scan,
+    scan: cyberfly_store::Scan,
     page: VecDeque<(Owned, Owned)>,
     current: Option<(Owned, Owned)>,
 }

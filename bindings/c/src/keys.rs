@@ -1,4 +1,4 @@
-//! ed25519 key pairs, signing and verification (`crate::verify`).
+//! ed25519 key pairs, signing and verification (`cyberfly_store::verify`).
 
 use std::ffi::{c_char, c_void};
 
@@ -6,7 +6,7 @@ use super::buffers::boxed;
 use super::error::{guard, guard_code, Fail};
 use super::store::{spawn_completion, store_ref, UserData};
 use super::{array, bytes, cfs_error, cfs_result, cfs_store, text, Out};
-use crate::verify::{self, Keypair, VerifyItem};
+use cyberfly_store::verify::{self, Keypair, VerifyItem};
 
 /// An ed25519 key pair; free with `cfs_keypair_free`.
 pub struct cfs_keypair {

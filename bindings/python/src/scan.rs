@@ -1,5 +1,5 @@
-//! Paged reads as async iterators: `scan` (`crate::store::Scan`), the
-//! filters (`crate::types::SubScan`) and `get_all` (`crate::types::GetAll`).
+//! Paged reads as async iterators: `scan` (`cyberfly_store::store::Scan`), the
+//! filters (`cyberfly_store::types::SubScan`) and `get_all` (`cyberfly_store::types::GetAll`).
 //!
 //! A [`Cursor`] fetches one page per trip to the runtime and hands out its
 //! items from a buffer: `__anext__` on a buffered item returns an already
@@ -15,9 +15,9 @@ use pyo3::prelude::*;
 use super::convert::{Row, Rows};
 use super::error::to_pyerr;
 use super::{spawn_py, Ready};
-use crate::store::Scan;
-use crate::types::stream::StreamEntry;
-use crate::types::{GetAll, SubScan};
+use cyberfly_store::store::Scan;
+use cyberfly_store::types::stream::StreamEntry;
+use cyberfly_store::types::{GetAll, SubScan};
 
 /// The core's paged scans, each yielding [`Row`]s.
 pub enum Pager {
@@ -28,11 +28,11 @@ pub enum Pager {
     Entry(SubScan<StreamEntry>),
     Point(SubScan<(i64, f64)>),
     All(GetAll),
-    Ops(crate::oplog::OpLogScan),
+    Ops(cyberfly_store::oplog::OpLogScan),
 }
 
 impl Pager {
-    async fn next_page(&mut self) -> crate::Result<Option<Vec<Row>>> {
+    async fn next_page(&mut self) -> cyberfly_store::Result<Option<Vec<Row>>> {
         fn map<T>(p: Option<Vec<T>>, f: impl FnMut(T) -> Row) -> Option<Vec<Row>> {
             p.map(|v| v.into_iter().map(f).collect())
         }

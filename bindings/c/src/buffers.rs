@@ -171,7 +171,7 @@ pub struct cfs_geo_match {
 
 /// A list of radius matches; free with `cfs_geo_match_list_free`.
 pub struct cfs_geo_match_list {
-    pub(crate) items: Vec<(Owned, crate::GeoMatch)>,
+    pub(crate) items: Vec<(Owned, cyberfly_store::GeoMatch)>,
 }
 
 /// A list of stream entries, each an id and (field, value) pairs; free with

@@ -1,4 +1,4 @@
-//! Signed operations (`crate::oplog`): build, sign, serialise, apply one or
+//! Signed operations (`cyberfly_store::oplog`): build, sign, serialise, apply one or
 //! many with per-operation outcomes, and read the operation log.
 
 use std::ffi::{c_char, c_void};
@@ -11,10 +11,10 @@ use super::store::{spawn_completion, store_ref, UserData};
 use super::{
     array, block, cfs_bytes, cfs_error, cfs_result, cfs_store, cfs_str, cfs_string, text, Out,
 };
-use crate::oplog::{Outcome, SignedOperation};
-use crate::store::Store;
-use crate::value::ValueKind;
-use crate::verify::decode_hex;
+use cyberfly_store::oplog::{Outcome, SignedOperation};
+use cyberfly_store::store::Store;
+use cyberfly_store::value::ValueKind;
+use cyberfly_store::verify::decode_hex;
 
 /// A signed operation (the Cyberfly node's fields); free with
 /// `cfs_signed_op_free`.
@@ -552,7 +552,7 @@ pub extern "C" fn cfs_store_log_len(
 pub struct cfs_op_scan {
     store: Store,
     state: Mutex<(
-        crate::oplog::OpLogScan,
+        cyberfly_store::oplog::OpLogScan,
         std::collections::VecDeque<SignedOperation>,
     )>,
 }

@@ -1,4 +1,4 @@
-//! The container types of `crate::types` on `Store`, with redis-py's names,
+//! The container types of `cyberfly_store::types` on `Store`, with redis-py's names,
 //! arguments and result shapes where redis-py has the operation: hash, list,
 //! set, sorted set, JSON, stream, time series, geo; TTLs; the node's filters
 //! and `get_all`.
@@ -12,8 +12,8 @@ use super::error::{invalid, IntoPyResult};
 use super::scan::{Cursor, Pager};
 use super::spawn;
 use super::store::{args, text, PyStore, Text};
-use crate::types::geo::{GeoMatch, GeoUnit, RadiusOpts};
-use crate::value::ValueKind;
+use cyberfly_store::types::geo::{GeoMatch, GeoUnit, RadiusOpts};
+use cyberfly_store::value::ValueKind;
 
 /// A radius query's matches in redis-py's shape: member names alone, or
 /// `[member, distance?, (longitude, latitude)?]` lists when asked for.

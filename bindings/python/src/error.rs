@@ -9,7 +9,7 @@
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-use crate::error::{Error, ErrorCode};
+use cyberfly_store::error::{Error, ErrorCode};
 
 pyo3::create_exception!(
     cyberfly_store,
@@ -155,7 +155,7 @@ pub trait IntoPyResult<T> {
     fn py_err(self) -> PyResult<T>;
 }
 
-impl<T> IntoPyResult<T> for crate::Result<T> {
+impl<T> IntoPyResult<T> for cyberfly_store::Result<T> {
     #[inline]
     fn py_err(self) -> PyResult<T> {
         self.map_err(to_pyerr)

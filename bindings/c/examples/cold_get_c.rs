@@ -5,13 +5,13 @@
 //! target: the C call within 2x of raw sled.
 //!
 //! ```sh
-//! cargo run --release --features capi --example cold_get_c -- 100000 5
+//! cargo run --release -p cyberfly_store_capi --example cold_get_c -- 100000 5
 //! ```
 
 use std::time::Instant;
 
-use cyberfly_store::capi::*;
 use cyberfly_store::{Config, Store};
+use cyberfly_store_capi::*;
 
 fn main() -> cyberfly_store::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -1,4 +1,4 @@
-//! `crate::verify` for Python: `Keypair`, and the module-level `verify` and
+//! `cyberfly_store::verify` for Python: `Keypair`, and the module-level `verify` and
 //! `verify_many`. Public keys and signatures are accepted as bytes or hex
 //! strings, messages as bytes.
 
@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyString, PyTuple};
 use super::convert::hex;
 use super::error::{invalid, IntoPyResult};
 use super::spawn;
-use crate::verify::{decode_hex, Keypair, Verifier, VerifyItem};
+use cyberfly_store::verify::{decode_hex, Keypair, Verifier, VerifyItem};
 
 /// The verifier behind the module-level functions (its verdict cache is
 /// keyed by public key, message and signature together).

@@ -1,14 +1,19 @@
-//! The committed C header (include/cyberfly_store.h) is what cbindgen
-//! generates from src/capi/ with cbindgen.toml: regenerate it and fail on any
-//! difference. After changing src/capi/, rewrite it with
-//! `CFS_BLESS_HEADER=1 cargo test --test c_header`.
-//!
-//! cbindgen reads the source, so this runs without the `capi` feature.
+//! The committed C header (include/cyberfly_store.h, at the top of the
+//! workspace) is what cbindgen generates from bindings/c/src/ with
+//! bindings/c/cbindgen.toml: regenerate it and fail on any difference. After
+//! changing bindings/c/src/, rewrite it with
+//! `CFS_BLESS_HEADER=1 cargo test -p cyberfly_store_c --test c_header`.
 
 use std::path::{Path, PathBuf};
 
+/// This crate's directory (bindings/c).
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The workspace's top level, where include/ is.
+fn top() -> PathBuf {
+    root().join("../..")
 }
 
 fn generate() -> Vec<u8> {
@@ -16,7 +21,7 @@ fn generate() -> Vec<u8> {
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
     let bindings = cbindgen::Builder::new()
         .with_config(config)
-        .with_src(root.join("src/capi/mod.rs"))
+        .with_src(root.join("src/lib.rs"))
         .generate()
         .expect("cbindgen generates the header");
     let mut out = Vec::new();
@@ -25,7 +30,7 @@ fn generate() -> Vec<u8> {
 }
 
 fn header_path() -> PathBuf {
-    root().join("include/cyberfly_store.h")
+    top().join("include/cyberfly_store.h")
 }
 
 #[test]
@@ -41,9 +46,9 @@ fn committed_header_is_fresh() {
         let tmp = std::env::temp_dir().join("cyberfly_store.h.fresh");
         let _ = std::fs::write(&tmp, &fresh);
         panic!(
-            "{} is stale: it differs from what cbindgen generates from src/capi/ \
+            "{} is stale: it differs from what cbindgen generates from bindings/c/src/ \
              (fresh copy at {}; `diff` them to see the change). Regenerate with \
-             CFS_BLESS_HEADER=1 cargo test --test c_header",
+             CFS_BLESS_HEADER=1 cargo test -p cyberfly_store_c --test c_header",
             path.display(),
             tmp.display()
         );
@@ -70,12 +75,12 @@ fn header_version_matches_the_crate() {
 
 #[test]
 fn header_names_every_exported_function() {
-    // Every #[no_mangle] function under src/capi/ is declared in the header
+    // Every #[no_mangle] function under bindings/c/src/ is declared in the header
     // (cbindgen skips items it cannot see, such as macro-generated ones).
     let h = std::fs::read_to_string(header_path()).expect("header");
-    let dir = root().join("src/capi");
+    let dir = root().join("src");
     let mut missing = Vec::new();
-    for e in std::fs::read_dir(&dir).expect("src/capi") {
+    for e in std::fs::read_dir(&dir).expect("bindings/c/src") {
         let p = e.expect("entry").path();
         if p.extension().and_then(|x| x.to_str()) != Some("rs") {
             continue;
@@ -98,5 +103,5 @@ fn header_names_every_exported_function() {
 }
 
 fn rel(p: &Path) -> String {
-    p.strip_prefix(root()).unwrap_or(p).display().to_string()
+    p.strip_prefix(top()).unwrap_or(p).display().to_string()
 }
