@@ -7,46 +7,111 @@ use std::path::PathBuf;
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Stable numeric codes, shared with the bindings. Never renumber a code; add new
-/// ones at the end of their block.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// Not an error (used by the C ABI).
-    Ok = 0,
-    /// An argument was malformed (empty key, bad hex, NaN, …).
-    InvalidArgument = 1,
-    /// A configuration value was out of range.
-    InvalidConfig = 2,
-    /// A key is longer than `Config::max_key_len`.
-    KeyTooLong = 3,
-    /// A value is larger than `Config::max_value_len`.
-    ValueTooLarge = 4,
-    /// The store was closed.
-    Closed = 5,
-    /// The store directory is already open (this or another process).
-    AlreadyOpen = 6,
-    /// An operation on a key holding another type.
-    WrongType = 7,
-    /// Stored bytes could not be decoded.
-    Corrupt = 8,
-    /// A referenced blob is missing from the blob store.
-    BlobMissing = 9,
-    /// Input/output error from the file system.
-    Io = 10,
-    /// Error reported by sled.
-    Index = 11,
-    /// Error reported by the blob store (iroh-blobs).
-    Blobs = 12,
-    /// A signature did not verify.
-    InvalidSignature = 13,
-    /// The signer does not own the database.
-    NotOwner = 14,
-    /// An operation's timestamp is outside the freshness window.
-    Stale = 15,
-    /// An internal invariant broke (a bug); the message says where.
-    Internal = 99,
+/// The error-code table: declared once, here. Each row is
+/// `Name = number, "short description", PythonClass, |message| example error;`
+/// with the row's doc comment. It generates [`ErrorCode`] (and its
+/// `ALL`, `from_u32`, `describe`, `python_name` and `doc`), and the bindings
+/// generate their tables from it through [`for_each_error_code!`]: the
+/// Python exception classes (bindings/python/src/error.rs) and the C
+/// mapping both ways (bindings/c/src/error.rs, where a compile-time check
+/// ties the written-out `cfs_result` that cbindgen reads to these numbers).
+/// Never renumber a code; add new ones at the end of their block.
+#[macro_export]
+macro_rules! for_each_error_code {
+    ($callback:ident) => {
+        $callback! {
+            /// Not an error (used by the C ABI).
+            Ok = 0, "ok", InternalError, |m| $crate::Error::Internal(m);
+            /// An argument was malformed (empty key, bad hex, NaN score, bad JSONPath, ...).
+            InvalidArgument = 1, "invalid argument", InvalidArgument, |m| $crate::Error::InvalidArgument(m);
+            /// A configuration value was unknown or out of range (the message names the field).
+            InvalidConfig = 2, "invalid config", InvalidConfig,
+                |m| $crate::Error::InvalidConfig { field: "test", reason: m };
+            /// A key is longer than the store's `max_key_len`.
+            KeyTooLong = 3, "key too long", KeyTooLong, |_m| $crate::Error::KeyTooLong { len: 2, max: 1 };
+            /// A value is larger than the store's `max_value_len`.
+            ValueTooLarge = 4, "value too large", ValueTooLarge,
+                |_m| $crate::Error::ValueTooLarge { len: 2, max: 1 };
+            /// The store was closed; every call after close fails with this.
+            Closed = 5, "store closed", StoreClosed, |_m| $crate::Error::Closed;
+            /// The store directory is already open, in this process or another.
+            AlreadyOpen = 6, "store already open", AlreadyOpen,
+                |m| $crate::Error::AlreadyOpen { path: m.into(), detail: "test".into() };
+            /// The key holds a value of another type than the operation needs.
+            WrongType = 7, "wrong type", WrongType,
+                |_m| $crate::Error::WrongType { expected: "hash", actual: "string" };
+            /// Stored bytes could not be decoded.
+            Corrupt = 8, "corrupt data", Corrupt, |m| $crate::Error::Corrupt(m);
+            /// A value refers to a blob the blob store does not hold.
+            BlobMissing = 9, "blob missing", BlobMissing, |m| $crate::Error::BlobMissing(m);
+            /// An input/output error from the file system.
+            Io = 10, "i/o error", IoError, |m| $crate::Error::Io(std::io::Error::other(m));
+            /// An error reported by the index (sled).
+            Index = 11, "index error", IndexFailure, |m| $crate::Error::Index(m);
+            /// An error reported by the blob store (iroh-blobs).
+            Blobs = 12, "blob store error", BlobStoreFailure, |m| $crate::Error::Blobs(m);
+            /// A signature did not verify.
+            InvalidSignature = 13, "invalid signature", InvalidSignature, |_m| $crate::Error::InvalidSignature;
+            /// The signer does not own the database it writes to.
+            NotOwner = 14, "not owner", NotOwner, |m| $crate::Error::NotOwner(m);
+            /// An operation's timestamp is outside the freshness window.
+            Stale = 15, "stale operation", Stale, |m| $crate::Error::Stale(m);
+            /// An internal invariant broke (a bug in the store); the message says where.
+            Internal = 99, "internal error", InternalError, |m| $crate::Error::Internal(m);
+        }
+    };
 }
+
+macro_rules! declare_error_codes {
+    ($( $(#[doc = $doc:literal])+ $name:ident = $num:literal, $describe:literal, $py:ident,
+        |$m:ident| $example:expr; )*) => {
+        /// Stable numeric codes, shared with the bindings (the table is
+        /// [`for_each_error_code!`]).
+        #[repr(u32)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[doc = $doc])+ $name = $num, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in table order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name),*];
+
+            /// The code with this number, if any.
+            pub const fn from_u32(n: u32) -> Option<ErrorCode> {
+                match n {
+                    $( $num => Some(ErrorCode::$name), )*
+                    _ => None,
+                }
+            }
+
+            /// A short, static description of the code (the C ABI renders it).
+            pub const fn describe(self) -> &'static str {
+                match self { $( ErrorCode::$name => $describe, )* }
+            }
+
+            /// The name of the Python exception class the code maps to.
+            pub const fn python_name(self) -> &'static str {
+                match self { $( ErrorCode::$name => stringify!($py), )* }
+            }
+
+            /// The code's documentation (its row's doc comment).
+            pub const fn doc(self) -> &'static str {
+                match self { $( ErrorCode::$name => concat!($($doc),+), )* }
+            }
+
+            /// An error of this code carrying `message` where the variant has
+            /// room for one (for tests of the bindings' mappings: codes the
+            /// store cannot be made to produce on demand, like `Corrupt`).
+            pub fn example(self, message: impl Into<String>) -> Error {
+                let message: String = message.into();
+                match self { $( ErrorCode::$name => { let $m = message; $example } )* }
+            }
+        }
+    };
+}
+
+for_each_error_code!(declare_error_codes);
 
 /// Every failure a caller can act on.
 #[derive(Debug, thiserror::Error)]
@@ -163,31 +228,6 @@ impl From<tokio::task::JoinError> for Error {
     }
 }
 
-impl ErrorCode {
-    /// A short, static description of the code (the C ABI renders it).
-    pub fn describe(self) -> &'static str {
-        match self {
-            ErrorCode::Ok => "ok",
-            ErrorCode::InvalidArgument => "invalid argument",
-            ErrorCode::InvalidConfig => "invalid config",
-            ErrorCode::KeyTooLong => "key too long",
-            ErrorCode::ValueTooLarge => "value too large",
-            ErrorCode::Closed => "store closed",
-            ErrorCode::AlreadyOpen => "store already open",
-            ErrorCode::WrongType => "wrong type",
-            ErrorCode::Corrupt => "corrupt data",
-            ErrorCode::BlobMissing => "blob missing",
-            ErrorCode::Io => "i/o error",
-            ErrorCode::Index => "index error",
-            ErrorCode::Blobs => "blob store error",
-            ErrorCode::InvalidSignature => "invalid signature",
-            ErrorCode::NotOwner => "not owner",
-            ErrorCode::Stale => "stale operation",
-            ErrorCode::Internal => "internal error",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +247,27 @@ mod tests {
         );
         assert_eq!(Error::InvalidSignature.code() as u32, 13);
         assert_eq!(Error::internal("x").code() as u32, 99);
+    }
+
+    #[test]
+    fn the_table_round_trips() {
+        for &c in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_u32(c as u32), Some(c));
+            if c != ErrorCode::Ok {
+                assert_eq!(c.example("m").code(), c, "{c:?}");
+            }
+            assert!(!c.describe().is_empty() && !c.doc().is_empty());
+        }
+        let names: std::collections::HashSet<_> = ErrorCode::ALL
+            .iter()
+            .filter(|c| **c != ErrorCode::Ok)
+            .map(|c| c.python_name())
+            .collect();
+        assert_eq!(
+            names.len(),
+            ErrorCode::ALL.len() - 1,
+            "one Python class per code"
+        );
+        assert_eq!(ErrorCode::from_u32(16), None);
     }
 }

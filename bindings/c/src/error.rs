@@ -55,36 +55,43 @@ pub enum cfs_result {
     BufferTooSmall = 103,
 }
 
-impl cfs_result {
-    /// The code with this number, if any.
-    pub fn from_u32(n: u32) -> Option<Self> {
-        use cfs_result::*;
-        Some(match n {
-            0 => Ok,
-            1 => InvalidArgument,
-            2 => InvalidConfig,
-            3 => KeyTooLong,
-            4 => ValueTooLarge,
-            5 => Closed,
-            6 => AlreadyOpen,
-            7 => WrongType,
-            8 => Corrupt,
-            9 => BlobMissing,
-            10 => Io,
-            11 => Index,
-            12 => Blobs,
-            13 => InvalidSignature,
-            14 => NotOwner,
-            15 => Stale,
-            99 => Internal,
-            100 => NullPointer,
-            101 => Panic,
-            102 => InvalidUtf8,
-            103 => BufferTooSmall,
-            _ => return None,
-        })
-    }
+/// The C mapping, generated from the core's error-code table
+/// (`for_each_error_code!`): `from_u32` and `core_code` list every row, and
+/// a compile-time check fails the build when a row's number differs from the
+/// `cfs_result` of the same name above (written out because cbindgen reads
+/// the enum from source and cannot expand macros).
+macro_rules! c_codes {
+    ($( $(#[doc = $doc:literal])+ $name:ident = $num:literal, $describe:literal, $py:ident,
+        |$m:ident| $example:expr; )*) => {
+        const _: () = { $( assert!(cfs_result::$name as u32 == $num); )* };
 
+        impl cfs_result {
+            /// The code with this number, if any.
+            pub fn from_u32(n: u32) -> Option<Self> {
+                Some(match n {
+                    $( $num => cfs_result::$name, )*
+                    100 => cfs_result::NullPointer,
+                    101 => cfs_result::Panic,
+                    102 => cfs_result::InvalidUtf8,
+                    103 => cfs_result::BufferTooSmall,
+                    _ => return None,
+                })
+            }
+        }
+
+        /// The core code with the same number as `r`.
+        fn core_code(r: cfs_result) -> Option<ErrorCode> {
+            match r {
+                $( cfs_result::$name => Some(ErrorCode::$name), )*
+                _ => None,
+            }
+        }
+    };
+}
+
+cyberfly_store::for_each_error_code!(c_codes);
+
+impl cfs_result {
     /// A short static description.
     pub fn describe(self) -> &'static str {
         match self {
@@ -95,31 +102,6 @@ impl cfs_result {
             other => core_code(other).map_or("unknown result code", ErrorCode::describe),
         }
     }
-}
-
-/// The core code with the same number as `r`.
-fn core_code(r: cfs_result) -> Option<ErrorCode> {
-    use ErrorCode::*;
-    let all = [
-        Ok,
-        InvalidArgument,
-        InvalidConfig,
-        KeyTooLong,
-        ValueTooLarge,
-        Closed,
-        AlreadyOpen,
-        WrongType,
-        Corrupt,
-        BlobMissing,
-        Io,
-        Index,
-        Blobs,
-        InvalidSignature,
-        NotOwner,
-        Stale,
-        Internal,
-    ];
-    all.into_iter().find(|c| *c as u32 == r as u32)
 }
 
 impl From<ErrorCode> for cfs_result {
