@@ -18,6 +18,7 @@
 pub mod blobs;
 pub mod cache;
 pub mod config;
+mod engine;
 pub mod error;
 pub mod index;
 

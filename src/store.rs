@@ -1,5 +1,11 @@
-//! The façade: one `Store` per directory, cheap to clone and safe to share
-//! between threads. Layout on disk:
+//! The façade: every public operation of a store, listed here in one place.
+//! Each method delegates to the engine (`crate::engine`: index, writer,
+//! readers, cache, blobs, config, metrics, clock) or to the module that owns
+//! the operation (`crate::types::*` for the container types,
+//! `crate::oplog` for signed operations, `crate::sync` for replication),
+//! passing the engine. None of those modules knows `Store`.
+//!
+//! Layout on disk:
 //!
 //! ```text
 //! {path}/LOCK      exclusive lock held while the store is open
@@ -7,280 +13,46 @@
 //! {path}/blobs/    iroh-blobs FsStore
 //! ```
 
-use std::collections::HashSet;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures_util::future::try_join_all;
-use tokio::runtime::{Handle, Runtime};
-use tokio::sync::{mpsc, oneshot};
+use tokio::runtime::Handle;
 
-use crate::blobs::Blobs;
-use crate::cache::{Cached, CachedValue, TieredCache};
-use crate::config::Config;
+use crate::config::{Config, LogCheck};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::index::Index;
-use crate::metrics::{histogram_quantile, Metrics, Op};
-use crate::readers::{InlineGuard, ReaderPool};
-use crate::value::{decode_string, hash_hex, parse_hash_hex, Entry, Payload, ValueKind};
-use crate::writer::{self, Ack, CallAck, Msg, Reply, Txn, WriteGate, WriteOp, WriterCtx};
+use crate::oplog::{LoadReport, OpLogScan, Outcome, SignedOperation};
+use crate::sync::{ProgressFn, SyncConfig, SyncHandle, SyncReport, SyncServer};
+use crate::types::geo::{GeoMatch, GeoUnit, RadiusOpts};
+use crate::types::stream::StreamEntry;
+use crate::types::ttl::{KeyInfo, SweepReport};
+use crate::types::{GetAll, SubScan};
+use crate::value::{SigMeta, ValueKind};
 
-/// A BLAKE3 content hash (the same hash iroh-blobs reports).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ContentHash(pub [u8; 32]);
-
-impl ContentHash {
-    pub fn of(bytes: &[u8]) -> Self {
-        ContentHash(*blake3::hash(bytes).as_bytes())
-    }
-    pub fn to_hex(&self) -> String {
-        hash_hex(&self.0)
-    }
-    pub fn from_hex(s: &str) -> Result<Self> {
-        parse_hash_hex(s).map(ContentHash)
-    }
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for ContentHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ContentHash({})", self.to_hex())
-    }
-}
-
-impl std::fmt::Display for ContentHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-/// A snapshot of a store's counters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stats {
-    /// Operation counts by kind.
-    pub ops: Vec<(&'static str, u64)>,
-    pub hot_hits: u64,
-    pub warm_hits: u64,
-    pub misses: u64,
-    /// Hits over lookups, 0 when there were none.
-    pub hit_rate: f64,
-    pub hot_entries: u64,
-    pub hot_bytes: u64,
-    pub warm_entries: u64,
-    pub warm_bytes: u64,
-    pub writer_batches: u64,
-    pub writes_acked: u64,
-    pub mean_batch_size: f64,
-    pub queue_depth: i64,
-    /// Upper bounds of the histogram buckets holding the percentile, seconds.
-    pub write_latency_p50: Option<f64>,
-    pub write_latency_p99: Option<f64>,
-    pub read_miss_latency_p50: Option<f64>,
-    pub read_miss_latency_p99: Option<f64>,
-    pub gc_runs: u64,
-    /// Keys of cache misses read from the index on the caller's thread.
-    pub inline_reads: u64,
-    /// Writes applied on the caller's thread (`set_now`, `delete_now`).
-    pub inline_writes: u64,
-    /// Keys of cache misses read from the index on the reader pool.
-    pub pool_reads: u64,
-    /// The longest single inline read, seconds: the longest the store held
-    /// a caller's thread (an event loop) for one key.
-    pub longest_inline_read: f64,
-    /// How often a slow inline read sent misses to the pool for a while.
-    pub inline_guard_trips: u64,
-}
-
-fn open_paths() -> &'static Mutex<HashSet<PathBuf>> {
-    static OPEN: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
-    OPEN.get_or_init(Default::default)
-}
-
-/// Holds the directory: an in-process registration and an OS file lock
-/// (flock, which also excludes other processes).
-struct DirLock {
-    path: PathBuf,
-    _file: File,
-}
-
-impl DirLock {
-    fn acquire(path: &Path) -> Result<Self> {
-        let canon = path.canonicalize()?;
-        {
-            let mut open = open_paths().lock().expect("open-path registry");
-            if !open.insert(canon.clone()) {
-                return Err(Error::AlreadyOpen {
-                    path: canon,
-                    detail: "open in this process".into(),
-                });
-            }
-        }
-        let unregister = |p: &PathBuf| {
-            open_paths().lock().expect("open-path registry").remove(p);
-        };
-        let file = match File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(canon.join("LOCK"))
-        {
-            Ok(f) => f,
-            Err(e) => {
-                unregister(&canon);
-                return Err(e.into());
-            }
-        };
-        match file.try_lock() {
-            Ok(()) => Ok(DirLock {
-                path: canon,
-                _file: file,
-            }),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                unregister(&canon);
-                Err(Error::AlreadyOpen {
-                    path: canon,
-                    detail: "locked by another process".into(),
-                })
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                unregister(&canon);
-                Err(e.into())
-            }
-        }
-    }
-}
-
-impl Drop for DirLock {
-    fn drop(&mut self) {
-        open_paths()
-            .lock()
-            .expect("open-path registry")
-            .remove(&self.path);
-    }
-}
-
-struct Inner {
-    path: PathBuf,
-    config: Config,
-    closed: AtomicBool,
-    /// `None` once closed; taken so that sled's own lock is released at close.
-    index: RwLock<Option<Arc<Index>>>,
-    blobs: Arc<Blobs>,
-    cache: Arc<TieredCache>,
-    metrics: Arc<Metrics>,
-    tx: mpsc::Sender<Msg>,
-    /// Serialises group applies between the writer and inline writes.
-    gate: Arc<WriteGate>,
-    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    handle: Handle,
-    runtime: Mutex<Option<Runtime>>,
-    lock: Mutex<Option<DirLock>>,
-    verifier: Arc<crate::verify::Verifier>,
-    log_report: Mutex<Option<crate::oplog::LoadReport>>,
-    /// Runs the blocking index reads (`Config::reader_threads` threads).
-    readers: ReaderPool,
-    /// Whether a miss may be read on the caller's thread (rule 2).
-    guard: InlineGuard,
-}
-
-/// The result of [`Store::get_many_cached`].
-#[derive(Debug)]
-pub enum GetMany {
-    /// Every key was answered from the cache: the values, in order.
-    Done(Vec<Option<Arc<str>>>),
-    /// Some keys must be read from the index.
-    Pending(GetManyPending),
-}
-
-/// Hits so far and the misses still to resolve (opaque).
-#[derive(Debug)]
-pub struct GetManyPending {
-    out: Vec<Option<Arc<str>>>,
-    misses: Vec<MissKey>,
-}
-
-/// A key of `get_many` still to read: its position, the epoch loaded
-/// before reading the index, and its blob when the index was already read.
-#[derive(Debug, Clone)]
-struct MissKey {
-    i: usize,
-    key: String,
-    epoch: u64,
-    blob: Option<BlobRef>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct BlobRef {
-    hash: [u8; 32],
-    expires_at_ms: Option<u64>,
-}
-
-/// The result of [`Store::get_miss`].
-#[derive(Debug)]
-pub enum Miss {
-    /// Answered on the caller's thread.
-    Done(Result<Option<Arc<str>>>),
-    /// Finish with [`Store::finish_get`] (on the reader pool, or the blob
-    /// store for a blob-backed value whose index entry was already read).
-    Pending(PendingGet),
-}
-
-/// A read [`Store::get_miss`] could not finish on the caller's thread
-/// (opaque).
-#[derive(Debug)]
-pub struct PendingGet {
-    key: String,
-    epoch: u64,
-    blob: Option<BlobRef>,
-    t0: Instant,
-}
+pub use crate::clock::now_ms;
+pub use crate::engine::{ContentHash, GetMany, GetManyPending, Miss, PendingGet, Scan, Stats};
 
 /// An open store. Clones share the same store.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    e: Engine,
+    /// What reading the operation log at open found.
+    log_report: Arc<Mutex<Option<LoadReport>>>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.inner.path)
-            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
-            .finish()
+        self.e.fmt(f)
     }
 }
-
-/// One value read by a miss: the resolved value, or the blob to fetch.
-enum Resolved {
-    Absent,
-    Value(Arc<Cached>),
-    Blob {
-        hash: [u8; 32],
-        expires_at_ms: Option<u64>,
-    },
-}
-
-/// Milliseconds since the Unix epoch (the clock of op timestamps), from
-/// `crate::clock`; public for the bindings.
-pub use crate::clock::now_ms;
-
-/// Keys resolved (cache misses and promotions) or written after which the
-/// memory trimmer runs without waiting for its interval: at 1 KiB values,
-/// ~4 MiB of churn.
-pub const TRIM_AFTER_OPS: u64 = 4096;
 
 impl Store {
     /// Open (or create) the store at `path` on the calling tokio runtime; its
     /// background work runs on that runtime's blocking pool and on the
     /// store's own writer thread.
     pub async fn open(path: impl AsRef<Path>, config: Config) -> Result<Store> {
-        Self::open_inner(path.as_ref(), config, Handle::current(), None, None).await
+        Self::open_with(path.as_ref(), config, Handle::current(), None).await
     }
 
     /// Like [`open`](Self::open), reporting (done, total) while the
@@ -290,14 +62,7 @@ impl Store {
         config: Config,
         progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
     ) -> Result<Store> {
-        Self::open_inner(
-            path.as_ref(),
-            config,
-            Handle::current(),
-            None,
-            Some(progress),
-        )
-        .await
+        Self::open_with(path.as_ref(), config, Handle::current(), Some(progress)).await
     }
 
     /// Open from synchronous code: the store builds and owns a multi-thread
@@ -311,17 +76,16 @@ impl Store {
                 "open_blocking called inside an async runtime; use Store::open().await",
             ));
         }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.runtime_threads)
-            .thread_name("cyberfly-store")
-            .enable_all()
-            .build()?;
-        let handle = rt.handle().clone();
-        let path = path.as_ref().to_path_buf();
-        let store = rt.block_on(Self::open_inner(&path, config, handle, None, None));
-        match store {
+        let rt = Engine::runtime(&config)?;
+        let opened = rt.block_on(Self::open_with(
+            path.as_ref(),
+            config,
+            rt.handle().clone(),
+            None,
+        ));
+        match opened {
             Ok(s) => {
-                *s.inner.runtime.lock().expect("runtime lock") = Some(rt);
+                s.e.keep_runtime(rt);
                 Ok(s)
             }
             Err(e) => {
@@ -331,416 +95,107 @@ impl Store {
         }
     }
 
-    async fn open_inner(
+    /// The engine, then the operation log read (and checked per
+    /// `Config::log_check`), then the background work.
+    async fn open_with(
         path: &Path,
         config: Config,
         handle: Handle,
-        runtime: Option<Runtime>,
         progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
     ) -> Result<Store> {
-        config.validate()?;
-        std::fs::create_dir_all(path)?;
-        let lock = DirLock::acquire(path)?;
-        let path = lock.path.clone();
-        let index_dir = path.join("index");
-        let cfg = config.clone();
-        let dir = path.clone();
-        let (index, snap) = handle
-            .spawn_blocking(move || {
-                let ix = Index::open(&index_dir, &cfg)?;
-                crate::oplog::upgrade_log_layout(&ix)?;
-                // Before the writer exists: the snapshot's nonce is removed
-                // durably ahead of any write (src/snapshot.rs).
-                let snap = crate::snapshot::take(
-                    &dir,
-                    &ix,
-                    cfg.warm_restart && cfg.hot_cache_bytes > 0,
-                    cfg.hot_cache_bytes,
-                    now_ms(),
-                )?;
-                Ok::<_, Error>((ix, snap))
-            })
-            .await??;
-        let index = Arc::new(index);
-        let blobs = Arc::new(Blobs::open(&path.join("blobs"), config.gc_interval).await?);
-        let weak_index = Arc::downgrade(&index);
-        blobs.set_live_source(Arc::new(move || match weak_index.upgrade() {
-            Some(ix) => ix.live_blob_hashes(),
-            None => Err(Error::Closed),
-        }));
-        let metrics = Arc::new(Metrics::new()?);
-        let cache = Arc::new(TieredCache::new(
-            config.hot_cache_bytes,
-            config.warm_cache_bytes,
-            config.warm_ttl,
-        ));
-        // Warm restart: the hot tier as the last clean close left it, loaded
-        // before the store answers reads or accepts writes.
-        let warm = snap.outcome == crate::snapshot::Outcome::Loaded;
-        metrics
-            .warm_restart
-            .with_label_values(&[snap.outcome.label()])
-            .inc();
-        if warm {
-            let t0 = Instant::now();
-            let offered = snap.entries.len();
-            let n = crate::snapshot::load(&cache, snap.entries);
-            metrics.warm_restart_entries.inc_by(n);
-            tracing::info!(
-                loaded = n,
-                offered,
-                ms = t0.elapsed().as_secs_f64() * 1e3,
-                "warm restart: hot tier loaded from the snapshot"
+        let e = Engine::open(path, config, handle, crate::oplog::upgrade_log_layout).await?;
+        let check = e.config().log_check;
+        let report = match crate::oplog::check::load_log_at_open(&e, check, progress).await {
+            Ok(r) => r,
+            Err(err) => {
+                let _ = e.close().await;
+                return Err(err);
+            }
+        };
+        if !report.corrupt.is_empty() || !report.invalid_signatures.is_empty() {
+            tracing::warn!(
+                corrupt = report.corrupt.len(),
+                invalid = report.invalid_signatures.len(),
+                "operation log has bad entries (skipped)"
             );
         }
-        let (tx, rx) = mpsc::channel(config.writer_queue_depth);
-        let gate = WriteGate::new();
-        let ctx = WriterCtx {
-            gate: gate.clone(),
-            index: index.clone(),
-            cache: cache.clone(),
-            blobs: blobs.clone(),
-            metrics: metrics.clone(),
-            durability: config.durability,
-            max_batch: config.writer_max_batch,
-            max_delay: config.writer_max_delay,
-        };
-        let cap = config.writer_queue_depth;
-        let readers = ReaderPool::new(config.reader_threads)?;
-        let writer = std::thread::Builder::new()
-            .name("cyberfly-writer".into())
-            .spawn(move || writer::run(ctx, rx, cap))?;
-        tracing::debug!(path = %path.display(), "store opened");
         let store = Store {
-            inner: Arc::new(Inner {
-                path,
-                config: config.clone(),
-                closed: AtomicBool::new(false),
-                index: RwLock::new(Some(index)),
-                blobs,
-                cache,
-                metrics,
-                tx,
-                gate,
-                writer: Mutex::new(Some(writer)),
-                handle,
-                runtime: Mutex::new(runtime),
-                lock: Mutex::new(Some(lock)),
-                verifier: Arc::new(crate::verify::Verifier::new(config.verdict_cache_entries)),
-                log_report: Mutex::new(None),
-                readers,
-                guard: InlineGuard::new(config.inline_read_limit),
-            }),
+            e,
+            log_report: Arc::new(Mutex::new(Some(report))),
         };
-        let check = store.inner.config.log_check;
-        match store.load_log_at_open(check, progress).await {
-            Ok(r) => {
-                if !r.corrupt.is_empty() || !r.invalid_signatures.is_empty() {
-                    tracing::warn!(
-                        corrupt = r.corrupt.len(),
-                        invalid = r.invalid_signatures.len(),
-                        "operation log has bad entries (skipped)"
-                    );
-                }
-                *store.inner.log_report.lock().expect("report") = Some(r);
-            }
-            Err(e) => {
-                let _ = store.close().await;
-                return Err(e);
-            }
-        }
         store.spawn_sweeper();
-        store.spawn_trimmer();
-        if !warm {
-            // The fallback (a first open, a crash, warm restart off).
-            store.spawn_warmup();
-        }
+        store.e.start();
         Ok(store)
+    }
+
+    /// The engine beneath (for the crate's tests).
+    #[cfg(test)]
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.e
+    }
+
+    /// What reading the operation log at open found.
+    pub fn log_report(&self) -> Option<LoadReport> {
+        self.log_report.lock().expect("report").clone()
     }
 
     /// The verifier of this store (its verdict cache and counters).
     pub fn verifier(&self) -> &Arc<crate::verify::Verifier> {
-        &self.inner.verifier
-    }
-
-    /// What reading the operation log at open found.
-    pub fn log_report(&self) -> Option<crate::oplog::LoadReport> {
-        self.inner.log_report.lock().expect("report").clone()
+        self.e.verifier()
     }
 
     /// The background sweeper: every `sweep_interval`, remove expired keys
     /// and orphaned sub-entries.
     fn spawn_sweeper(&self) {
-        self.spawn_every(self.inner.config.sweep_interval, |store| async move {
-            match store.sweep().await {
-                Ok(r) if r != Default::default() => {
-                    tracing::debug!(?r, "sweep");
-                }
-                Ok(_) => {}
-                Err(Error::Closed) => return false,
-                Err(e) => tracing::warn!("sweep failed: {e}"),
-            }
-            true
-        });
-    }
-
-    /// After open, walk the string entries of the index in key order on one
-    /// reader thread: sled loads their pages into its cache (up to half of
-    /// `sled_cache_capacity`), and their values fill the free room of the
-    /// hot tier (`TieredCache::preload`: never evicting, never a value a
-    /// write replaced meanwhile). The first reads after opening are then
-    /// hot hits, or misses whose page sled holds, where each would
-    /// otherwise load a page from the file and pay a sled lookup (about
-    /// 3-4 µs a read over 100 000 shuffled keys). Preloaded entries start
-    /// with no CLOCK use, so keys that are read replace them first. Only
-    /// when all the string entries fit in 90 % of the hot tier (a first
-    /// walk counts them). Stops at close.
-    fn spawn_warmup(&self) {
-        let Ok(index) = self.index() else {
-            return;
-        };
-        let budget = self.inner.config.sled_cache_capacity / 2;
-        let inner = Arc::downgrade(&self.inner);
-        let cache = self.inner.cache.clone();
-        let preload = self.inner.config.hot_cache_bytes > 0;
-        let hot_budget = self.inner.config.hot_cache_bytes;
-        let alive = {
-            let inner = inner.clone();
-            move || matches!(inner.upgrade(), Some(i) if !i.closed.load(Ordering::Relaxed))
-        };
-        drop(self.inner.readers.run(move || {
-            // Preload only an index whose strings all fit in 90 % of the hot
-            // tier: a larger one would fill it with the first keys in key
-            // order, not the ones that are read (Zipf reads lost 5 points of
-            // hit rate that way; docs/PERFORMANCE.md).
-            let mut preload = preload;
-            let mut need = 0u64;
-            for (n, item) in index.tree.scan_prefix([crate::index::NS_ENTRY]).enumerate() {
-                let Ok((k, v)) = item else { return };
-                need += (k.len() + v.len() + 256) as u64;
-                if need > hot_budget / 10 * 9 {
-                    preload = false;
-                    break;
-                }
-                if n % 1024 == 0 && !alive() {
-                    return;
-                }
-            }
-            let mut bytes = 0u64;
-            let mut refused = 0;
-            let mut iter = index.tree.scan_prefix([crate::index::NS_ENTRY]);
-            for n in 0usize.. {
-                let generation = cache.generation();
-                let Some(Ok((k, v))) = iter.next() else {
-                    return;
-                };
-                bytes += (k.len() + v.len()) as u64;
-                if bytes > budget {
-                    return;
-                }
-                if preload && refused < 64 {
-                    match crate::cache::written_string(&k, &v, now_ms()) {
-                        Some((_, key, c)) if cache.preload(&key, generation, &c) => refused = 0,
-                        _ => refused += 1,
+        self.e
+            .spawn_every(self.e.config().sweep_interval, |e| async move {
+                match crate::types::ttl::sweep(&e).await {
+                    Ok(r) if r != Default::default() => {
+                        tracing::debug!(?r, "sweep");
                     }
-                }
-                if n % 1024 == 0 && !alive() {
-                    return;
-                }
-            }
-        }));
-    }
-
-    /// The memory trimmer: hand freed heap pages back to the OS
-    /// ([`crate::memory::trim`]; why in that module) once the store has
-    /// resolved or written [`TRIM_AFTER_OPS`] keys since the last trim
-    /// (checked ten times per `memory_trim_interval`), or did any work at
-    /// all and a whole interval passed. An idle store never trims.
-    fn spawn_trimmer(&self) {
-        let every = self.inner.config.memory_trim_interval;
-        let last = Arc::new(Mutex::new((0u64, Instant::now())));
-        self.spawn_every(every / 10, move |store| {
-            let last = last.clone();
-            async move {
-                let m = &store.inner.metrics;
-                let work = m.misses.get() + m.warm_hits.get() + m.writes_acked.get();
-                let due = {
-                    let mut l = last.lock().expect("trim state");
-                    let ops = work - l.0;
-                    let due = ops >= TRIM_AFTER_OPS || (ops > 0 && l.1.elapsed() >= every);
-                    if due {
-                        *l = (work, Instant::now());
-                    }
-                    due
-                };
-                if due {
-                    let _ = store.inner.handle.spawn_blocking(crate::memory::trim).await;
+                    Ok(_) => {}
+                    Err(Error::Closed) => return false,
+                    Err(e) => tracing::warn!("sweep failed: {e}"),
                 }
                 true
-            }
-        });
-    }
-
-    /// Run `task` every `every` (never if zero) until the store closes or
-    /// the task returns false. Holds only a weak reference between runs, so
-    /// it never keeps a dropped store alive.
-    fn spawn_every<F, Fut>(&self, every: Duration, task: F)
-    where
-        F: Fn(Store) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = bool> + Send,
-    {
-        if every.is_zero() {
-            return;
-        }
-        let weak = Arc::downgrade(&self.inner);
-        self.inner.handle.spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                let Some(inner) = weak.upgrade() else { break };
-                let store = Store { inner };
-                if store.is_closed() || !task(store.clone()).await {
-                    break;
-                }
-                // Drop the strong reference before sleeping; if this was the
-                // last one, the store's Drop must not run on a worker thread
-                // blocking the runtime — hand it to the blocking pool.
-                let h = store.inner.handle.clone();
-                h.spawn_blocking(move || drop(store));
-            }
-        });
+            });
     }
 
     /// Drive a future of this store to completion from a thread outside any
     /// async runtime (blocking the caller).
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.inner.handle.block_on(f)
+        self.e.block_on(f)
     }
-
     /// The runtime handle the store runs its background work on.
     pub fn handle(&self) -> &Handle {
-        &self.inner.handle
+        self.e.handle()
     }
-
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        self.e.path()
     }
-
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        self.e.config()
     }
-
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.load(Ordering::Acquire)
+        self.e.is_closed()
     }
-
     /// `Err(Error::Closed)` once the store is closed; public for the bindings
     /// (bindings/c).
     #[inline]
     pub fn check_open(&self) -> Result<()> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            Err(Error::Closed)
-        } else {
-            Ok(())
-        }
+        self.e.check_open()
     }
-
-    pub(crate) fn index(&self) -> Result<Arc<Index>> {
-        self.inner
-            .index
-            .read()
-            .expect("index lock")
-            .clone()
-            .ok_or(Error::Closed)
-    }
-
-    #[inline]
-    pub(crate) fn check_key(&self, key: &str) -> Result<()> {
-        if key.is_empty() {
-            return Err(Error::invalid("key is empty"));
-        }
-        let max = self.inner.config.max_key_len;
-        if key.len() > max {
-            return Err(Error::KeyTooLong {
-                len: key.len(),
-                max,
-            });
-        }
-        Ok(())
-    }
-
-    pub(crate) fn check_value(&self, len: usize) -> Result<()> {
-        let max = self.inner.config.max_value_len;
-        if len > max {
-            return Err(Error::ValueTooLarge { len, max });
-        }
-        Ok(())
-    }
-
-    /// Run a blocking read against the index on the store's reader pool
-    /// (`Config::reader_threads` long-lived threads): one hop.
-    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Index) -> Result<T> + Send + 'static,
-    {
-        self.check_open()?;
-        let index = self.index()?;
-        self.inner.readers.run(move || f(&index)).await?
-    }
-
-    /// Run a read-modify-write of `key` on the writer thread, atomically.
-    pub(crate) async fn update<F>(&self, key: &str, f: F) -> Result<Reply>
-    where
-        F: FnOnce(&mut Txn<'_>) -> Result<Reply> + Send + 'static,
-    {
-        self.check_open()?;
-        self.check_key(key)?;
-        let mut r = self
-            .submit(
-                vec![WriteOp::Update {
-                    key: key.to_owned(),
-                    f: Box::new(f),
-                }],
-                vec![],
-            )
-            .await?;
-        r.pop()
-            .ok_or_else(|| Error::internal("writer returned no reply"))
-    }
-
-    pub(crate) fn blobs(&self) -> &Blobs {
-        &self.inner.blobs
-    }
-
-    // ---------------------------------------------------------------- reads
-
     /// Read from the cache only: `Some(Ok(v))` on a hit (no thread hop, no
     /// copy of the value), `None` when the index must be consulted. The
     /// bindings use this to answer hits synchronously.
     #[inline]
     pub fn get_cached(&self, key: &str) -> Option<Result<Option<Arc<str>>>> {
-        if let Err(e) = self.check_open() {
-            return Some(Err(e));
-        }
-        if let Err(e) = self.check_key(key) {
-            return Some(Err(e));
-        }
-        let v = self
-            .inner
-            .cache
-            .with(key, &self.inner.metrics, cached_string)?;
-        self.inner.metrics.op(Op::Get);
-        Some(Ok(v))
+        self.e.get_cached(key)
     }
-
     /// The string value of `key`, or `None`.
     pub async fn get(&self, key: &str) -> Result<Option<Arc<str>>> {
-        if let Some(r) = self.get_cached(key) {
-            return r;
-        }
-        self.get_uncached(key).await
+        self.e.get(key).await
     }
-
     /// The index path of [`get`](Self::get), for a caller that already
     /// missed with [`get_cached`](Self::get_cached) (the bindings answer
     /// hits synchronously and send only misses here; a second cache probe
@@ -748,12 +203,8 @@ impl Store {
     /// index is read on that thread ([`get_miss`](Self::get_miss));
     /// inside a runtime, on the reader pool.
     pub async fn get_uncached(&self, key: &str) -> Result<Option<Arc<str>>> {
-        match self.get_miss(key) {
-            Miss::Done(r) => r,
-            Miss::Pending(p) => self.finish_get(p).await,
-        }
+        self.e.get_uncached(key).await
     }
-
     /// The synchronous part of a miss: on a thread that is not inside an
     /// async runtime (a Python thread, a C host thread, a blocking Rust
     /// caller), while the store's inline-read guard allows it
@@ -763,186 +214,32 @@ impl Store {
     /// [`Miss::Pending`], to finish with [`finish_get`](Self::finish_get).
     /// For a caller that already missed with [`get_cached`](Self::get_cached).
     pub fn get_miss(&self, key: &str) -> Miss {
-        if let Err(e) = self.check_open().and_then(|()| self.check_key(key)) {
-            return Miss::Done(Err(e));
-        }
-        self.inner.metrics.op(Op::Get);
-        let t0 = Instant::now();
-        let epoch = self.inner.cache.epoch(key);
-        let mut pending = PendingGet {
-            key: String::new(),
-            epoch,
-            blob: None,
-            t0,
-        };
-        if self.inner.guard.allowed() {
-            let resolved = {
-                let index = self.inner.index.read().expect("index lock");
-                let Some(index) = index.as_ref() else {
-                    return Miss::Done(Err(Error::Closed));
-                };
-                let t = Instant::now();
-                let r = resolve(index, key);
-                self.inner.guard.record(t);
-                r
-            };
-            self.inner.metrics.inline_reads.inc();
-            match resolved {
-                Err(e) => return Miss::Done(Err(e)),
-                Ok(Resolved::Blob {
-                    hash,
-                    expires_at_ms,
-                }) => {
-                    pending.blob = Some(BlobRef {
-                        hash,
-                        expires_at_ms,
-                    })
-                }
-                Ok(r) => {
-                    let out = self.finish_local(key, epoch, r);
-                    self.inner
-                        .metrics
-                        .read_latency
-                        .observe(t0.elapsed().as_secs_f64());
-                    return Miss::Done(Ok(out));
-                }
-            }
-        }
-        pending.key = key.to_owned();
-        Miss::Pending(pending)
+        self.e.get_miss(key)
     }
-
     /// Finish a [`Miss::Pending`]: the index read on the reader pool, or
     /// the blob read.
     pub async fn finish_get(&self, p: PendingGet) -> Result<Option<Arc<str>>> {
-        let PendingGet {
-            key,
-            epoch,
-            blob,
-            t0,
-        } = p;
-        let resolved = match blob {
-            Some(b) => Resolved::Blob {
-                hash: b.hash,
-                expires_at_ms: b.expires_at_ms,
-            },
-            None => {
-                self.check_open()?;
-                let index = self.index()?;
-                self.inner.metrics.pool_reads.inc();
-                let k = key.clone();
-                self.inner
-                    .readers
-                    .run(move || resolve(&index, &k))
-                    .await??
-            }
-        };
-        let out = self.finish_resolve(&key, epoch, resolved).await;
-        self.inner
-            .metrics
-            .read_latency
-            .observe(t0.elapsed().as_secs_f64());
-        out
+        self.e.finish_get(p).await
     }
-
     /// [`get`](Self::get) for a blocking caller outside any async runtime
     /// (panics inside one, as `Handle::block_on` does): a hit or a miss
     /// whose index page sled holds is answered on this thread.
     pub fn get_blocking(&self, key: &str) -> Result<Option<Arc<str>>> {
-        if let Some(r) = self.get_cached(key) {
-            return r;
-        }
-        match self.get_miss(key) {
-            Miss::Done(r) => r,
-            Miss::Pending(p) => self.block_on(self.finish_get(p)),
-        }
+        self.e.get_blocking(key)
     }
-
-    /// A resolved value that needs no blob read: cache it, return it.
-    fn finish_local(&self, key: &str, epoch: u64, r: Resolved) -> Option<Arc<str>> {
-        match r {
-            Resolved::Value(c) => {
-                let out = cached_string(&c.value, c.expires_at_ms);
-                self.inner.cache.fill(key, epoch, c);
-                out
-            }
-            _ => None,
-        }
-    }
-
-    async fn finish_resolve(&self, key: &str, epoch: u64, r: Resolved) -> Result<Option<Arc<str>>> {
-        let cached = match r {
-            Resolved::Absent => return Ok(None),
-            Resolved::Value(c) => c,
-            Resolved::Blob {
-                hash,
-                expires_at_ms,
-            } => {
-                let bytes = self.inner.blobs.get_referenced(&hash).await?;
-                let s = decode_string(bytes.to_vec())?;
-                Arc::new(Cached {
-                    value: CachedValue::String(s.into()),
-                    expires_at_ms,
-                    epoch: 0,
-                })
-            }
-        };
-        let out = cached_string(&cached.value, cached.expires_at_ms);
-        self.inner.cache.fill(key, epoch, cached);
-        Ok(out)
-    }
-
     /// Values of `keys`, in order; hits from the cache, misses resolved in
     /// parallel chunks on the blocking pool.
     pub async fn get_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<Vec<Option<Arc<str>>>> {
-        match self.get_many_cached(keys)? {
-            GetMany::Done(out) => Ok(out),
-            pending => match self.get_many_inline(pending)? {
-                GetMany::Done(out) => Ok(out),
-                pending => self.get_many_misses(pending).await,
-            },
-        }
+        self.e.get_many(keys).await
     }
-
     /// The cache pass of [`get_many`](Self::get_many), synchronous and on
     /// the caller's thread: every key is checked and looked up once. When
     /// all were cached the result is [`GetMany::Done`]; otherwise finish it
     /// with [`get_many_misses`](Self::get_many_misses), which owns what it
     /// needs (the bindings borrow keys for this pass and copy only misses).
     pub fn get_many_cached<K: AsRef<str>>(&self, keys: &[K]) -> Result<GetMany> {
-        self.check_open()?;
-        for k in keys {
-            self.check_key(k.as_ref())?;
-        }
-        self.inner.metrics.op(Op::GetMany);
-        let found = self
-            .inner
-            .cache
-            .with_many(keys, &self.inner.metrics, cached_string);
-        let mut out: Vec<Option<Arc<str>>> = Vec::with_capacity(keys.len());
-        let mut misses: Vec<MissKey> = Vec::new();
-        for (i, (v, k)) in found.into_iter().zip(keys).enumerate() {
-            match v {
-                Some(v) => out.push(v),
-                None => {
-                    let k = k.as_ref();
-                    out.push(None);
-                    misses.push(MissKey {
-                        i,
-                        key: k.to_owned(),
-                        epoch: self.inner.cache.epoch(k),
-                        blob: None,
-                    })
-                }
-            }
-        }
-        Ok(if misses.is_empty() {
-            GetMany::Done(out)
-        } else {
-            GetMany::Pending(GetManyPending { out, misses })
-        })
+        self.e.get_many_cached(keys)
     }
-
     /// Read the misses of [`get_many_cached`](Self::get_many_cached) on
     /// the caller's thread, as [`get_miss`](Self::get_miss) does for one
     /// key, when the thread and the inline-read guard allow it, for at most
@@ -950,274 +247,25 @@ impl Store {
     /// (keys not reached, blob-backed values) stays pending for
     /// [`get_many_misses`](Self::get_many_misses).
     pub fn get_many_inline(&self, p: GetMany) -> Result<GetMany> {
-        let GetMany::Pending(GetManyPending { mut out, misses }) = p else {
-            return Ok(p);
-        };
-        if !self.inner.guard.allowed() {
-            return Ok(GetMany::Pending(GetManyPending { out, misses }));
-        }
-        let t0 = Instant::now();
-        let mut left = Vec::new();
-        {
-            let index = self.inner.index.read().expect("index lock");
-            let Some(index) = index.as_ref() else {
-                return Err(Error::Closed);
-            };
-            let mut stop = false;
-            let mut n = 0;
-            for m in misses {
-                if stop || m.blob.is_some() {
-                    left.push(m);
-                    continue;
-                }
-                let t = Instant::now();
-                let r = resolve(index, &m.key);
-                stop = self.inner.guard.record(t) || t0.elapsed() > MANY_INLINE_BUDGET;
-                n += 1;
-                match r? {
-                    Resolved::Blob {
-                        hash,
-                        expires_at_ms,
-                    } => left.push(MissKey {
-                        blob: Some(BlobRef {
-                            hash,
-                            expires_at_ms,
-                        }),
-                        ..m
-                    }),
-                    r => out[m.i] = self.finish_local(&m.key, m.epoch, r),
-                }
-            }
-            self.inner.metrics.inline_reads.inc_by(n);
-        }
-        Ok(if left.is_empty() {
-            self.inner
-                .metrics
-                .read_latency
-                .observe(t0.elapsed().as_secs_f64());
-            GetMany::Done(out)
-        } else {
-            GetMany::Pending(GetManyPending { out, misses: left })
-        })
+        self.e.get_many_inline(p)
     }
-
     /// Resolve the misses of [`get_many_cached`](Self::get_many_cached).
     pub async fn get_many_misses(&self, p: GetMany) -> Result<Vec<Option<Arc<str>>>> {
-        let (mut out, misses) = match p {
-            GetMany::Done(out) => return Ok(out),
-            GetMany::Pending(GetManyPending { out, misses }) => (out, misses),
-        };
-        let t0 = Instant::now();
-        let (blobs, misses): (Vec<MissKey>, Vec<MissKey>) =
-            misses.into_iter().partition(|m| m.blob.is_some());
-        self.inner.metrics.pool_reads.inc_by(misses.len() as u64);
-        let index = self.index()?;
-        // Two chunks per runtime thread at least, at most 256 keys a chunk.
-        let chunk = misses
-            .len()
-            .div_ceil(self.inner.config.runtime_threads.max(2) * 2)
-            .clamp(1, 256);
-        let mut tasks = Vec::new();
-        for part in misses.chunks(chunk) {
-            let index = index.clone();
-            let part: Vec<MissKey> = part.to_vec();
-            tasks.push(self.inner.readers.run(move || {
-                part.into_iter()
-                    .map(|m| resolve(&index, &m.key).map(|r| (m.i, m.key, m.epoch, r)))
-                    .collect::<Result<Vec<_>>>()
-            }));
-        }
-        drop(index);
-        let mut blob_reads: Vec<(usize, String, u64, Resolved)> = blobs
-            .into_iter()
-            .map(|m| {
-                let b = m.blob.expect("partitioned on blob");
-                (
-                    m.i,
-                    m.key,
-                    m.epoch,
-                    Resolved::Blob {
-                        hash: b.hash,
-                        expires_at_ms: b.expires_at_ms,
-                    },
-                )
-            })
-            .collect();
-        for t in tasks {
-            for (i, k, e, r) in t.await?? {
-                match r {
-                    Resolved::Blob { .. } => blob_reads.push((i, k, e, r)),
-                    other => out[i] = self.finish_resolve(&k, e, other).await?,
-                }
-            }
-        }
-        let fetched = try_join_all(blob_reads.into_iter().map(|(i, k, e, r)| async move {
-            self.finish_resolve(&k, e, r).await.map(|v| (i, v))
-        }))
-        .await?;
-        for (i, v) in fetched {
-            out[i] = v;
-        }
-        self.inner
-            .metrics
-            .read_latency
-            .observe(t0.elapsed().as_secs_f64());
-        Ok(out)
+        self.e.get_many_misses(p).await
     }
-
     /// Whether `key` holds a value (of any type).
     pub async fn exists(&self, key: &str) -> Result<bool> {
-        self.check_open()?;
-        self.check_key(key)?;
-        self.inner.metrics.op(Op::Exists);
-        if let Some(live) = self
-            .inner
-            .cache
-            .with(key, &self.inner.metrics, |_, e| !is_expired(e))
-        {
-            return Ok(live);
-        }
-        let index = self.index()?;
-        let k = key.to_owned();
-        self.inner
-            .readers
-            .run(move || -> Result<bool> {
-                match index.get(k.as_bytes())? {
-                    None => Ok(false),
-                    Some(v) => {
-                        let h = crate::value::EntryHeader::decode(&v)?;
-                        Ok(!is_expired(h.expires_at_ms(&v)))
-                    }
-                }
-            })
-            .await?
+        self.e.exists(key).await
     }
-
     /// Scan string values whose key starts with `prefix`, in key order, a page
     /// at a time (`config.scan_page_size` entries per trip to the index).
     pub fn scan(&self, prefix: &str) -> Scan {
-        Scan {
-            store: self.clone(),
-            prefix: prefix.as_bytes().to_vec(),
-            after: None,
-            done: false,
-            page: std::collections::VecDeque::new(),
-        }
+        self.e.scan(prefix)
     }
-
-    // --------------------------------------------------------------- writes
-
-    pub(crate) async fn submit(
-        &self,
-        ops: Vec<WriteOp>,
-        tags: Vec<iroh_blobs::api::TempTag>,
-    ) -> Result<Vec<Reply>> {
-        self.submit_with(ops, tags, false).await
-    }
-
-    /// Submit ops to the writer; with `independent`, each op succeeds or
-    /// fails on its own (`Reply::Failed`).
-    pub(crate) async fn submit_with(
-        &self,
-        ops: Vec<WriteOp>,
-        tags: Vec<iroh_blobs::api::TempTag>,
-        independent: bool,
-    ) -> Result<Vec<Reply>> {
-        self.check_open()?;
-        let t0 = Instant::now();
-        let (ack, rx) = oneshot::channel();
-        self.inner
-            .tx
-            .send(Msg::Write {
-                ops,
-                tags,
-                independent,
-                ack: Ack::Chan(ack),
-                token: self.inner.gate.queued(),
-            })
-            .await
-            .map_err(|_| Error::Closed)?;
-        let r = rx.await.map_err(|_| Error::Closed)?;
-        self.inner
-            .metrics
-            .write_latency
-            .observe(t0.elapsed().as_secs_f64());
-        r
-    }
-
-    /// Encode a value into an entry of `kind`, storing it as a blob when
-    /// larger than `inline_threshold`; the temp tag protects the blob until
-    /// the entry is applied.
-    pub(crate) async fn prepare_value(
-        &self,
-        kind: ValueKind,
-        value: Vec<u8>,
-    ) -> Result<(Vec<u8>, Option<iroh_blobs::api::TempTag>)> {
-        self.prepare_entry(kind, value)
-            .await
-            .map(|(e, t)| (e.encode(), t))
-    }
-
-    pub(crate) async fn prepare_entry(
-        &self,
-        kind: ValueKind,
-        value: Vec<u8>,
-    ) -> Result<(Entry, Option<iroh_blobs::api::TempTag>)> {
-        if value.len() <= self.inner.config.inline_threshold {
-            return Ok((Entry::inline(kind, value), None));
-        }
-        let len = value.len() as u64;
-        let tag = self.inner.blobs.add(Bytes::from(value)).await?;
-        // Commit the blob store's metadata before the index can reference the
-        // blob, in every durability mode: sled may flush the entry on its own
-        // schedule, and an entry whose blob was lost in a crash would be a
-        // corrupt store, not a lost write (found by tests/crash.rs).
-        self.inner.blobs.sync().await?;
-        let entry = Entry::blob(kind, *tag.hash().as_bytes(), len);
-        Ok((entry, Some(tag)))
-    }
-
-    /// Write a whole value of `kind` with optional expiry and signature
-    /// metadata (replacing whatever the key held).
-    pub(crate) async fn set_entry(
-        &self,
-        key: &str,
-        kind: ValueKind,
-        value: Vec<u8>,
-        expires_at_ms: Option<u64>,
-        sig: Option<crate::value::SigMeta>,
-    ) -> Result<()> {
-        self.check_open()?;
-        self.check_key(key)?;
-        self.check_value(value.len())?;
-        let (mut entry, tag) = self.prepare_entry(kind, value).await?;
-        entry.expires_at_ms = expires_at_ms;
-        entry.sig = sig;
-        self.submit(
-            vec![WriteOp::Put {
-                key: key.to_owned(),
-                entry: entry.encode(),
-            }],
-            tag.into_iter().collect(),
-        )
-        .await?;
-        Ok(())
-    }
-
     /// Set `key` to a string value.
     pub async fn set(&self, key: &str, value: impl Into<String>) -> Result<()> {
-        self.check_open()?;
-        self.inner.metrics.op(Op::Set);
-        self.set_entry(
-            key,
-            ValueKind::String,
-            value.into().into_bytes(),
-            None,
-            None,
-        )
-        .await
+        self.e.set(key, value).await
     }
-
     /// Set many keys in one atomic group. Every item is validated first: one
     /// bad item fails the call and nothing is written.
     pub async fn set_many<K, V, I>(&self, items: I) -> Result<()>
@@ -1226,160 +274,12 @@ impl Store {
         V: Into<String>,
         I: IntoIterator<Item = (K, V)>,
     {
-        self.check_open()?;
-        let items: Vec<(String, String)> = items
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        for (k, v) in &items {
-            self.check_key(k)?;
-            self.check_value(v.len())?;
-        }
-        self.inner.metrics.op(Op::SetMany);
-        let threshold = self.inner.config.inline_threshold;
-        let mut ops = Vec::with_capacity(items.len());
-        let mut large = Vec::new();
-        for (k, v) in items {
-            if v.len() <= threshold {
-                ops.push(WriteOp::Put {
-                    key: k,
-                    entry: Entry::inline(ValueKind::String, v.into_bytes()).encode(),
-                });
-            } else {
-                large.push((ops.len(), k, v));
-                ops.push(WriteOp::Delete { key: String::new() }); // placeholder, replaced below
-            }
-        }
-        let mut tags = Vec::new();
-        if !large.is_empty() {
-            let added = try_join_all(large.into_iter().map(|(i, k, v)| async move {
-                let len = v.len() as u64;
-                let tag = self.inner.blobs.add(Bytes::from(v.into_bytes())).await?;
-                Ok::<_, Error>((i, k, len, tag))
-            }))
-            .await?;
-            for (i, k, len, tag) in added {
-                ops[i] = WriteOp::Put {
-                    key: k,
-                    entry: Entry::blob(ValueKind::String, *tag.hash().as_bytes(), len).encode(),
-                };
-                tags.push(tag);
-            }
-            // before the index can reference them (see prepare_entry)
-            self.inner.blobs.sync().await?;
-        }
-        self.submit(ops, tags).await?;
-        Ok(())
+        self.e.set_many(items).await
     }
-
     /// Remove `key`; whether it existed.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        self.check_open()?;
-        self.check_key(key)?;
-        self.inner.metrics.op(Op::Delete);
-        let r = self
-            .submit(
-                vec![WriteOp::Delete {
-                    key: key.to_owned(),
-                }],
-                vec![],
-            )
-            .await?;
-        Ok(matches!(r.first(), Some(Reply::Bool(true))))
+        self.e.delete(key).await
     }
-
-    // ------------------------------------------- writes with a completion callback
-
-    /// Submit ops to the writer with a completion callback instead of a
-    /// future: `done` runs on the writer thread with the request's result,
-    /// after the group's commit point (the same acknowledgement as
-    /// [`Store::submit`], under the store's durability mode). No task and no
-    /// channel per write: a caller on a thread outside the runtime (an
-    /// event loop) hands the write straight to the writer's queue. When the
-    /// queue is full the submission waits on the store's runtime instead
-    /// (back-pressure moves there; the caller never blocks).
-    ///
-    /// On `Ok`, `done` is called exactly once (with `Error::Closed` if the
-    /// store closes first); on `Err` (store already closed) it is never
-    /// called. `done` must be short and must not block: it delays the
-    /// acknowledgements of the rest of the group.
-    pub(crate) fn submit_then<F>(
-        &self,
-        ops: Vec<WriteOp>,
-        tags: Vec<iroh_blobs::api::TempTag>,
-        done: F,
-    ) -> Result<()>
-    where
-        F: FnOnce(Result<Vec<Reply>>) + Send + 'static,
-    {
-        self.check_open()?;
-        let t0 = Instant::now();
-        let metrics = self.inner.metrics.clone();
-        let ack = Ack::Call(CallAck::new(Box::new(move |r: Result<Vec<Reply>>| {
-            metrics.write_latency.observe(t0.elapsed().as_secs_f64());
-            done(r)
-        })));
-        let msg = Msg::Write {
-            ops,
-            tags,
-            independent: false,
-            ack,
-            token: self.inner.gate.queued(),
-        };
-        match self.inner.tx.try_send(msg) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(msg)) => {
-                let tx = self.inner.tx.clone();
-                self.inner.handle.spawn(async move {
-                    // A queue that closes meanwhile drops the message: its
-                    // callback then answers `Error::Closed`.
-                    let _ = tx.send(msg).await;
-                });
-            }
-            // Dropped here: the callback answers `Error::Closed`.
-            Err(mpsc::error::TrySendError::Closed(msg)) => drop(msg),
-        }
-        Ok(())
-    }
-
-    /// Apply `ops` on the caller's thread if the store allows it now:
-    /// durability `none` or `batch` (a `sync` write waits for an fsync),
-    /// a caller outside any async runtime whose inline-read guard allows
-    /// it (`Config::inline_read_limit`), no group being applied and
-    /// nothing queued before it. The commit point is the same as the
-    /// writer's (the index apply); `None`: queue the write instead.
-    fn write_inline(
-        &self,
-        ops: Vec<WriteOp>,
-    ) -> std::result::Result<Result<Vec<Reply>>, Vec<WriteOp>> {
-        if self.inner.config.durability == crate::Durability::Sync || !self.inner.guard.allowed() {
-            return Err(ops);
-        }
-        let Some(_gate) = self.inner.gate.try_inline() else {
-            return Err(ops);
-        };
-        let index = self.inner.index.read().expect("index lock");
-        let Some(index) = index.as_ref() else {
-            return Ok(Err(Error::Closed));
-        };
-        let t0 = Instant::now();
-        let parts = writer::Parts {
-            index,
-            cache: &self.inner.cache,
-            blobs: &self.inner.blobs,
-            metrics: &self.inner.metrics,
-            durability: self.inner.config.durability,
-        };
-        let r = writer::apply_inline(&parts, ops);
-        self.inner.guard.record(t0);
-        self.inner.metrics.inline_writes.inc();
-        self.inner
-            .metrics
-            .write_latency
-            .observe(t0.elapsed().as_secs_f64());
-        Ok(r)
-    }
-
     /// [`set`](Self::set) (with an expiry in seconds with `ex`) answered on
     /// the caller's thread when the store allows it: a caller outside any
     /// async runtime, durability `none` or `batch`, a value stored inline
@@ -1388,86 +288,13 @@ impl Store {
     /// write as usual ([`set_then`](Self::set_then)). Bad input and a
     /// closed store answer `Some(Err)` and change nothing.
     pub fn set_now(&self, key: &str, value: &str, ex: Option<u64>) -> Option<Result<()>> {
-        if let Err(e) = self
-            .check_open()
-            .and_then(|()| self.check_key(key))
-            .and_then(|()| self.check_value(value.len()))
-        {
-            return Some(Err(e));
-        }
-        if value.len() > self.inner.config.inline_threshold {
-            return None;
-        }
-        let mut entry = Entry::inline(ValueKind::String, value.as_bytes().to_vec());
-        entry.expires_at_ms = ex.map(|secs| now_ms().saturating_add(secs.saturating_mul(1000)));
-        let ops = vec![WriteOp::Put {
-            key: key.to_owned(),
-            entry: entry.encode(),
-        }];
-        let r = self.write_inline(ops).ok()?;
-        self.inner.metrics.op(Op::Set);
-        Some(r.map(|_| ()))
+        self.e.set_now(key, value, ex)
     }
-
     /// [`delete`](Self::delete) answered on the caller's thread when the
     /// store allows it (see [`set_now`](Self::set_now)); `None`: submit it.
     pub fn delete_now(&self, key: &str) -> Option<Result<bool>> {
-        if let Err(e) = self.check_open().and_then(|()| self.check_key(key)) {
-            return Some(Err(e));
-        }
-        let ops = vec![WriteOp::Delete {
-            key: key.to_owned(),
-        }];
-        let r = self.write_inline(ops).ok()?;
-        self.inner.metrics.op(Op::Delete);
-        Some(r.map(|r| matches!(r.first(), Some(Reply::Bool(true)))))
+        self.e.delete_now(key)
     }
-
-    /// A whole string value with optional expiry, acknowledged by callback
-    /// (see [`Store::set_then`]).
-    fn set_string_then<F>(
-        &self,
-        key: &str,
-        value: String,
-        expires_at_ms: Option<u64>,
-        done: F,
-    ) -> Result<()>
-    where
-        F: FnOnce(Result<()>) + Send + 'static,
-    {
-        self.check_open()?;
-        self.check_key(key)?;
-        self.check_value(value.len())?;
-        if value.len() > self.inner.config.inline_threshold {
-            // A blob first (async, on the runtime), then the index entry.
-            let s = self.clone();
-            let key = key.to_owned();
-            self.inner.handle.spawn(async move {
-                done(
-                    s.set_entry(
-                        &key,
-                        ValueKind::String,
-                        value.into_bytes(),
-                        expires_at_ms,
-                        None,
-                    )
-                    .await,
-                )
-            });
-            return Ok(());
-        }
-        let mut entry = Entry::inline(ValueKind::String, value.into_bytes());
-        entry.expires_at_ms = expires_at_ms;
-        self.submit_then(
-            vec![WriteOp::Put {
-                key: key.to_owned(),
-                entry: entry.encode(),
-            }],
-            vec![],
-            move |r| done(r.map(|_| ())),
-        )
-    }
-
     /// [`Store::set`] acknowledged by a callback instead of a future, for
     /// callers outside the async runtime (the Python binding's event loop):
     /// `done` runs once the write is acknowledged under the store's
@@ -1481,11 +308,8 @@ impl Store {
     where
         F: FnOnce(Result<()>) + Send + 'static,
     {
-        self.check_open()?;
-        self.inner.metrics.op(Op::Set);
-        self.set_string_then(key, value.into(), None, done)
+        self.e.set_then(key, value, done)
     }
-
     /// [`Store::set_ex`] acknowledged by a callback (see [`Store::set_then`]).
     pub fn set_ex_then<F>(
         &self,
@@ -1497,403 +321,548 @@ impl Store {
     where
         F: FnOnce(Result<()>) + Send + 'static,
     {
-        let at = now_ms().saturating_add(seconds.saturating_mul(1000));
-        self.set_string_then(key, value.into(), Some(at), done)
+        self.e.set_ex_then(key, value, seconds, done)
     }
-
     /// [`Store::delete`] acknowledged by a callback (see
     /// [`Store::set_then`]): `done` gets whether the key existed.
     pub fn delete_then<F>(&self, key: &str, done: F) -> Result<()>
     where
         F: FnOnce(Result<bool>) + Send + 'static,
     {
-        self.check_open()?;
-        self.check_key(key)?;
-        self.inner.metrics.op(Op::Delete);
-        self.submit_then(
-            vec![WriteOp::Delete {
-                key: key.to_owned(),
-            }],
-            vec![],
-            move |r| done(r.map(|r| matches!(r.first(), Some(Reply::Bool(true))))),
-        )
+        self.e.delete_then(key, done)
     }
-
     /// Make every write acknowledged before this call durable (fsync of the
     /// index and commit of the blob store's metadata).
     pub async fn flush(&self) -> Result<()> {
-        self.check_open()?;
-        self.inner.metrics.op(Op::Flush);
-        self.inner.blobs.sync().await?;
-        let (ack, rx) = oneshot::channel();
-        self.inner
-            .tx
-            .send(Msg::Flush(ack))
-            .await
-            .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+        self.e.flush().await
     }
-
-    // ---------------------------------------------------------------- blobs
-
     /// Store raw bytes content-addressed and keep them until
     /// [`remove_blob`](Self::remove_blob). Returns their BLAKE3 hash.
     pub async fn add_blob(&self, data: impl Into<Bytes>) -> Result<ContentHash> {
-        self.check_open()?;
-        let data: Bytes = data.into();
-        self.check_value(data.len())?;
-        self.inner.metrics.op(Op::AddBlob);
-        let tag = self.inner.blobs.add(data).await?;
-        let hash = ContentHash(*tag.hash().as_bytes());
-        // before the pin can reference it (see prepare_entry)
-        self.inner.blobs.sync().await?;
-        self.submit(vec![WriteOp::Pin { hash: hash.0 }], vec![tag])
-            .await?;
-        Ok(hash)
+        self.e.add_blob(data).await
     }
-
     /// The bytes of a blob, or `None` if the store does not hold it.
     pub async fn get_blob(&self, hash: &ContentHash) -> Result<Option<Bytes>> {
-        self.check_open()?;
-        self.inner.metrics.op(Op::GetBlob);
-        self.inner.blobs.get(&hash.0).await
+        self.e.get_blob(hash).await
     }
-
     /// Stop keeping a raw blob; it is collected unless a value refers to it.
     /// Whether it was kept.
     pub async fn remove_blob(&self, hash: &ContentHash) -> Result<bool> {
-        let r = self
-            .submit(vec![WriteOp::Unpin { hash: hash.0 }], vec![])
-            .await?;
-        Ok(matches!(r.first(), Some(Reply::Bool(true))))
+        self.e.remove_blob(hash).await
     }
-
     /// Collect blobs no key or pin refers to, now, and wait for it.
     pub async fn collect_garbage(&self) -> Result<()> {
-        self.check_open()?;
-        self.inner.metrics.op(Op::Gc);
-        self.inner.blobs.collect(Duration::from_secs(120)).await?;
-        self.inner.metrics.gc_runs.inc();
-        Ok(())
+        self.e.collect_garbage().await
     }
-
     /// Number of blobs in the blob store.
     pub async fn blob_count(&self) -> Result<usize> {
-        self.check_open()?;
-        self.inner.blobs.count().await
+        self.e.blob_count().await
     }
-
-    // ------------------------------------------------------------ lifecycle
-
     /// Flush, stop the writer, release the directory. Idempotent; every call
     /// after it returns [`Error::Closed`].
     pub async fn close(&self) -> Result<()> {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        let inner = self.inner.clone();
-        let r = self
-            .inner
-            .handle
-            .spawn_blocking(move || inner.shutdown_writer_and_index(true))
-            .await?;
-        let b = self.inner.blobs.shutdown().await;
-        self.inner.cache.clear();
-        self.inner.lock.lock().expect("lock").take();
-        r.and(b)
+        self.e.close().await
     }
-
     /// `close` for synchronous callers outside a runtime.
     pub fn close_blocking(&self) -> Result<()> {
-        self.block_on(self.close())
+        self.e.close_blocking()
     }
-
-    // -------------------------------------------------------------- metrics
-
     /// Prometheus text exposition of this store's registry.
     pub fn metrics_text(&self) -> Result<String> {
-        self.inner.metrics.text()
+        self.e.metrics_text()
     }
-
     /// The store's Prometheus registry (to merge into a process registry).
     pub fn registry(&self) -> &prometheus::Registry {
-        &self.inner.metrics.registry
+        self.e.registry()
     }
-
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        let m = &self.inner.metrics;
-        let (hot, warm) = self.inner.cache.sizes();
-        let (hh, wh, mi) = (m.hot_hits.get(), m.warm_hits.get(), m.misses.get());
-        let lookups = hh + wh + mi;
-        let batches = m.batch_size.get_sample_count();
-        Stats {
-            ops: m.op_counts(),
-            hot_hits: hh,
-            warm_hits: wh,
-            misses: mi,
-            hit_rate: if lookups == 0 {
-                0.0
-            } else {
-                (hh + wh) as f64 / lookups as f64
-            },
-            hot_entries: hot.0,
-            hot_bytes: hot.1,
-            warm_entries: warm.0,
-            warm_bytes: warm.1,
-            writer_batches: batches,
-            writes_acked: m.writes_acked.get(),
-            mean_batch_size: if batches == 0 {
-                0.0
-            } else {
-                m.batch_size.get_sample_sum() / batches as f64
-            },
-            queue_depth: m.queue_depth.get(),
-            write_latency_p50: histogram_quantile(&m.write_latency, 0.5),
-            write_latency_p99: histogram_quantile(&m.write_latency, 0.99),
-            read_miss_latency_p50: histogram_quantile(&m.read_latency, 0.5),
-            read_miss_latency_p99: histogram_quantile(&m.read_latency, 0.99),
-            gc_runs: m.gc_runs.get(),
-            inline_reads: m.inline_reads.get(),
-            inline_writes: m.inline_writes.get(),
-            pool_reads: m.pool_reads.get(),
-            longest_inline_read: self
-                .inner
-                .guard
-                .longest_ns
-                .load(std::sync::atomic::Ordering::Relaxed) as f64
-                / 1e9,
-            inline_guard_trips: self
-                .inner
-                .guard
-                .trips
-                .load(std::sync::atomic::Ordering::Relaxed),
-        }
+        self.e.stats()
     }
-
     /// Bytes on disk under the store's directory (index and blobs).
     pub fn disk_usage(&self) -> Result<u64> {
-        dir_size(&self.inner.path)
-    }
-}
-
-impl Inner {
-    /// Blocking part of close: drain the writer, flush, drop the index,
-    /// stop the reader pool (joining its threads with `join_readers`).
-    fn shutdown_writer_and_index(&self, join_readers: bool) -> Result<()> {
-        // The writer drains what is queued, flushes, and exits.
-        let _ = self.tx.blocking_send(Msg::Shutdown);
-        let mut writer_ok = true;
-        if let Some(h) = self.writer.lock().expect("writer lock").take() {
-            if h.join().is_err() {
-                tracing::error!("writer thread panicked");
-                writer_ok = false;
-            }
-        }
-        let index = self.index.write().expect("index lock").take();
-        let mut r = Ok(());
-        if let Some(index) = index {
-            r = index.flush();
-            // Wait (briefly) for in-flight reads to drop their clones, so that
-            // sled closes and releases its own file lock now.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Arc::strong_count(&index) > 1 && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            // Warm restart: only after a clean final flush, with the writer
-            // gone (nothing writes to the index after this).
-            if r.is_ok() && writer_ok && self.config.warm_restart && self.config.hot_cache_bytes > 0
-            {
-                let t0 = Instant::now();
-                match crate::snapshot::write(&self.path, &index, &self.cache, now_ms()) {
-                    Ok(n) => tracing::debug!(
-                        entries = n,
-                        ms = t0.elapsed().as_secs_f64() * 1e3,
-                        "warm restart: snapshot written"
-                    ),
-                    Err(e) => tracing::warn!("warm restart: snapshot not written: {e}"),
-                }
-            }
-            drop(index);
-        }
-        // Every read still queued holds an index clone; none is left (or the
-        // deadline passed): the readers exit once their channel is drained.
-        self.readers.shutdown(join_readers);
-        r
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if !self.closed.swap(true, Ordering::AcqRel) {
-            // Dropped without close(): drain the writer, flush, and shut the
-            // blob store down so that nothing acknowledged is lost and the
-            // directory can be opened again at once. The drop may run on a
-            // runtime worker, where blocking calls panic; a scoped thread is
-            // never inside an async context.
-            let this = &*self;
-            // Dropped on a reader thread (a job held the last handle): the
-            // readers cannot be joined from here; they exit on their own.
-            let join_readers = !self.readers.is_reader_thread();
-            std::thread::scope(|sc| {
-                sc.spawn(|| {
-                    if let Err(e) = this.shutdown_writer_and_index(join_readers) {
-                        tracing::error!("flush on drop failed: {e}");
-                    }
-                    if let Err(e) = this.handle.block_on(this.blobs.shutdown()) {
-                        tracing::warn!("blob store shutdown on drop: {e}");
-                    }
-                });
-            });
-        }
-        if let Some(rt) = self.runtime.lock().ok().and_then(|mut r| r.take()) {
-            rt.shutdown_background();
-        }
-    }
-}
-
-fn is_expired(expires_at_ms: Option<u64>) -> bool {
-    matches!(expires_at_ms, Some(t) if t <= now_ms())
-}
-
-#[inline]
-fn cached_string(v: &CachedValue, expires_at_ms: Option<u64>) -> Option<Arc<str>> {
-    if is_expired(expires_at_ms) {
-        return None;
-    }
-    match v {
-        CachedValue::String(s) => Some(s.clone()),
-    }
-}
-
-/// The longest one `get_many` call reads misses on the caller's thread
-/// before it hands the rest to the reader pool.
-pub const MANY_INLINE_BUDGET: Duration = Duration::from_millis(2);
-
-/// Index lookup and decode, on the reader pool or an inline reader.
-fn resolve(index: &Index, key: &str) -> Result<Resolved> {
-    let Some(raw) = index.get(key.as_bytes())? else {
-        return Ok(Resolved::Absent);
-    };
-    let entry = Entry::decode(&raw)?;
-    if entry.kind != ValueKind::String {
-        return Err(Error::WrongType {
-            expected: ValueKind::String.name(),
-            actual: entry.kind.name(),
-        });
-    }
-    if is_expired(entry.expires_at_ms) {
-        return Ok(Resolved::Absent);
-    }
-    Ok(match entry.payload {
-        Payload::Inline(bytes) => Resolved::Value(Arc::new(Cached {
-            value: CachedValue::String(decode_string(bytes)?.into()),
-            expires_at_ms: entry.expires_at_ms,
-            epoch: 0,
-        })),
-        Payload::Blob => Resolved::Blob {
-            hash: entry.hash,
-            expires_at_ms: entry.expires_at_ms,
-        },
-    })
-}
-
-fn dir_size(p: &Path) -> Result<u64> {
-    let mut total = 0;
-    for e in std::fs::read_dir(p)? {
-        let e = e?;
-        let md = e.metadata()?;
-        if md.is_dir() {
-            total += dir_size(&e.path())?;
-        } else {
-            total += md.len();
-        }
-    }
-    Ok(total)
-}
-
-/// A prefix scan, fetched a page at a time.
-pub struct Scan {
-    store: Store,
-    prefix: Vec<u8>,
-    after: Option<Vec<u8>>,
-    done: bool,
-    page: std::collections::VecDeque<(String, Arc<str>)>,
-}
-
-impl Scan {
-    /// The next page of (key, value) pairs; `None` at the end.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<(String, Arc<str>)>>> {
-        if !self.page.is_empty() {
-            return Ok(Some(self.page.drain(..).collect()));
-        }
-        if self.done {
-            return Ok(None);
-        }
-        self.store.check_open()?;
-        self.store.inner.metrics.op(Op::Scan);
-        let index = self.store.index()?;
-        let prefix = self.prefix.clone();
-        let after = self.after.clone();
-        let limit = self.store.inner.config.scan_page_size;
-        let raw = self
-            .store
-            .inner
-            .readers
-            .run(move || index.scan_page(&prefix, after.as_deref(), limit))
-            .await??;
-        if raw.len() < limit {
-            self.done = true;
-        }
-        let Some((last, _)) = raw.last() else {
-            self.done = true;
-            return Ok(None);
-        };
-        self.after = Some(last.clone());
-        let mut out = Vec::with_capacity(raw.len());
-        for (k, v) in raw {
-            let entry = Entry::decode(&v)?;
-            if entry.kind != ValueKind::String || is_expired(entry.expires_at_ms) {
-                continue;
-            }
-            let key =
-                String::from_utf8(k).map_err(|_| Error::Corrupt("key is not UTF-8".into()))?;
-            let value: Arc<str> = match entry.payload {
-                Payload::Inline(b) => decode_string(b)?.into(),
-                Payload::Blob => {
-                    let b = self.store.inner.blobs.get_referenced(&entry.hash).await?;
-                    decode_string(b.to_vec())?.into()
-                }
-            };
-            out.push((key, value));
-        }
-        if out.is_empty() && !self.done {
-            // Every entry of this page was of another type or expired.
-            return Box::pin(self.next_page()).await;
-        }
-        if out.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(out))
+        self.e.disk_usage()
     }
 
-    /// The next (key, value) pair; `None` at the end.
-    pub async fn next(&mut self) -> Result<Option<(String, Arc<str>)>> {
-        if self.page.is_empty() {
-            match self.next_page().await? {
-                Some(p) => self.page.extend(p),
-                None => return Ok(None),
-            }
-        }
-        Ok(self.page.pop_front())
+    // ---- src/types/geo.rs
+    /// Add or move members: (longitude, latitude, member). Returns how many
+    /// were new.
+    pub async fn geoadd<M: Into<String>>(
+        &self,
+        key: &str,
+        items: impl IntoIterator<Item = (f64, f64, M)>,
+    ) -> Result<i64> {
+        crate::types::geo::geoadd(&self.e, key, items).await
+    }
+    /// Positions (longitude, latitude) of members, in order.
+    pub async fn geopos<M: AsRef<str>>(
+        &self,
+        key: &str,
+        members: &[M],
+    ) -> Result<Vec<Option<(f64, f64)>>> {
+        crate::types::geo::geopos(&self.e, key, members).await
+    }
+    /// Distance between two members in `unit`; `None` if either is missing.
+    pub async fn geodist(
+        &self,
+        key: &str,
+        m1: &str,
+        m2: &str,
+        unit: GeoUnit,
+    ) -> Result<Option<f64>> {
+        crate::types::geo::geodist(&self.e, key, m1, m2, unit).await
+    }
+    /// Members within `radius` of (longitude, latitude).
+    pub async fn georadius(
+        &self,
+        key: &str,
+        longitude: f64,
+        latitude: f64,
+        radius: f64,
+        unit: GeoUnit,
+        opts: RadiusOpts,
+    ) -> Result<Vec<GeoMatch>> {
+        crate::types::geo::georadius(&self.e, key, longitude, latitude, radius, unit, opts).await
+    }
+    /// Members within `radius` of another member; empty if it is missing.
+    pub async fn georadiusbymember(
+        &self,
+        key: &str,
+        member: &str,
+        radius: f64,
+        unit: GeoUnit,
+        opts: RadiusOpts,
+    ) -> Result<Vec<GeoMatch>> {
+        crate::types::geo::georadiusbymember(&self.e, key, member, radius, unit, opts).await
+    }
+    /// Every member with its position.
+    pub async fn geo_members(&self, key: &str) -> Result<Vec<(String, f64, f64)>> {
+        crate::types::geo::geo_members(&self.e, key).await
     }
 
-    /// Collect everything left (for tests and small scans).
-    pub async fn collect_all(mut self) -> Result<Vec<(String, Arc<str>)>> {
-        let mut all = Vec::new();
-        while let Some(p) = self.next_page().await? {
-            all.extend(p);
-        }
-        Ok(all)
+    // ---- src/types/hash.rs
+    /// Set fields of a hash; returns how many fields are new.
+    pub async fn hset_many<F, V, I>(&self, key: &str, fields: I) -> Result<i64>
+    where
+        F: Into<String>,
+        V: Into<String>,
+        I: IntoIterator<Item = (F, V)>,
+    {
+        crate::types::hash::hset_many(&self.e, key, fields).await
+    }
+    /// Set one field; returns 1 if the field is new, 0 if it was updated.
+    pub async fn hset(&self, key: &str, field: &str, value: impl Into<String>) -> Result<i64> {
+        crate::types::hash::hset(&self.e, key, field, value).await
+    }
+    /// The value of a field.
+    pub async fn hget(&self, key: &str, field: &str) -> Result<Option<String>> {
+        crate::types::hash::hget(&self.e, key, field).await
+    }
+    /// Every (field, value), ordered by field.
+    pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, String)>> {
+        crate::types::hash::hgetall(&self.e, key).await
+    }
+    /// Remove fields; returns how many existed.
+    pub async fn hdel<F: Into<String>>(
+        &self,
+        key: &str,
+        fields: impl IntoIterator<Item = F>,
+    ) -> Result<i64> {
+        crate::types::hash::hdel(&self.e, key, fields).await
+    }
+    /// Number of fields.
+    pub async fn hlen(&self, key: &str) -> Result<u64> {
+        crate::types::hash::hlen(&self.e, key).await
+    }
+    /// Fields whose name contains `pattern` (the node's `filter_hash`),
+    /// streamed in pages.
+    pub fn filter_hash(&self, key: &str, pattern: &str) -> SubScan<(String, String)> {
+        crate::types::hash::filter_hash(&self.e, key, pattern)
+    }
+
+    // ---- src/types/json.rs
+    /// Set a document (`path = "$"`) or the value at a JSONPath inside the
+    /// existing document. A missing key can only be set at `$`.
+    pub async fn json_set(&self, key: &str, path: &str, value: serde_json::Value) -> Result<()> {
+        crate::types::json::json_set(&self.e, key, path, value).await
+    }
+    /// The whole document (`path = None`), or the array of values the
+    /// JSONPath selects.
+    pub async fn json_get(
+        &self,
+        key: &str,
+        path: Option<&str>,
+    ) -> Result<Option<serde_json::Value>> {
+        crate::types::json::json_get(&self.e, key, path).await
+    }
+    /// The values a JSONPath filter expression selects in the document of
+    /// `key` (e.g. `$.items[?@.price < 10]`). Only this key's document is
+    /// decoded.
+    pub async fn json_filter(&self, key: &str, path: &str) -> Result<Vec<serde_json::Value>> {
+        crate::types::json::json_filter(&self.e, key, path).await
+    }
+
+    // ---- src/types/list.rs
+    /// Append values at the tail; returns the new length.
+    pub async fn rpush<V: Into<String>>(
+        &self,
+        key: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> Result<i64> {
+        crate::types::list::rpush(&self.e, key, values).await
+    }
+    /// Prepend values at the head, one after the other (so the last given
+    /// ends first, as in Redis); returns the new length.
+    pub async fn lpush<V: Into<String>>(
+        &self,
+        key: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> Result<i64> {
+        crate::types::list::lpush(&self.e, key, values).await
+    }
+    /// Items from `start` to `stop` inclusive; negative indices count from
+    /// the end (-1 is the last), as in Redis.
+    pub async fn lrange(&self, key: &str, start: i64, stop: i64) -> Result<Vec<String>> {
+        crate::types::list::lrange(&self.e, key, start, stop).await
+    }
+    /// Number of items.
+    pub async fn llen(&self, key: &str) -> Result<u64> {
+        crate::types::list::llen(&self.e, key).await
+    }
+    /// Items containing `pattern` (the node's `filter_list`), in order,
+    /// streamed in pages.
+    pub fn filter_list(&self, key: &str, pattern: &str) -> SubScan<String> {
+        crate::types::list::filter_list(&self.e, key, pattern)
+    }
+
+    // ---- src/types/scan.rs
+    /// Every key of `kind` in database `db` (keys `{db}:…`), with contents
+    /// and signature metadata, streamed a page of keys at a time.
+    pub fn get_all(&self, db: &str, kind: ValueKind) -> GetAll {
+        crate::types::scan::get_all(&self.e, db, kind)
+    }
+    /// A BLAKE3 digest of the store's whole logical state: every live key
+    /// with its type, contents, expiry and signature metadata, in key order.
+    /// Internal details (container versions, blob placement, orphans not yet
+    /// swept) do not affect it, so two stores holding the same data agree.
+    pub async fn state_digest(&self) -> Result<String> {
+        crate::types::scan::state_digest(&self.e).await
+    }
+
+    // ---- src/types/set.rs
+    /// Add members; returns how many were new.
+    pub async fn sadd<M: Into<String>>(
+        &self,
+        key: &str,
+        members: impl IntoIterator<Item = M>,
+    ) -> Result<i64> {
+        crate::types::set::sadd(&self.e, key, members).await
+    }
+    /// Remove members; returns how many were present.
+    pub async fn srem<M: Into<String>>(
+        &self,
+        key: &str,
+        members: impl IntoIterator<Item = M>,
+    ) -> Result<i64> {
+        crate::types::set::srem(&self.e, key, members).await
+    }
+    /// Every member, ordered bytewise.
+    pub async fn smembers(&self, key: &str) -> Result<Vec<String>> {
+        crate::types::set::smembers(&self.e, key).await
+    }
+    /// Whether `member` is in the set.
+    pub async fn sismember(&self, key: &str, member: &str) -> Result<bool> {
+        crate::types::set::sismember(&self.e, key, member).await
+    }
+    /// Number of members.
+    pub async fn scard(&self, key: &str) -> Result<u64> {
+        crate::types::set::scard(&self.e, key).await
+    }
+    /// Members containing `pattern` (the node's `filter_set`), streamed.
+    pub fn filter_set(&self, key: &str, pattern: &str) -> SubScan<String> {
+        crate::types::set::filter_set(&self.e, key, pattern)
+    }
+
+    // ---- src/types/stream.rs
+    /// Append an entry. `id` is `*` (a new id `{now ms}-{seq}`, strictly
+    /// increasing even within one millisecond), `{ms}-*`, or an explicit
+    /// `{ms}-{seq}` that must be greater than the last id. Returns the id.
+    pub async fn xadd<F: Into<String>, V: Into<String>>(
+        &self,
+        key: &str,
+        id: &str,
+        fields: impl IntoIterator<Item = (F, V)>,
+    ) -> Result<String> {
+        crate::types::stream::xadd(&self.e, key, id, fields).await
+    }
+    /// Entries with `start <= id <= end` (`-` and `+` for the extremes),
+    /// oldest first, at most `count`.
+    pub async fn xrange(
+        &self,
+        key: &str,
+        start: &str,
+        end: &str,
+        count: Option<usize>,
+    ) -> Result<Vec<StreamEntry>> {
+        crate::types::stream::xrange(&self.e, key, start, end, count).await
+    }
+    /// Like [`xrange`](Self::xrange), newest first; note the argument order
+    /// (`end` first), as in Redis.
+    pub async fn xrevrange(
+        &self,
+        key: &str,
+        end: &str,
+        start: &str,
+        count: Option<usize>,
+    ) -> Result<Vec<StreamEntry>> {
+        crate::types::stream::xrevrange(&self.e, key, end, start, count).await
+    }
+    /// Number of entries.
+    pub async fn xlen(&self, key: &str) -> Result<u64> {
+        crate::types::stream::xlen(&self.e, key).await
+    }
+    /// Entries with ids in `[start, end]` having a value containing
+    /// `pattern` (the node's `filter_stream`), streamed in id order.
+    pub fn filter_stream(
+        &self,
+        key: &str,
+        start: &str,
+        end: &str,
+        pattern: Option<&str>,
+    ) -> Result<SubScan<StreamEntry>> {
+        crate::types::stream::filter_stream(&self.e, key, start, end, pattern)
+    }
+
+    // ---- src/types/timeseries.rs
+    /// Add (or replace) the point at `timestamp_ms`; returns the timestamp.
+    pub async fn ts_add(&self, key: &str, timestamp_ms: i64, value: f64) -> Result<i64> {
+        crate::types::timeseries::ts_add(&self.e, key, timestamp_ms, value).await
+    }
+    /// Add many points in one atomic update; returns how many were new.
+    pub async fn ts_add_many(
+        &self,
+        key: &str,
+        points: impl IntoIterator<Item = (i64, f64)>,
+    ) -> Result<i64> {
+        crate::types::timeseries::ts_add_many(&self.e, key, points).await
+    }
+    /// Points with `from_ms <= t <= to_ms`, oldest first.
+    pub async fn ts_range(&self, key: &str, from_ms: i64, to_ms: i64) -> Result<Vec<(i64, f64)>> {
+        crate::types::timeseries::ts_range(&self.e, key, from_ms, to_ms).await
+    }
+    /// The latest point.
+    pub async fn ts_get(&self, key: &str) -> Result<Option<(i64, f64)>> {
+        crate::types::timeseries::ts_get(&self.e, key).await
+    }
+    /// Number of points.
+    pub async fn ts_len(&self, key: &str) -> Result<u64> {
+        crate::types::timeseries::ts_len(&self.e, key).await
+    }
+    /// Points in `[from_ms, to_ms]` whose value is in `[min, max]` (the
+    /// node's `filter_timeseries`): a scan of the time range, streamed.
+    pub fn filter_timeseries(
+        &self,
+        key: &str,
+        from_ms: i64,
+        to_ms: i64,
+        min: f64,
+        max: f64,
+    ) -> Result<SubScan<(i64, f64)>> {
+        crate::types::timeseries::filter_timeseries(&self.e, key, from_ms, to_ms, min, max)
+    }
+
+    // ---- src/types/ttl.rs
+    /// Expire `key` after `seconds` (0 expires it now). Whether the key exists.
+    pub async fn expire(&self, key: &str, seconds: u64) -> Result<bool> {
+        crate::types::ttl::expire(&self.e, key, seconds).await
+    }
+    /// Set (or with `None` clear) the expiry of `key`, in ms since the epoch.
+    /// Whether the key exists.
+    pub async fn expire_at_ms(&self, key: &str, at: Option<u64>) -> Result<bool> {
+        crate::types::ttl::expire_at_ms(&self.e, key, at).await
+    }
+    /// Remove the expiry of `key`; whether it had one.
+    pub async fn persist(&self, key: &str) -> Result<bool> {
+        crate::types::ttl::persist(&self.e, key).await
+    }
+    /// Seconds to live, as Redis answers: -2 if the key does not exist, -1 if
+    /// it has no expiry.
+    pub async fn ttl(&self, key: &str) -> Result<i64> {
+        crate::types::ttl::ttl(&self.e, key).await
+    }
+    /// Milliseconds to live; -2 absent, -1 no expiry.
+    pub async fn pttl(&self, key: &str) -> Result<i64> {
+        crate::types::ttl::pttl(&self.e, key).await
+    }
+    /// The type, size, expiry and signature metadata of a key.
+    pub async fn key_info(&self, key: &str) -> Result<Option<KeyInfo>> {
+        crate::types::ttl::key_info(&self.e, key).await
+    }
+    /// The type of a key.
+    pub async fn key_type(&self, key: &str) -> Result<Option<ValueKind>> {
+        crate::types::ttl::key_type(&self.e, key).await
+    }
+    /// Attach signature metadata to an existing key (any type). Whether the
+    /// key exists.
+    pub async fn set_signature(&self, key: &str, sig: SigMeta) -> Result<bool> {
+        crate::types::ttl::set_signature(&self.e, key, sig).await
+    }
+    /// Set a string value with an expiry, in one write.
+    pub async fn set_ex(&self, key: &str, value: impl Into<String>, seconds: u64) -> Result<()> {
+        crate::types::ttl::set_ex(&self.e, key, value, seconds).await
+    }
+    /// Remove expired keys and orphaned container sub-entries now. Reads
+    /// entry headers and sub-entry keys only; never decodes a value.
+    pub async fn sweep(&self) -> Result<SweepReport> {
+        crate::types::ttl::sweep(&self.e).await
+    }
+
+    // ---- src/types/zset.rs
+    /// Add members with scores (or update their scores); returns how many
+    /// members are new. Scores must be finite. A JSON-object member with a
+    /// string `_id` replaces the member that had the same `_id`.
+    pub async fn zadd<M: Into<String>>(
+        &self,
+        key: &str,
+        items: impl IntoIterator<Item = (M, f64)>,
+    ) -> Result<i64> {
+        crate::types::zset::zadd(&self.e, key, items).await
+    }
+    /// Remove members; returns how many were present.
+    pub async fn zrem<M: Into<String>>(
+        &self,
+        key: &str,
+        members: impl IntoIterator<Item = M>,
+    ) -> Result<i64> {
+        crate::types::zset::zrem(&self.e, key, members).await
+    }
+    /// Members by rank from `start` to `stop` inclusive (negative from the
+    /// end), lowest score first, with their scores.
+    pub async fn zrange(&self, key: &str, start: i64, stop: i64) -> Result<Vec<(String, f64)>> {
+        crate::types::zset::zrange(&self.e, key, start, stop).await
+    }
+    /// Members with `min <= score <= max`, lowest first, with scores. The
+    /// bounds may be infinite; NaN is an error.
+    pub async fn zrangebyscore(&self, key: &str, min: f64, max: f64) -> Result<Vec<(String, f64)>> {
+        crate::types::zset::zrangebyscore(&self.e, key, min, max).await
+    }
+    /// The score of a member.
+    pub async fn zscore(&self, key: &str, member: &str) -> Result<Option<f64>> {
+        crate::types::zset::zscore(&self.e, key, member).await
+    }
+    /// Number of members.
+    pub async fn zcard(&self, key: &str) -> Result<u64> {
+        crate::types::zset::zcard(&self.e, key).await
+    }
+    /// Members with `min <= score <= max` (the node's `filter_sorted_set`),
+    /// streamed: a range scan over the score-ordered sub-entries.
+    pub fn filter_sorted_set(
+        &self,
+        key: &str,
+        min: f64,
+        max: f64,
+    ) -> Result<SubScan<(String, f64)>> {
+        crate::types::zset::filter_sorted_set(&self.e, key, min, max)
+    }
+
+    // ---- src/oplog/apply.rs
+    /// Apply one newly submitted signed operation. A refused operation is a
+    /// typed error (`InvalidSignature`, `NotOwner`, `Stale`, …) and changes
+    /// nothing.
+    pub async fn apply(&self, op: SignedOperation) -> Result<Outcome> {
+        crate::oplog::apply::apply(&self.e, op).await
+    }
+    /// Apply newly submitted operations, in order, with one outcome each.
+    /// Signatures are verified in parallel batches off the async executor.
+    pub async fn apply_many(&self, ops: Vec<SignedOperation>) -> Result<Vec<Outcome>> {
+        crate::oplog::apply::apply_many(&self.e, ops).await
+    }
+    /// Apply operations loaded from a log or received for sync: like
+    /// `apply_many` but never rejected for their age.
+    pub async fn apply_replicated(&self, ops: Vec<SignedOperation>) -> Result<Vec<Outcome>> {
+        crate::oplog::apply::apply_replicated(&self.e, ops).await
+    }
+
+    // ---- src/oplog/check.rs
+    /// Read the whole log in parallel, decoding every entry and, with
+    /// `LogCheck::Verify`, re-verifying every signature. A corrupt entry is
+    /// reported and skipped; the load never aborts on one. `progress` gets
+    /// (done, total), every `LOAD_CHUNK` entries per range.
+    ///
+    /// The log's key range is split by timestamp into a few ranges per CPU
+    /// thread, each scanned and decoded by one task of the rayon pool (so
+    /// the sled scan runs in parallel too, and at most one task per thread
+    /// is in flight). Trusting the log checks each entry's shape without
+    /// building the operation ([`OpShape`]); verifying builds it and checks
+    /// its signature in batches of `LOAD_CHUNK`.
+    pub async fn load_log(
+        &self,
+        check: LogCheck,
+        progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    ) -> Result<LoadReport> {
+        crate::oplog::check::load_log(&self.e, check, progress).await
+    }
+
+    // ---- src/oplog/scan.rs
+    /// Applied operations with `timestamp >= since_ms`, in (timestamp, op_id)
+    /// order, a page at a time (for sync and replay).
+    pub fn ops_since(&self, since_ms: u64) -> OpLogScan {
+        crate::oplog::scan::ops_since(&self.e, since_ms)
+    }
+    /// Number of operations in the log.
+    pub async fn log_len(&self) -> Result<u64> {
+        crate::oplog::scan::log_len(&self.e).await
+    }
+
+    // ---- src/sync/mod.rs
+    /// Serve this store to peers: iroh-blobs plus `cyberfly-sync/1` on an
+    /// endpoint bound per `config`. The endpoint's key is kept in the store,
+    /// so its node id (and address, with a fixed port) stays the same.
+    pub async fn serve(&self, config: SyncConfig) -> Result<SyncServer> {
+        crate::sync::serve(&self.e, config).await
+    }
+    /// Pull every operation the peer has that this store lacks (until the
+    /// peer has no more), verifying each, and record the watermark.
+    pub async fn sync_from(&self, peer: &str, config: &SyncConfig) -> Result<SyncReport> {
+        crate::sync::sync_from(&self.e, peer, config).await
+    }
+    /// [`sync_from`](Self::sync_from), calling `progress` after every page.
+    pub async fn sync_from_with_progress(
+        &self,
+        peer: &str,
+        config: &SyncConfig,
+        progress: Option<ProgressFn>,
+    ) -> Result<SyncReport> {
+        crate::sync::sync_from_with_progress(&self.e, peer, config, progress).await
+    }
+    /// Keep pulling from the peer in the background until stopped: each
+    /// request waits up to `poll_wait` for new operations; failures are
+    /// retried after `retry_after`.
+    pub fn sync_continuous(
+        &self,
+        peer: &str,
+        config: SyncConfig,
+        progress: Option<ProgressFn>,
+    ) -> Result<SyncHandle> {
+        crate::sync::sync_continuous(&self.e, peer, config, progress)
+    }
+    /// This store's iroh node id (hex): it serves under it and dials peers
+    /// from it, so it is what a peer lists in [`ServeAccess::Peers`]. Kept
+    /// in the index: stable across restarts.
+    pub async fn sync_node_id(&self) -> Result<String> {
+        crate::sync::sync_node_id(&self.e).await
+    }
+    /// This store's id (hex): what peers key their watermarks by.
+    pub async fn store_id(&self) -> Result<String> {
+        crate::sync::store_id(&self.e).await
+    }
+    /// How far this store has pulled from each peer store: (peer store id
+    /// hex, arrival number).
+    pub async fn sync_watermarks(&self) -> Result<Vec<(String, u64)>> {
+        crate::sync::sync_watermarks(&self.e).await
+    }
+    /// The arrival number of the last operation this store logged.
+    pub async fn log_head(&self) -> Result<u64> {
+        crate::sync::log_head(&self.e).await
     }
 }

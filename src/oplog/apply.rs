@@ -363,279 +363,272 @@ fn merge_into_key(
     Ok(true)
 }
 
-impl Store {
-    /// Apply one newly submitted signed operation. A refused operation is a
-    /// typed error (`InvalidSignature`, `NotOwner`, `Stale`, …) and changes
-    /// nothing.
-    pub async fn apply(&self, op: SignedOperation) -> Result<Outcome> {
-        match self.apply_many(vec![op]).await?.pop() {
-            Some(Outcome::Rejected(e)) => Err(e),
-            Some(o) => Ok(o),
-            None => Err(Error::internal("no outcome")),
+/// Apply one newly submitted signed operation. A refused operation is a
+/// typed error (`InvalidSignature`, `NotOwner`, `Stale`, …) and changes
+/// nothing.
+pub(crate) async fn apply(e: &Engine, op: SignedOperation) -> Result<Outcome> {
+    match apply_many(e, vec![op]).await?.pop() {
+        Some(Outcome::Rejected(e)) => Err(e),
+        Some(o) => Ok(o),
+        None => Err(Error::internal("no outcome")),
+    }
+}
+/// Apply newly submitted operations, in order, with one outcome each.
+/// Signatures are verified in parallel batches off the async executor.
+pub(crate) async fn apply_many(e: &Engine, ops: Vec<SignedOperation>) -> Result<Vec<Outcome>> {
+    apply_ops(e, ops, true).await
+}
+/// Apply operations loaded from a log or received for sync: like
+/// `apply_many` but never rejected for their age.
+pub(crate) async fn apply_replicated(
+    e: &Engine,
+    ops: Vec<SignedOperation>,
+) -> Result<Vec<Outcome>> {
+    apply_ops(e, ops, false).await
+}
+async fn apply_ops(e: &Engine, ops: Vec<SignedOperation>, fresh: bool) -> Result<Vec<Outcome>> {
+    e.check_open()?;
+    let n = ops.len();
+    let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
+    let mut kinds: Vec<Option<ValueKind>> = vec![None; n];
+    let window = e.config().freshness_window_ms;
+    let now = now_ms();
+    let mut items: Vec<VerifyItem> = Vec::new();
+    let mut item_of: Vec<usize> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let checked = op.check_shape().and_then(|k| {
+            e.check_key(&op.full_key())?;
+            if fresh && now.abs_diff(op.timestamp) > window {
+                return Err(Error::Stale(format!(
+                    "timestamp {} is more than {window} ms from now ({now})",
+                    op.timestamp
+                )));
+            }
+            Ok(k)
+        });
+        match checked {
+            Ok(k) => {
+                kinds[i] = Some(k);
+                items.push(op.verify_item());
+                item_of.push(i);
+            }
+            Err(e) => outcomes[i] = Some(Outcome::Rejected(e)),
         }
     }
-
-    /// Apply newly submitted operations, in order, with one outcome each.
-    /// Signatures are verified in parallel batches off the async executor.
-    pub async fn apply_many(&self, ops: Vec<SignedOperation>) -> Result<Vec<Outcome>> {
-        self.apply_ops(ops, true).await
+    let verifier = e.verifier().clone();
+    let verdicts = verifier.verify_many_async(Arc::new(items)).await?;
+    for (j, ok) in verdicts.into_iter().enumerate() {
+        let i = item_of[j];
+        let ok = ok || (e.config().legacy_signatures && ops[i].verify_legacy(&verifier));
+        if !ok {
+            outcomes[i] = Some(Outcome::Rejected(Error::InvalidSignature));
+            kinds[i] = None;
+        }
     }
-
-    /// Apply operations loaded from a log or received for sync: like
-    /// `apply_many` but never rejected for their age.
-    pub async fn apply_replicated(&self, ops: Vec<SignedOperation>) -> Result<Vec<Outcome>> {
-        self.apply_ops(ops, false).await
-    }
-
-    async fn apply_ops(&self, ops: Vec<SignedOperation>, fresh: bool) -> Result<Vec<Outcome>> {
-        self.check_open()?;
-        let n = ops.len();
-        let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
-        let mut kinds: Vec<Option<ValueKind>> = vec![None; n];
-        let window = self.config().freshness_window_ms;
-        let now = now_ms();
-        let mut items: Vec<VerifyItem> = Vec::new();
-        let mut item_of: Vec<usize> = Vec::new();
-        for (i, op) in ops.iter().enumerate() {
-            let checked = op.check_shape().and_then(|k| {
-                self.check_key(&op.full_key())?;
-                if fresh && now.abs_diff(op.timestamp) > window {
-                    return Err(Error::Stale(format!(
-                        "timestamp {} is more than {window} ms from now ({now})",
-                        op.timestamp
-                    )));
-                }
-                Ok(k)
-            });
-            match checked {
-                Ok(k) => {
-                    kinds[i] = Some(k);
-                    items.push(op.verify_item());
-                    item_of.push(i);
+    // Prepare whole values (blobs are added before the writer runs) and
+    // build one independent writer request, in order.
+    // A Json op is computed from the document as it was read, so two Json
+    // ops of one key go to the writer in successive rounds (in order);
+    // only a round with a conflict (a concurrent writer) counts against
+    // the limit.
+    let mut pending: Vec<usize> = (0..n).filter(|i| kinds[*i].is_some()).collect();
+    // Ops that move a Json key's type epoch: the document is rebuilt
+    // before they go to the writer again.
+    let mut rebuild = std::collections::HashSet::new();
+    let mut conflict_rounds = 0;
+    while !pending.is_empty() && conflict_rounds < 16 {
+        let mut wops = Vec::with_capacity(pending.len());
+        let mut tags = Vec::new();
+        let mut sent = Vec::with_capacity(pending.len());
+        let mut json_keys = std::collections::HashSet::new();
+        let mut deferred = Vec::new();
+        for &i in &pending {
+            let kind = kinds[i].expect("checked");
+            // one op computed before the writer per key and round: a
+            // later one would be computed from a log without the
+            // earlier (the writer would refuse it as stale anyway)
+            let computed = kind == ValueKind::Json || rebuild.contains(&i);
+            if computed && !json_keys.insert(ops[i].full_key()) {
+                deferred.push(i);
+                continue;
+            }
+            let op = ops[i].clone();
+            let prepared = if rebuild.contains(&i) {
+                prepare_json_rebuild(e, &op).await
+            } else {
+                prepare_op(e, &op, kind, fresh).await
+            };
+            match prepared {
+                Ok((prep, tag)) => {
+                    tags.extend(tag);
+                    wops.push(WriteOp::Update {
+                        key: op.full_key(),
+                        f: Box::new(move |txn| apply_in_txn(txn, &op, kind, prep, fresh)),
+                    });
+                    sent.push(i);
                 }
                 Err(e) => outcomes[i] = Some(Outcome::Rejected(e)),
             }
         }
-        let verifier = self.verifier().clone();
-        let verdicts = verifier.verify_many_async(Arc::new(items)).await?;
-        for (j, ok) in verdicts.into_iter().enumerate() {
-            let i = item_of[j];
-            let ok = ok || (self.config().legacy_signatures && ops[i].verify_legacy(&verifier));
-            if !ok {
-                outcomes[i] = Some(Outcome::Rejected(Error::InvalidSignature));
-                kinds[i] = None;
-            }
-        }
-        // Prepare whole values (blobs are added before the writer runs) and
-        // build one independent writer request, in order.
-        // A Json op is computed from the document as it was read, so two Json
-        // ops of one key go to the writer in successive rounds (in order);
-        // only a round with a conflict (a concurrent writer) counts against
-        // the limit.
-        let mut pending: Vec<usize> = (0..n).filter(|i| kinds[*i].is_some()).collect();
-        // Ops that move a Json key's type epoch: the document is rebuilt
-        // before they go to the writer again.
-        let mut rebuild = std::collections::HashSet::new();
-        let mut conflict_rounds = 0;
-        while !pending.is_empty() && conflict_rounds < 16 {
-            let mut wops = Vec::with_capacity(pending.len());
-            let mut tags = Vec::new();
-            let mut sent = Vec::with_capacity(pending.len());
-            let mut json_keys = std::collections::HashSet::new();
-            let mut deferred = Vec::new();
-            for &i in &pending {
-                let kind = kinds[i].expect("checked");
-                // one op computed before the writer per key and round: a
-                // later one would be computed from a log without the
-                // earlier (the writer would refuse it as stale anyway)
-                let computed = kind == ValueKind::Json || rebuild.contains(&i);
-                if computed && !json_keys.insert(ops[i].full_key()) {
+        let replies = e.submit_with(wops, tags, true).await?;
+        let mut retry = Vec::new();
+        for (i, r) in sent.into_iter().zip(replies) {
+            outcomes[i] = Some(match r {
+                Reply::Str(s) if s == APPLIED => Outcome::Applied,
+                Reply::Str(s) if s == SUPERSEDED => Outcome::Superseded,
+                Reply::Str(s) if s == DUPLICATE => Outcome::Duplicate,
+                Reply::Str(s) if s == CONFLICT => {
+                    retry.push(i);
+                    continue;
+                }
+                Reply::Str(s) if s == REBUILD && rebuild.insert(i) => {
                     deferred.push(i);
                     continue;
                 }
-                let op = ops[i].clone();
-                let prepared = if rebuild.contains(&i) {
-                    self.prepare_json_rebuild(&op).await
-                } else {
-                    self.prepare_op(&op, kind, fresh).await
-                };
-                match prepared {
-                    Ok((prep, tag)) => {
-                        tags.extend(tag);
-                        wops.push(WriteOp::Update {
-                            key: op.full_key(),
-                            f: Box::new(move |txn| apply_in_txn(txn, &op, kind, prep, fresh)),
-                        });
-                        sent.push(i);
-                    }
-                    Err(e) => outcomes[i] = Some(Outcome::Rejected(e)),
-                }
-            }
-            let replies = self.submit_with(wops, tags, true).await?;
-            let mut retry = Vec::new();
-            for (i, r) in sent.into_iter().zip(replies) {
-                outcomes[i] = Some(match r {
-                    Reply::Str(s) if s == APPLIED => Outcome::Applied,
-                    Reply::Str(s) if s == SUPERSEDED => Outcome::Superseded,
-                    Reply::Str(s) if s == DUPLICATE => Outcome::Duplicate,
-                    Reply::Str(s) if s == CONFLICT => {
-                        retry.push(i);
-                        continue;
-                    }
-                    Reply::Str(s) if s == REBUILD && rebuild.insert(i) => {
-                        deferred.push(i);
-                        continue;
-                    }
-                    Reply::Failed(e) => Outcome::Rejected(e.0),
-                    other => Outcome::Rejected(Error::internal(format!("reply {other:?}"))),
-                });
-            }
-            if !retry.is_empty() {
-                conflict_rounds += 1;
-            }
-            // keep the submission order among what is left
-            retry.extend(deferred);
-            retry.sort_unstable();
-            pending = retry;
+                Reply::Failed(e) => Outcome::Rejected(e.0),
+                other => Outcome::Rejected(Error::internal(format!("reply {other:?}"))),
+            });
         }
-        for i in pending {
-            outcomes[i] = Some(Outcome::Rejected(Error::internal(
-                "too many concurrent updates of the same document",
-            )));
+        if !retry.is_empty() {
+            conflict_rounds += 1;
         }
-        Ok(outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Outcome::Rejected(Error::internal("no outcome"))))
-            .collect())
+        // keep the submission order among what is left
+        retry.extend(deferred);
+        retry.sort_unstable();
+        pending = retry;
     }
-
-    async fn prepare_op(
-        &self,
-        op: &SignedOperation,
-        kind: ValueKind,
-        fresh: bool,
-    ) -> Result<(Prepared, Option<iroh_blobs::api::TempTag>)> {
-        match kind {
-            ValueKind::String => {
-                self.check_value(op.value.len())?;
-                let (e, t) = self
-                    .prepare_entry(ValueKind::String, op.value.clone().into_bytes())
-                    .await?;
-                let mut p = Prepared::none();
-                p.entry = Some(e);
-                Ok((p, t))
-            }
-            ValueKind::Json => self.prepare_json(op, fresh).await,
-            _ => {
-                self.check_value(op.value.len())?;
-                Ok((Prepared::none(), None))
-            }
-        }
+    for i in pending {
+        outcomes[i] = Some(Outcome::Rejected(Error::internal(
+            "too many concurrent updates of the same document",
+        )));
     }
-
-    /// A Json op newer than every op of its key applies to the current
-    /// document (a new submission whose path has nothing to change is
-    /// refused; a replicated one is recorded as a no-op). An older one
-    /// rebuilds the document by replay (`replica::json_history`).
-    async fn prepare_json(
-        &self,
-        op: &SignedOperation,
-        fresh: bool,
-    ) -> Result<(Prepared, Option<iroh_blobs::api::TempTag>)> {
-        let value: serde_json::Value = serde_json::from_str(&op.value)
-            .map_err(|e| Error::invalid(format!("Json value: {e}")))?;
-        let full = op.full_key();
-        let head = self.read_head(&full).await?;
-        let (marker, epoch, _) = &head;
-        let mut p = Prepared::none();
-        let current = match self.read_json_doc(&full).await {
-            // A replicated op on a key of another type: the epoch rule
-            // decides in the writer (the op replaces it or is older).
-            Err(Error::WrongType { .. }) if !fresh => None,
-            r => r?,
-        };
-        p.expect_hash = current.as_ref().map(|(_, h)| *h);
-        let doc = if is_newer(marker.as_deref(), op.timestamp, &op.op_id) {
-            // the newest op: the rule applied to the current document
-            let had_doc = current.is_some();
-            let mut doc = current.map(|(d, _)| d);
-            if replica::json_apply(&mut doc, op, value) {
-                doc
-            } else if fresh && had_doc {
-                let path = op.json_path.as_deref().unwrap_or("$").trim();
-                return Err(Error::invalid(format!("JSONPath `{path}` selects nothing")));
-            } else if fresh {
-                return Err(Error::invalid(format!(
-                    "no document at `{full}`: set it at `$` first"
-                )));
-            } else {
-                None
-            }
-        } else {
-            let o = op.clone();
-            let since = epoch_since(epoch.as_deref())?;
-            let history = self
-                .read(move |ix| {
-                    let owner = replica::owner_of(&o);
-                    replica::json_history(ix, &o.full_key(), &owner, Some(&o), since.as_deref())
-                })
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::Rejected(Error::internal("no outcome"))))
+        .collect())
+}
+async fn prepare_op(
+    e: &Engine,
+    op: &SignedOperation,
+    kind: ValueKind,
+    fresh: bool,
+) -> Result<(Prepared, Option<iroh_blobs::api::TempTag>)> {
+    match kind {
+        ValueKind::String => {
+            e.check_value(op.value.len())?;
+            let (e, t) = e
+                .prepare_entry(ValueKind::String, op.value.clone().into_bytes())
                 .await?;
-            p.replay_sig = history.last().map(replica::sig_meta);
-            replica::json_replay(&history)
-        };
-        p.expect_head = Some(head);
-        let Some(doc) = doc else {
-            p.noop = true;
-            return Ok((p, None));
-        };
-        let text = serde_json::to_vec(&doc).map_err(Error::internal)?;
-        self.check_value(text.len())?;
-        let (e, t) = self.prepare_entry(ValueKind::Json, text).await?;
-        p.entry = Some(e);
-        Ok((p, t))
+            let mut p = Prepared::none();
+            p.entry = Some(e);
+            Ok((p, t))
+        }
+        ValueKind::Json => prepare_json(e, op, fresh).await,
+        _ => {
+            e.check_value(op.value.len())?;
+            Ok((Prepared::none(), None))
+        }
     }
-
-    /// The key's marker, type epoch and operation count, as the writer
-    /// compares them. Read before anything a value is computed from, so a
-    /// write in between makes the value stale, never wrongly fresh.
-    async fn read_head(&self, full: &str) -> Result<Head> {
-        let (mk, ek, ck) = (marker_key(full), epoch_key(full), key_count_key(full));
-        self.read(move |ix| {
-            let get =
-                |k: &[u8]| -> Result<Option<Vec<u8>>> { Ok(ix.get_raw(k)?.map(|v| v.to_vec())) };
-            Ok((get(&mk)?, get(&ek)?, get(&ck)?))
-        })
-        .await
-    }
-
-    /// `op` (of another type, older than the Json key's greatest op) moves
-    /// the key's type epoch to itself: the document is replayed from the
-    /// key's Json operations greater than `op`.
-    async fn prepare_json_rebuild(
-        &self,
-        op: &SignedOperation,
-    ) -> Result<(Prepared, Option<iroh_blobs::api::TempTag>)> {
-        let full = op.full_key();
-        let head = self.read_head(&full).await?;
-        let after = marker_value(op.timestamp, &op.op_id);
-        let f = full.clone();
-        let owner = replica::owner_of(op);
-        let history = self
-            .read(move |ix| replica::json_history(ix, &f, &owner, None, Some(&after)))
+}
+/// A Json op newer than every op of its key applies to the current
+/// document (a new submission whose path has nothing to change is
+/// refused; a replicated one is recorded as a no-op). An older one
+/// rebuilds the document by replay (`replica::json_history`).
+async fn prepare_json(
+    e: &Engine,
+    op: &SignedOperation,
+    fresh: bool,
+) -> Result<(Prepared, Option<iroh_blobs::api::TempTag>)> {
+    let value: serde_json::Value =
+        serde_json::from_str(&op.value).map_err(|e| Error::invalid(format!("Json value: {e}")))?;
+    let full = op.full_key();
+    let head = read_head(e, &full).await?;
+    let (marker, epoch, _) = &head;
+    let mut p = Prepared::none();
+    let current = match crate::types::json::read_json_doc(e, &full).await {
+        // A replicated op on a key of another type: the epoch rule
+        // decides in the writer (the op replaces it or is older).
+        Err(Error::WrongType { .. }) if !fresh => None,
+        r => r?,
+    };
+    p.expect_hash = current.as_ref().map(|(_, h)| *h);
+    let doc = if is_newer(marker.as_deref(), op.timestamp, &op.op_id) {
+        // the newest op: the rule applied to the current document
+        let had_doc = current.is_some();
+        let mut doc = current.map(|(d, _)| d);
+        if replica::json_apply(&mut doc, op, value) {
+            doc
+        } else if fresh && had_doc {
+            let path = op.json_path.as_deref().unwrap_or("$").trim();
+            return Err(Error::invalid(format!("JSONPath `{path}` selects nothing")));
+        } else if fresh {
+            return Err(Error::invalid(format!(
+                "no document at `{full}`: set it at `$` first"
+            )));
+        } else {
+            None
+        }
+    } else {
+        let o = op.clone();
+        let since = epoch_since(epoch.as_deref())?;
+        let history = e
+            .read(move |ix| {
+                let owner = replica::owner_of(&o);
+                replica::json_history(ix, &o.full_key(), &owner, Some(&o), since.as_deref())
+            })
             .await?;
-        let mut p = Prepared::none();
-        p.expect_head = Some(head);
         p.replay_sig = history.last().map(replica::sig_meta);
-        let mut tag = None;
-        p.rebuilt = Some(match replica::json_replay(&history) {
-            Some(doc) => {
-                let text = serde_json::to_vec(&doc).map_err(Error::internal)?;
-                let (e, t) = self.prepare_entry(ValueKind::Json, text).await?;
-                tag = t;
-                Some(e)
-            }
-            None => None,
-        });
-        Ok((p, tag))
-    }
+        replica::json_replay(&history)
+    };
+    p.expect_head = Some(head);
+    let Some(doc) = doc else {
+        p.noop = true;
+        return Ok((p, None));
+    };
+    let text = serde_json::to_vec(&doc).map_err(Error::internal)?;
+    e.check_value(text.len())?;
+    let (e, t) = e.prepare_entry(ValueKind::Json, text).await?;
+    p.entry = Some(e);
+    Ok((p, t))
+}
+/// The key's marker, type epoch and operation count, as the writer
+/// compares them. Read before anything a value is computed from, so a
+/// write in between makes the value stale, never wrongly fresh.
+async fn read_head(e: &Engine, full: &str) -> Result<Head> {
+    let (mk, ek, ck) = (marker_key(full), epoch_key(full), key_count_key(full));
+    e.read(move |ix| {
+        let get = |k: &[u8]| -> Result<Option<Vec<u8>>> { Ok(ix.get_raw(k)?.map(|v| v.to_vec())) };
+        Ok((get(&mk)?, get(&ek)?, get(&ck)?))
+    })
+    .await
+}
+/// `op` (of another type, older than the Json key's greatest op) moves
+/// the key's type epoch to itself: the document is replayed from the
+/// key's Json operations greater than `op`.
+async fn prepare_json_rebuild(
+    e: &Engine,
+    op: &SignedOperation,
+) -> Result<(Prepared, Option<iroh_blobs::api::TempTag>)> {
+    let full = op.full_key();
+    let head = read_head(e, &full).await?;
+    let after = marker_value(op.timestamp, &op.op_id);
+    let f = full.clone();
+    let owner = replica::owner_of(op);
+    let history = e
+        .read(move |ix| replica::json_history(ix, &f, &owner, None, Some(&after)))
+        .await?;
+    let mut p = Prepared::none();
+    p.expect_head = Some(head);
+    p.replay_sig = history.last().map(replica::sig_meta);
+    let mut tag = None;
+    p.rebuilt = Some(match replica::json_replay(&history) {
+        Some(doc) => {
+            let text = serde_json::to_vec(&doc).map_err(Error::internal)?;
+            let (e, t) = e.prepare_entry(ValueKind::Json, text).await?;
+            tag = t;
+            Some(e)
+        }
+        None => None,
+    });
+    Ok((p, tag))
 }

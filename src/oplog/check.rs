@@ -73,207 +73,203 @@ pub(crate) fn upgrade_log_layout(ix: &crate::index::Index) -> Result<()> {
     Ok(())
 }
 
-impl Store {
-    /// The log check at open. `Verify` re-reads and re-verifies the whole
-    /// log. `Trust` checks the shape of each entry once in the store's life:
-    /// a persisted record (`#oplog_checked`: arrival number checked
-    /// through, entries found well-formed, the corrupt ones) lets a later
-    /// open check only the entries that arrived since, reached through
-    /// their arrival numbers (`Q` keys). Without a usable record (a new
-    /// store, a log older than arrival numbers, an undecodable record) or
-    /// when more than half the log is new, the whole log is read. Either
-    /// way the report covers the whole log, and the record is rewritten.
-    pub(crate) async fn load_log_at_open(
-        &self,
-        check: LogCheck,
-        progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
-    ) -> Result<LoadReport> {
-        if check == LogCheck::Skip {
-            return Ok(LoadReport::default());
+/// The log check at open. `Verify` re-reads and re-verifies the whole
+/// log. `Trust` checks the shape of each entry once in the store's life:
+/// a persisted record (`#oplog_checked`: arrival number checked
+/// through, entries found well-formed, the corrupt ones) lets a later
+/// open check only the entries that arrived since, reached through
+/// their arrival numbers (`Q` keys). Without a usable record (a new
+/// store, a log older than arrival numbers, an undecodable record) or
+/// when more than half the log is new, the whole log is read. Either
+/// way the report covers the whole log, and the record is rewritten.
+pub(crate) async fn load_log_at_open(
+    e: &Engine,
+    check: LogCheck,
+    progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+) -> Result<LoadReport> {
+    if check == LogCheck::Skip {
+        return Ok(LoadReport::default());
+    }
+    let t0 = Instant::now();
+    let (total, head, record) = e
+        .read(|ix| {
+            let total = ix
+                .get_raw(LOG_COUNT_KEY)?
+                .and_then(|v| v.as_ref().try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            let record = ix
+                .get_raw(CHECKED_KEY)?
+                .and_then(|v| serde_json::from_slice::<CheckedLog>(&v).ok());
+            Ok((total, replica::head_seq(ix)?, record))
+        })
+        .await?;
+    // arrival numbers cover the log exactly (a log from before they
+    // existed is numbered by its next write)
+    let numbered = head == total;
+    let usable = record.filter(|r| {
+        check == LogCheck::Trust
+            && numbered
+            && r.seq <= head
+            && r.ok + r.corrupt.len() as u64 == r.seq
+            && head - r.seq <= total / 2
+    });
+    // nothing to record for an empty log, nor when nothing arrived
+    let unchanged = total == 0 || usable.as_ref().is_some_and(|r| r.seq == head);
+    let (report, shape_ok) = match usable {
+        Some(rec) => {
+            let progress = progress.clone();
+            let report = e
+                .read(move |ix| check_since(ix, rec, head, total, progress))
+                .await?;
+            let ok = report.ok;
+            (report, ok)
         }
-        let t0 = Instant::now();
-        let (total, head, record) = self
-            .read(|ix| {
-                let total = ix
-                    .get_raw(LOG_COUNT_KEY)?
-                    .and_then(|v| v.as_ref().try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(0);
-                let record = ix
-                    .get_raw(CHECKED_KEY)?
-                    .and_then(|v| serde_json::from_slice::<CheckedLog>(&v).ok());
-                Ok((total, replica::head_seq(ix)?, record))
-            })
-            .await?;
-        // arrival numbers cover the log exactly (a log from before they
-        // existed is numbered by its next write)
-        let numbered = head == total;
-        let usable = record.filter(|r| {
-            check == LogCheck::Trust
-                && numbered
-                && r.seq <= head
-                && r.ok + r.corrupt.len() as u64 == r.seq
-                && head - r.seq <= total / 2
-        });
-        // nothing to record for an empty log, nor when nothing arrived
-        let unchanged = total == 0 || usable.as_ref().is_some_and(|r| r.seq == head);
-        let (report, shape_ok) = match usable {
-            Some(rec) => {
-                let progress = progress.clone();
-                let report = self
-                    .read(move |ix| check_since(ix, rec, head, total, progress))
-                    .await?;
-                let ok = report.ok;
-                (report, ok)
-            }
-            None => {
-                let r = self.load_log(check, progress).await?;
-                let ok = r.ok + r.invalid_signatures.len() as u64;
-                (r, ok)
+        None => {
+            let r = load_log(e, check, progress).await?;
+            let ok = r.ok + r.invalid_signatures.len() as u64;
+            (r, ok)
+        }
+    };
+    if numbered && !unchanged && report.total == total {
+        let rec = CheckedLog {
+            seq: head,
+            ok: shape_ok,
+            corrupt: report.corrupt.clone(),
+        };
+        let v = serde_json::to_vec(&rec).map_err(Error::internal)?;
+        // not fatal: without the record the next open reads the log
+        let written = e
+            .submit(
+                vec![WriteOp::Update {
+                    key: "#oplog".into(),
+                    f: Box::new(move |txn| {
+                        txn.put_raw(CHECKED_KEY.to_vec(), v);
+                        Ok(Reply::Unit)
+                    }),
+                }],
+                vec![],
+            )
+            .await;
+        if let Err(e) = written {
+            tracing::warn!("could not record the checked log: {e}");
+        }
+    }
+    Ok(LoadReport {
+        elapsed: t0.elapsed(),
+        ..report
+    })
+}
+/// Read the whole log in parallel, decoding every entry and, with
+/// `LogCheck::Verify`, re-verifying every signature. A corrupt entry is
+/// reported and skipped; the load never aborts on one. `progress` gets
+/// (done, total), every `LOAD_CHUNK` entries per range.
+///
+/// The log's key range is split by timestamp into a few ranges per CPU
+/// thread, each scanned and decoded by one task of the rayon pool (so
+/// the sled scan runs in parallel too, and at most one task per thread
+/// is in flight). Trusting the log checks each entry's shape without
+/// building the operation ([`OpShape`]); verifying builds it and checks
+/// its signature in batches of `LOAD_CHUNK`.
+pub(crate) async fn load_log(
+    e: &Engine,
+    check: LogCheck,
+    progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+) -> Result<LoadReport> {
+    if check == LogCheck::Skip {
+        return Ok(LoadReport::default());
+    }
+    let total = crate::oplog::scan::log_len(e).await?;
+    let verifier = e.verifier().clone();
+    let legacy = e.config().legacy_signatures;
+    let t0 = Instant::now();
+    e.read(move |ix| {
+        use rayon::prelude::*;
+        // under a lock, so that the callback sees `done` only grow and
+        // its last call is (total, total)
+        let done = std::sync::Mutex::new(0u64);
+        let tick = |n: usize| {
+            let mut d = done
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *d += n as u64;
+            if let Some(p) = &progress {
+                p(*d, total);
             }
         };
-        if numbered && !unchanged && report.total == total {
-            let rec = CheckedLog {
-                seq: head,
-                ok: shape_ok,
-                corrupt: report.corrupt.clone(),
-            };
-            let v = serde_json::to_vec(&rec).map_err(Error::internal)?;
-            // not fatal: without the record the next open reads the log
-            let written = self
-                .submit(
-                    vec![WriteOp::Update {
-                        key: "#oplog".into(),
-                        f: Box::new(move |txn| {
-                            txn.put_raw(CHECKED_KEY.to_vec(), v);
-                            Ok(Reply::Unit)
-                        }),
-                    }],
-                    vec![],
-                )
-                .await;
-            if let Err(e) = written {
-                tracing::warn!("could not record the checked log: {e}");
-            }
-        }
-        Ok(LoadReport {
-            elapsed: t0.elapsed(),
-            ..report
-        })
-    }
-
-    /// Read the whole log in parallel, decoding every entry and, with
-    /// `LogCheck::Verify`, re-verifying every signature. A corrupt entry is
-    /// reported and skipped; the load never aborts on one. `progress` gets
-    /// (done, total), every `LOAD_CHUNK` entries per range.
-    ///
-    /// The log's key range is split by timestamp into a few ranges per CPU
-    /// thread, each scanned and decoded by one task of the rayon pool (so
-    /// the sled scan runs in parallel too, and at most one task per thread
-    /// is in flight). Trusting the log checks each entry's shape without
-    /// building the operation ([`OpShape`]); verifying builds it and checks
-    /// its signature in batches of `LOAD_CHUNK`.
-    pub async fn load_log(
-        &self,
-        check: LogCheck,
-        progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
-    ) -> Result<LoadReport> {
-        if check == LogCheck::Skip {
-            return Ok(LoadReport::default());
-        }
-        let total = self.log_len().await?;
-        let verifier = self.verifier().clone();
-        let legacy = self.config().legacy_signatures;
-        let t0 = Instant::now();
-        self.read(move |ix| {
-            use rayon::prelude::*;
-            // under a lock, so that the callback sees `done` only grow and
-            // its last call is (total, total)
-            let done = std::sync::Mutex::new(0u64);
-            let tick = |n: usize| {
-                let mut d = done
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                *d += n as u64;
-                if let Some(p) = &progress {
-                    p(*d, total);
-                }
-            };
-            // verify a batch of decoded operations into the range's report
-            let verify_batch = |ops: &mut Vec<SignedOperation>, part: &mut LoadReport| {
-                if check == LogCheck::Verify && !ops.is_empty() {
-                    let items: Vec<VerifyItem> =
-                        ops.iter().map(SignedOperation::verify_item).collect();
-                    for (op, ok) in ops.iter().zip(verifier.verify_many(&items)) {
-                        if ok || (legacy && op.verify_legacy(&verifier)) {
-                            part.ok += 1;
-                        } else {
-                            part.invalid_signatures.push(op.op_id.clone());
-                        }
-                    }
-                }
-                ops.clear();
-            };
-            let scan_range = |(lo, hi): (Vec<u8>, Vec<u8>)| -> Result<LoadReport> {
-                let mut part = LoadReport::default();
-                let mut ops = Vec::new();
-                let mut n = 0;
-                for item in ix.tree.range(lo..hi) {
-                    let (k, v) = item?;
-                    let bad = if check == LogCheck::Verify {
-                        match serde_json::from_slice::<SignedOperation>(&v) {
-                            Ok(op) => {
-                                ops.push(op);
-                                None
-                            }
-                            Err(e) => Some(e),
-                        }
+        // verify a batch of decoded operations into the range's report
+        let verify_batch = |ops: &mut Vec<SignedOperation>, part: &mut LoadReport| {
+            if check == LogCheck::Verify && !ops.is_empty() {
+                let items: Vec<VerifyItem> = ops.iter().map(SignedOperation::verify_item).collect();
+                for (op, ok) in ops.iter().zip(verifier.verify_many(&items)) {
+                    if ok || (legacy && op.verify_legacy(&verifier)) {
+                        part.ok += 1;
                     } else {
-                        match serde_json::from_slice::<OpShape<'_>>(&v) {
-                            Ok(_) => {
-                                part.ok += 1;
-                                None
-                            }
-                            Err(e) => Some(e),
-                        }
-                    };
-                    if let Some(e) = bad {
-                        part.corrupt.push((hex::encode(&k), e.to_string()));
-                    }
-                    n += 1;
-                    if n == LOAD_CHUNK {
-                        verify_batch(&mut ops, &mut part);
-                        tick(n);
-                        n = 0;
+                        part.invalid_signatures.push(op.op_id.clone());
                     }
                 }
-                verify_batch(&mut ops, &mut part);
-                if n > 0 {
-                    tick(n);
-                }
-                Ok(part)
-            };
-            let ranges = log_ranges(ix, rayon::current_num_threads().max(1) * 4)?;
-            let parts: Vec<LoadReport> = ranges
-                .into_par_iter()
-                .map(scan_range)
-                .collect::<Result<_>>()?;
-            let mut r = LoadReport {
-                total,
-                ..Default::default()
-            };
-            // ranges are in key order and each is scanned in order, so the
-            // report lists bad entries in log order
-            for p in parts {
-                r.ok += p.ok;
-                r.corrupt.extend(p.corrupt);
-                r.invalid_signatures.extend(p.invalid_signatures);
             }
-            r.elapsed = t0.elapsed();
-            Ok(r)
-        })
-        .await
-    }
+            ops.clear();
+        };
+        let scan_range = |(lo, hi): (Vec<u8>, Vec<u8>)| -> Result<LoadReport> {
+            let mut part = LoadReport::default();
+            let mut ops = Vec::new();
+            let mut n = 0;
+            for item in ix.tree.range(lo..hi) {
+                let (k, v) = item?;
+                let bad = if check == LogCheck::Verify {
+                    match serde_json::from_slice::<SignedOperation>(&v) {
+                        Ok(op) => {
+                            ops.push(op);
+                            None
+                        }
+                        Err(e) => Some(e),
+                    }
+                } else {
+                    match serde_json::from_slice::<OpShape<'_>>(&v) {
+                        Ok(_) => {
+                            part.ok += 1;
+                            None
+                        }
+                        Err(e) => Some(e),
+                    }
+                };
+                if let Some(e) = bad {
+                    part.corrupt.push((hex::encode(&k), e.to_string()));
+                }
+                n += 1;
+                if n == LOAD_CHUNK {
+                    verify_batch(&mut ops, &mut part);
+                    tick(n);
+                    n = 0;
+                }
+            }
+            verify_batch(&mut ops, &mut part);
+            if n > 0 {
+                tick(n);
+            }
+            Ok(part)
+        };
+        let ranges = log_ranges(ix, rayon::current_num_threads().max(1) * 4)?;
+        let parts: Vec<LoadReport> = ranges
+            .into_par_iter()
+            .map(scan_range)
+            .collect::<Result<_>>()?;
+        let mut r = LoadReport {
+            total,
+            ..Default::default()
+        };
+        // ranges are in key order and each is scanned in order, so the
+        // report lists bad entries in log order
+        for p in parts {
+            r.ok += p.ok;
+            r.corrupt.extend(p.corrupt);
+            r.invalid_signatures.extend(p.invalid_signatures);
+        }
+        r.elapsed = t0.elapsed();
+        Ok(r)
+    })
+    .await
 }
 
 /// Entries per progress report (and per verification batch) in `load_log`.

@@ -39,21 +39,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ms;
 use crate::config::LogCheck;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::types::geo::check_coords;
 use crate::types::{geo, hash, list, set, stream, timeseries, zset};
 use crate::value::{Entry, SigMeta, ValueKind};
 use crate::verify::{decode_hex, Keypair, VerifyItem};
 use crate::writer::{Reply, Txn, WriteOp};
 
-mod apply;
-mod check;
+pub(crate) mod apply;
+pub(crate) mod check;
 mod codec;
 mod lww;
 mod owner;
 pub(crate) mod replica;
-mod scan;
+pub(crate) mod scan;
 
 pub use apply::Outcome;
 pub(crate) use check::upgrade_log_layout;
@@ -97,6 +97,7 @@ fn opid_key(owner: &[u8], op_id: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[test]
     fn ownership_rules() {
@@ -182,7 +183,7 @@ mod tests {
             s.apply_many(ops).await.unwrap();
             // Damage the log on disk, behind the writer's back: one entry
             // that does not decode, one whose signature no longer matches.
-            let ix = s.index().unwrap();
+            let ix = s.engine().index().unwrap();
             let mut it = ix.tree.scan_prefix([NS_LOG]);
             let (k1, _) = it.next().unwrap().unwrap();
             let (k2, v2) = it.next().unwrap().unwrap();
@@ -321,12 +322,13 @@ mod tests {
             .collect()
         };
         let nth_log_key = |s: &Store, n: usize| -> sled::IVec {
-            let ix = s.index().unwrap();
+            let ix = s.engine().index().unwrap();
             let mut it = ix.tree.scan_prefix([NS_LOG]);
             it.nth(n).unwrap().unwrap().0
         };
         let damage = |s: &Store, k: &sled::IVec| {
-            s.index()
+            s.engine()
+                .index()
                 .unwrap()
                 .tree
                 .insert(k, &b"{not json"[..])
@@ -376,7 +378,8 @@ mod tests {
         let v = s.load_log(LogCheck::Verify, None).await.unwrap();
         assert_eq!((v.ok, v.corrupt.len()), (108, 2), "{v:?}");
         // an undecodable record means a full read at the next open
-        s.index()
+        s.engine()
+            .index()
             .unwrap()
             .tree
             .insert(CHECKED_KEY, &b"?"[..])
@@ -429,7 +432,7 @@ mod tests {
                 .unwrap();
             s.apply_replicated(first.clone()).await.unwrap();
             // back to the first layout, behind the writer
-            let ix = s.index().unwrap();
+            let ix = s.engine().index().unwrap();
             let mut renamed = std::collections::HashMap::new();
             let rows: Vec<_> = ix.tree.scan_prefix([NS_LOG]).map(|r| r.unwrap()).collect();
             for (k, v) in rows {
@@ -471,7 +474,7 @@ mod tests {
         let out = s.apply_replicated(vec![late]).await.unwrap();
         assert!(out[0].is_applied(), "{out:?}");
         assert_eq!(s.state_digest().await.unwrap(), want);
-        let ix = s.index().unwrap();
+        let ix = s.engine().index().unwrap();
         let pages = replica::ops_after(&ix, 0, 100, usize::MAX).unwrap();
         assert_eq!(pages.len(), 4);
         drop(ix);

@@ -2,34 +2,31 @@
 
 use super::*;
 
-impl Store {
-    /// Applied operations with `timestamp >= since_ms`, in (timestamp, op_id)
-    /// order, a page at a time (for sync and replay).
-    pub fn ops_since(&self, since_ms: u64) -> OpLogScan {
-        OpLogScan {
-            store: self.clone(),
-            since: since_ms,
-            after: None,
-            done: false,
-        }
+/// Applied operations with `timestamp >= since_ms`, in (timestamp, op_id)
+/// order, a page at a time (for sync and replay).
+pub(crate) fn ops_since(e: &Engine, since_ms: u64) -> OpLogScan {
+    OpLogScan {
+        store: e.clone(),
+        since: since_ms,
+        after: None,
+        done: false,
     }
-
-    /// Number of operations in the log.
-    pub async fn log_len(&self) -> Result<u64> {
-        self.read(|ix| {
-            Ok(ix
-                .get_raw(LOG_COUNT_KEY)?
-                .and_then(|v| v.as_ref().try_into().ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0))
-        })
-        .await
-    }
+}
+/// Number of operations in the log.
+pub(crate) async fn log_len(e: &Engine) -> Result<u64> {
+    e.read(|ix| {
+        Ok(ix
+            .get_raw(LOG_COUNT_KEY)?
+            .and_then(|v| v.as_ref().try_into().ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    })
+    .await
 }
 
 /// A paged scan of the operation log.
 pub struct OpLogScan {
-    store: Store,
+    store: Engine,
     since: u64,
     after: Option<Vec<u8>>,
     done: bool,

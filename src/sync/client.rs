@@ -14,10 +14,10 @@ use super::proto::{self, net_err, Request, Response};
 use super::{
     bind_endpoint, endpoint_secret, write_raw, PeerAddr, ProgressFn, SyncConfig, SyncReport,
 };
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::oplog::replica;
 use crate::oplog::{Outcome, SignedOperation};
-use crate::store::Store;
 use crate::verify::VerifyItem;
 
 /// A page fetched and decoded, its blobs kept by `_tag` until applied.
@@ -33,7 +33,7 @@ struct Fetched {
 /// The network half of a session: the control stream and the blobs
 /// connection to one peer.
 struct Fetcher {
-    store: Store,
+    store: Engine,
     blobs_conn: Connection,
     send: SendStream,
     recv: RecvStream,
@@ -43,7 +43,7 @@ struct Fetcher {
 
 impl Fetcher {
     async fn connect(
-        store: &Store,
+        store: &Engine,
         ep: &iroh::Endpoint,
         peer: &PeerAddr,
         config: &SyncConfig,
@@ -221,7 +221,7 @@ struct PageCounts {
 
 /// Check shape, ownership and signature of every op (dropping and counting
 /// the forged ones), then apply the rest.
-async fn verify_and_apply(store: &Store, ops: Vec<SignedOperation>) -> Result<PageCounts> {
+async fn verify_and_apply(store: &Engine, ops: Vec<SignedOperation>) -> Result<PageCounts> {
     let mut c = PageCounts::default();
     let t0 = Instant::now();
     let mut shaped = Vec::with_capacity(ops.len());
@@ -261,7 +261,7 @@ async fn verify_and_apply(store: &Store, ops: Vec<SignedOperation>) -> Result<Pa
     c.verify = t0.elapsed();
     let t1 = Instant::now();
     // Verdicts are cached: the store's own check finds them there.
-    for o in store.apply_replicated(good).await? {
+    for o in crate::oplog::apply::apply_replicated(store, good).await? {
         match o {
             Outcome::Applied => c.applied += 1,
             Outcome::Duplicate => c.duplicate += 1,
@@ -283,7 +283,7 @@ async fn verify_and_apply(store: &Store, ops: Vec<SignedOperation>) -> Result<Pa
 }
 
 /// Make what was applied durable, then record how far we got.
-async fn checkpoint(store: &Store, peer: &[u8; 16], wm: u64) -> Result<()> {
+async fn checkpoint(store: &Engine, peer: &[u8; 16], wm: u64) -> Result<()> {
     store.flush().await?;
     write_raw(
         store,
@@ -292,7 +292,7 @@ async fn checkpoint(store: &Store, peer: &[u8; 16], wm: u64) -> Result<()> {
     .await
 }
 
-async fn read_watermark(store: &Store, peer: [u8; 16]) -> Result<u64> {
+async fn read_watermark(store: &Engine, peer: [u8; 16]) -> Result<u64> {
     store
         .read(move |ix| Ok(replica::read_u64(ix, &replica::watermark_key(&peer))?.unwrap_or(0)))
         .await
@@ -302,7 +302,7 @@ async fn read_watermark(store: &Store, peer: [u8; 16]) -> Result<u64> {
 /// more (`stop` is `None`), or when `stop` turns true; the report is
 /// updated after every page.
 async fn run_session(
-    store: &Store,
+    store: &Engine,
     mut fetcher: Fetcher,
     peer_id: [u8; 16],
     config: &SyncConfig,
@@ -421,7 +421,7 @@ async fn run_session(
 }
 
 pub(super) async fn sync_once(
-    store: &Store,
+    store: &Engine,
     peer: &PeerAddr,
     config: &SyncConfig,
     progress: Option<ProgressFn>,
@@ -481,7 +481,7 @@ impl SyncHandle {
 }
 
 pub(super) fn spawn_continuous(
-    store: &Store,
+    store: &Engine,
     peer: PeerAddr,
     config: SyncConfig,
     progress: Option<ProgressFn>,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::*;
 use crate::oplog::{Outcome, SignedOperation};
 use crate::verify::Keypair;
-use crate::{Config, ValueKind};
+use crate::{Config, Store, ValueKind};
 
 fn cfg() -> Config {
     Config::builder()
@@ -92,7 +92,7 @@ async fn pull_resume_and_forgeries() {
     // A forged operation in the peer's log (written behind its writer's
     // back, with an arrival number) is counted and dropped.
     {
-        let ix = a.index().unwrap();
+        let ix = a.engine().index().unwrap();
         let mut forged = op(&kp, "evil", "x", ValueKind::String);
         forged.value = "tampered".into();
         let mut lk = vec![crate::keyspace::NS_LOG];
@@ -133,7 +133,7 @@ async fn pull_resume_and_forgeries() {
 
     // A forgotten watermark only costs a transfer: everything is a duplicate.
     write_raw(
-        &b,
+        b.engine(),
         vec![(
             crate::oplog::replica::watermark_key(
                 &hex::decode(a.store_id().await.unwrap())
@@ -324,12 +324,13 @@ async fn a_peer_not_allowed_is_refused_on_both_protocols() {
     let fetch = |s: Store| {
         let addr = server.addr().0.clone();
         async move {
-            let sk = endpoint_secret(&s).await.unwrap();
+            let sk = endpoint_secret(s.engine()).await.unwrap();
             let ep = bind_endpoint(&SyncConfig::loopback(), Some(sk), vec![])
                 .await
                 .unwrap();
             let conn = ep.connect(addr, iroh_blobs::ALPN).await.unwrap();
             let r = s
+                .engine()
                 .blobs()
                 .api()
                 .remote()
@@ -342,10 +343,17 @@ async fn a_peer_not_allowed_is_refused_on_both_protocols() {
     };
     // (iroh-blobs reports the close as "connection lost", without reason)
     fetch(c.clone()).await.unwrap_err();
-    assert!(!c.blobs().api().has(hash).await.unwrap());
+    assert!(!c.engine().blobs().api().has(hash).await.unwrap());
     fetch(b.clone()).await.unwrap();
     assert_eq!(
-        b.blobs().api().blobs().get_bytes(hash).await.unwrap().len(),
+        b.engine()
+            .blobs()
+            .api()
+            .blobs()
+            .get_bytes(hash)
+            .await
+            .unwrap()
+            .len(),
         70_000
     );
 

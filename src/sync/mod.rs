@@ -8,9 +8,9 @@
 //! from** it: fetches each page with iroh-blobs (BLAKE3-verified on the
 //! way; value blobs it already holds are not transferred), checks every
 //! operation's shape, ownership and signature (a forged one is counted and
-//! dropped), applies the rest with [`Store::apply_replicated`] (last write
+//! dropped), applies the rest with [`Engine::apply_replicated`] (last write
 //! wins, op_id de-duplication), and records how far it got per peer store,
-//! so the next sync resumes there. [`Store::sync_continuous`] keeps pulling:
+//! so the next sync resumes there. [`Engine::sync_continuous`] keeps pulling:
 //! each request waits (long poll) until the peer has something new.
 //!
 //! Nothing needs a relay or DNS: the endpoint binds the configured address,
@@ -32,9 +32,9 @@ use std::time::Duration;
 
 use iroh::{EndpointAddr, SecretKey};
 
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::oplog::replica;
-use crate::store::Store;
 use crate::writer::{Reply, WriteOp};
 
 pub use client::SyncHandle;
@@ -262,83 +262,74 @@ pub struct SyncReport {
 /// Called with the totals after every page.
 pub type ProgressFn = Arc<dyn Fn(&SyncReport) + Send + Sync>;
 
-impl Store {
-    /// Serve this store to peers: iroh-blobs plus `cyberfly-sync/1` on an
-    /// endpoint bound per `config`. The endpoint's key is kept in the store,
-    /// so its node id (and address, with a fixed port) stays the same.
-    pub async fn serve(&self, config: SyncConfig) -> Result<SyncServer> {
-        server::serve(self, config).await
-    }
-
-    /// Pull every operation the peer has that this store lacks (until the
-    /// peer has no more), verifying each, and record the watermark.
-    pub async fn sync_from(&self, peer: &str, config: &SyncConfig) -> Result<SyncReport> {
-        self.sync_from_with_progress(peer, config, None).await
-    }
-
-    /// [`sync_from`](Self::sync_from), calling `progress` after every page.
-    pub async fn sync_from_with_progress(
-        &self,
-        peer: &str,
-        config: &SyncConfig,
-        progress: Option<ProgressFn>,
-    ) -> Result<SyncReport> {
-        config.validate()?;
-        let peer: PeerAddr = peer.parse()?;
-        client::sync_once(self, &peer, config, progress).await
-    }
-
-    /// Keep pulling from the peer in the background until stopped: each
-    /// request waits up to `poll_wait` for new operations; failures are
-    /// retried after `retry_after`.
-    pub fn sync_continuous(
-        &self,
-        peer: &str,
-        config: SyncConfig,
-        progress: Option<ProgressFn>,
-    ) -> Result<SyncHandle> {
-        config.validate()?;
-        let peer: PeerAddr = peer.parse()?;
-        Ok(client::spawn_continuous(self, peer, config, progress))
-    }
-
-    /// This store's iroh node id (hex): it serves under it and dials peers
-    /// from it, so it is what a peer lists in [`ServeAccess::Peers`]. Kept
-    /// in the index: stable across restarts.
-    pub async fn sync_node_id(&self) -> Result<String> {
-        Ok(endpoint_secret(self).await?.public().to_string())
-    }
-
-    /// This store's id (hex): what peers key their watermarks by.
-    pub async fn store_id(&self) -> Result<String> {
-        Ok(hex::encode(ensure_store_id(self).await?))
-    }
-
-    /// How far this store has pulled from each peer store: (peer store id
-    /// hex, arrival number).
-    pub async fn sync_watermarks(&self) -> Result<Vec<(String, u64)>> {
-        self.read(|ix| {
-            let mut out = Vec::new();
-            for item in ix.tree.scan_prefix(replica::WATERMARK_PREFIX) {
-                let (k, v) = item?;
-                let id = &k[replica::WATERMARK_PREFIX.len()..];
-                if let Ok(b) = <[u8; 8]>::try_from(v.as_ref()) {
-                    out.push((hex::encode(id), u64::from_be_bytes(b)));
-                }
+/// Serve this store to peers: iroh-blobs plus `cyberfly-sync/1` on an
+/// endpoint bound per `config`. The endpoint's key is kept in the store,
+/// so its node id (and address, with a fixed port) stays the same.
+pub(crate) async fn serve(e: &Engine, config: SyncConfig) -> Result<SyncServer> {
+    server::serve(e, config).await
+}
+/// Pull every operation the peer has that this store lacks (until the
+/// peer has no more), verifying each, and record the watermark.
+pub(crate) async fn sync_from(e: &Engine, peer: &str, config: &SyncConfig) -> Result<SyncReport> {
+    sync_from_with_progress(e, peer, config, None).await
+}
+/// [`sync_from`](Self::sync_from), calling `progress` after every page.
+pub(crate) async fn sync_from_with_progress(
+    e: &Engine,
+    peer: &str,
+    config: &SyncConfig,
+    progress: Option<ProgressFn>,
+) -> Result<SyncReport> {
+    config.validate()?;
+    let peer: PeerAddr = peer.parse()?;
+    client::sync_once(e, &peer, config, progress).await
+}
+/// Keep pulling from the peer in the background until stopped: each
+/// request waits up to `poll_wait` for new operations; failures are
+/// retried after `retry_after`.
+pub(crate) fn sync_continuous(
+    e: &Engine,
+    peer: &str,
+    config: SyncConfig,
+    progress: Option<ProgressFn>,
+) -> Result<SyncHandle> {
+    config.validate()?;
+    let peer: PeerAddr = peer.parse()?;
+    Ok(client::spawn_continuous(e, peer, config, progress))
+}
+/// This store's iroh node id (hex): it serves under it and dials peers
+/// from it, so it is what a peer lists in [`ServeAccess::Peers`]. Kept
+/// in the index: stable across restarts.
+pub(crate) async fn sync_node_id(e: &Engine) -> Result<String> {
+    Ok(endpoint_secret(e).await?.public().to_string())
+}
+/// This store's id (hex): what peers key their watermarks by.
+pub(crate) async fn store_id(e: &Engine) -> Result<String> {
+    Ok(hex::encode(ensure_store_id(e).await?))
+}
+/// How far this store has pulled from each peer store: (peer store id
+/// hex, arrival number).
+pub(crate) async fn sync_watermarks(e: &Engine) -> Result<Vec<(String, u64)>> {
+    e.read(|ix| {
+        let mut out = Vec::new();
+        for item in ix.tree.scan_prefix(replica::WATERMARK_PREFIX) {
+            let (k, v) = item?;
+            let id = &k[replica::WATERMARK_PREFIX.len()..];
+            if let Ok(b) = <[u8; 8]>::try_from(v.as_ref()) {
+                out.push((hex::encode(id), u64::from_be_bytes(b)));
             }
-            Ok(out)
-        })
-        .await
-    }
-
-    /// The arrival number of the last operation this store logged.
-    pub async fn log_head(&self) -> Result<u64> {
-        self.read(replica::head_seq).await
-    }
+        }
+        Ok(out)
+    })
+    .await
+}
+/// The arrival number of the last operation this store logged.
+pub(crate) async fn log_head(e: &Engine) -> Result<u64> {
+    e.read(replica::head_seq).await
 }
 
 /// Run a small raw write on the writer thread.
-async fn write_raw(store: &Store, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
+async fn write_raw(store: &Engine, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> {
     store
         .submit(
             vec![WriteOp::Update {
@@ -357,7 +348,7 @@ async fn write_raw(store: &Store, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<()> 
 }
 
 /// Read or create (once, on the writer thread) a random value under `key`.
-async fn ensure_random<const N: usize>(store: &Store, key: &'static [u8]) -> Result<[u8; N]> {
+async fn ensure_random<const N: usize>(store: &Engine, key: &'static [u8]) -> Result<[u8; N]> {
     let existing = store
         .read(move |ix| Ok(ix.get_raw(key)?.map(|v| v.to_vec())))
         .await?;
@@ -392,11 +383,11 @@ async fn ensure_random<const N: usize>(store: &Store, key: &'static [u8]) -> Res
     }
 }
 
-pub(crate) async fn ensure_store_id(store: &Store) -> Result<[u8; 16]> {
+pub(crate) async fn ensure_store_id(store: &Engine) -> Result<[u8; 16]> {
     ensure_random::<16>(store, replica::STORE_ID_KEY).await
 }
 
-pub(crate) async fn endpoint_secret(store: &Store) -> Result<SecretKey> {
+pub(crate) async fn endpoint_secret(store: &Engine) -> Result<SecretKey> {
     let b = ensure_random::<32>(store, replica::ENDPOINT_KEY).await?;
     Ok(SecretKey::from_bytes(&b))
 }

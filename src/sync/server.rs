@@ -13,10 +13,10 @@ use iroh_blobs::BlobFormat;
 
 use super::proto::{self, net_err, Record, Request, Response};
 use super::{bind_endpoint, endpoint_secret, ensure_store_id, PeerAddr, ServeAccess, SyncConfig};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::oplog::replica;
 use crate::oplog::SignedOperation;
-use crate::store::Store;
 
 /// A serving store. Dropping it stops serving (abruptly); prefer
 /// [`shutdown`](Self::shutdown). Stop serving before closing the store.
@@ -52,7 +52,7 @@ impl SyncServer {
     }
 }
 
-pub(super) async fn serve(store: &Store, config: SyncConfig) -> Result<SyncServer> {
+pub(super) async fn serve(store: &Engine, config: SyncConfig) -> Result<SyncServer> {
     config.validate()?;
     store.check_open()?;
     let store_id = ensure_store_id(store).await?;
@@ -142,7 +142,7 @@ impl ProtocolHandler for BlobsHandler {
 
 #[derive(Debug)]
 struct SyncHandler {
-    store: Store,
+    store: Engine,
     store_id: [u8; 16],
     config: SyncConfig,
 }

@@ -4,8 +4,8 @@
 
 use super::int;
 use super::{f64_from_le, load_or_new, range, read_meta, save, sub_key, tag, utf8};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::value::ValueKind;
 use crate::writer::{Reply, Txn};
 
@@ -123,162 +123,155 @@ pub(crate) fn txn_geoadd(
     Ok(added)
 }
 
-impl Store {
-    /// Add or move members: (longitude, latitude, member). Returns how many
-    /// were new.
-    pub async fn geoadd<M: Into<String>>(
-        &self,
-        key: &str,
-        items: impl IntoIterator<Item = (f64, f64, M)>,
-    ) -> Result<i64> {
-        let items: Vec<(f64, f64, String)> = items
+/// Add or move members: (longitude, latitude, member). Returns how many
+/// were new.
+pub(crate) async fn geoadd<M: Into<String>>(
+    e: &Engine,
+    key: &str,
+    items: impl IntoIterator<Item = (f64, f64, M)>,
+) -> Result<i64> {
+    let items: Vec<(f64, f64, String)> = items
+        .into_iter()
+        .map(|(lo, la, m)| (lo, la, m.into()))
+        .collect();
+    for (lo, la, m) in &items {
+        check_coords(*lo, *la)?;
+        e.check_value(m.len())?;
+    }
+    let k = key.to_owned();
+    let r = e
+        .update(key, move |txn| txn_geoadd(txn, &k, items).map(Reply::Int))
+        .await?;
+    int(r)
+}
+/// Positions (longitude, latitude) of members, in order.
+pub(crate) async fn geopos<M: AsRef<str>>(
+    e: &Engine,
+    key: &str,
+    members: &[M],
+) -> Result<Vec<Option<(f64, f64)>>> {
+    e.check_key(key)?;
+    let k = key.to_owned();
+    let members: Vec<String> = members.iter().map(|m| m.as_ref().to_owned()).collect();
+    e.read(move |ix| {
+        let Some(meta) = read_meta(ix, &k, ValueKind::Geo)? else {
+            return Ok(vec![None; members.len()]);
+        };
+        members
+            .iter()
+            .map(|m| {
+                ix.get_raw(&sub_key(&k, meta.version, tag::GEO, m.as_bytes()))?
+                    .map(|v| decode_pos(&v))
+                    .transpose()
+            })
+            .collect()
+    })
+    .await
+}
+/// Distance between two members in `unit`; `None` if either is missing.
+pub(crate) async fn geodist(
+    e: &Engine,
+    key: &str,
+    m1: &str,
+    m2: &str,
+    unit: GeoUnit,
+) -> Result<Option<f64>> {
+    let p = geopos(e, key, &[m1, m2]).await?;
+    Ok(match (p[0], p[1]) {
+        (Some((lo1, la1)), Some((lo2, la2))) => {
+            Some(haversine_m(lo1, la1, lo2, la2) / unit.metres())
+        }
+        _ => None,
+    })
+}
+/// Members within `radius` of (longitude, latitude).
+pub(crate) async fn georadius(
+    e: &Engine,
+    key: &str,
+    longitude: f64,
+    latitude: f64,
+    radius: f64,
+    unit: GeoUnit,
+    opts: RadiusOpts,
+) -> Result<Vec<GeoMatch>> {
+    e.check_key(key)?;
+    check_coords(longitude, latitude)?;
+    if !(radius.is_finite() && radius >= 0.0) {
+        return Err(Error::invalid(format!(
+            "radius {radius} must be finite and >= 0"
+        )));
+    }
+    let k = key.to_owned();
+    e.read(move |ix| {
+        let Some(meta) = read_meta(ix, &k, ValueKind::Geo)? else {
+            return Ok(Vec::new());
+        };
+        let limit_m = radius * unit.metres();
+        let mut out = Vec::new();
+        // Latitude band pre-filter: a degree of latitude is ~111 km
+        // everywhere, so points outside the band are skipped before the
+        // trigonometry.
+        let band = limit_m / 111_000.0 + 1e-9;
+        for (m, v) in range(ix, &k, meta.version, tag::GEO, &[], None, usize::MAX, false)? {
+            let (lo, la) = decode_pos(&v)?;
+            if (la - latitude).abs() > band {
+                continue;
+            }
+            let d = haversine_m(longitude, latitude, lo, la);
+            if d <= limit_m {
+                out.push((utf8(&m)?, d, lo, la));
+            }
+        }
+        match opts.ascending {
+            Some(true) => out.sort_by(|a, b| a.1.total_cmp(&b.1)),
+            Some(false) => out.sort_by(|a, b| b.1.total_cmp(&a.1)),
+            None => {}
+        }
+        if let Some(c) = opts.count {
+            out.truncate(c);
+        }
+        Ok(out
             .into_iter()
-            .map(|(lo, la, m)| (lo, la, m.into()))
-            .collect();
-        for (lo, la, m) in &items {
-            check_coords(*lo, *la)?;
-            self.check_value(m.len())?;
-        }
-        let k = key.to_owned();
-        let r = self
-            .update(key, move |txn| txn_geoadd(txn, &k, items).map(Reply::Int))
-            .await?;
-        int(r)
+            .map(|(member, d, lo, la)| GeoMatch {
+                member,
+                distance: opts.with_dist.then(|| d / unit.metres()),
+                coord: opts.with_coord.then_some((lo, la)),
+            })
+            .collect())
+    })
+    .await
+}
+/// Members within `radius` of another member; empty if it is missing.
+pub(crate) async fn georadiusbymember(
+    e: &Engine,
+    key: &str,
+    member: &str,
+    radius: f64,
+    unit: GeoUnit,
+    opts: RadiusOpts,
+) -> Result<Vec<GeoMatch>> {
+    match geopos(e, key, &[member]).await?[0] {
+        Some((lo, la)) => georadius(e, key, lo, la, radius, unit, opts).await,
+        None => Ok(Vec::new()),
     }
-
-    /// Positions (longitude, latitude) of members, in order.
-    pub async fn geopos<M: AsRef<str>>(
-        &self,
-        key: &str,
-        members: &[M],
-    ) -> Result<Vec<Option<(f64, f64)>>> {
-        self.check_key(key)?;
-        let k = key.to_owned();
-        let members: Vec<String> = members.iter().map(|m| m.as_ref().to_owned()).collect();
-        self.read(move |ix| {
-            let Some(meta) = read_meta(ix, &k, ValueKind::Geo)? else {
-                return Ok(vec![None; members.len()]);
-            };
-            members
-                .iter()
-                .map(|m| {
-                    ix.get_raw(&sub_key(&k, meta.version, tag::GEO, m.as_bytes()))?
-                        .map(|v| decode_pos(&v))
-                        .transpose()
-                })
-                .collect()
-        })
-        .await
-    }
-
-    /// Distance between two members in `unit`; `None` if either is missing.
-    pub async fn geodist(
-        &self,
-        key: &str,
-        m1: &str,
-        m2: &str,
-        unit: GeoUnit,
-    ) -> Result<Option<f64>> {
-        let p = self.geopos(key, &[m1, m2]).await?;
-        Ok(match (p[0], p[1]) {
-            (Some((lo1, la1)), Some((lo2, la2))) => {
-                Some(haversine_m(lo1, la1, lo2, la2) / unit.metres())
-            }
-            _ => None,
-        })
-    }
-
-    /// Members within `radius` of (longitude, latitude).
-    pub async fn georadius(
-        &self,
-        key: &str,
-        longitude: f64,
-        latitude: f64,
-        radius: f64,
-        unit: GeoUnit,
-        opts: RadiusOpts,
-    ) -> Result<Vec<GeoMatch>> {
-        self.check_key(key)?;
-        check_coords(longitude, latitude)?;
-        if !(radius.is_finite() && radius >= 0.0) {
-            return Err(Error::invalid(format!(
-                "radius {radius} must be finite and >= 0"
-            )));
-        }
-        let k = key.to_owned();
-        self.read(move |ix| {
-            let Some(meta) = read_meta(ix, &k, ValueKind::Geo)? else {
-                return Ok(Vec::new());
-            };
-            let limit_m = radius * unit.metres();
-            let mut out = Vec::new();
-            // Latitude band pre-filter: a degree of latitude is ~111 km
-            // everywhere, so points outside the band are skipped before the
-            // trigonometry.
-            let band = limit_m / 111_000.0 + 1e-9;
-            for (m, v) in range(ix, &k, meta.version, tag::GEO, &[], None, usize::MAX, false)? {
+}
+/// Every member with its position.
+pub(crate) async fn geo_members(e: &Engine, key: &str) -> Result<Vec<(String, f64, f64)>> {
+    e.check_key(key)?;
+    let k = key.to_owned();
+    e.read(move |ix| {
+        let Some(meta) = read_meta(ix, &k, ValueKind::Geo)? else {
+            return Ok(Vec::new());
+        };
+        range(ix, &k, meta.version, tag::GEO, &[], None, usize::MAX, false)?
+            .into_iter()
+            .map(|(m, v)| {
                 let (lo, la) = decode_pos(&v)?;
-                if (la - latitude).abs() > band {
-                    continue;
-                }
-                let d = haversine_m(longitude, latitude, lo, la);
-                if d <= limit_m {
-                    out.push((utf8(&m)?, d, lo, la));
-                }
-            }
-            match opts.ascending {
-                Some(true) => out.sort_by(|a, b| a.1.total_cmp(&b.1)),
-                Some(false) => out.sort_by(|a, b| b.1.total_cmp(&a.1)),
-                None => {}
-            }
-            if let Some(c) = opts.count {
-                out.truncate(c);
-            }
-            Ok(out
-                .into_iter()
-                .map(|(member, d, lo, la)| GeoMatch {
-                    member,
-                    distance: opts.with_dist.then(|| d / unit.metres()),
-                    coord: opts.with_coord.then_some((lo, la)),
-                })
-                .collect())
-        })
-        .await
-    }
-
-    /// Members within `radius` of another member; empty if it is missing.
-    pub async fn georadiusbymember(
-        &self,
-        key: &str,
-        member: &str,
-        radius: f64,
-        unit: GeoUnit,
-        opts: RadiusOpts,
-    ) -> Result<Vec<GeoMatch>> {
-        match self.geopos(key, &[member]).await?[0] {
-            Some((lo, la)) => self.georadius(key, lo, la, radius, unit, opts).await,
-            None => Ok(Vec::new()),
-        }
-    }
-
-    /// Every member with its position.
-    pub async fn geo_members(&self, key: &str) -> Result<Vec<(String, f64, f64)>> {
-        self.check_key(key)?;
-        let k = key.to_owned();
-        self.read(move |ix| {
-            let Some(meta) = read_meta(ix, &k, ValueKind::Geo)? else {
-                return Ok(Vec::new());
-            };
-            range(ix, &k, meta.version, tag::GEO, &[], None, usize::MAX, false)?
-                .into_iter()
-                .map(|(m, v)| {
-                    let (lo, la) = decode_pos(&v)?;
-                    Ok((utf8(&m)?, lo, la))
-                })
-                .collect()
-        })
-        .await
-    }
+                Ok((utf8(&m)?, lo, la))
+            })
+            .collect()
+    })
+    .await
 }
 
 #[cfg(test)]

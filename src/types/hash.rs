@@ -1,128 +1,124 @@
 //! Hash: field → text. `hset`, `hget`, `hgetall`, `hdel`, `hlen`, `filter_hash`.
 
 use super::{int, load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
+use crate::engine::Engine;
 use crate::error::Result;
-use crate::store::Store;
 use crate::value::ValueKind;
 use crate::writer::{Reply, Txn};
 
-impl Store {
-    /// Set fields of a hash; returns how many fields are new.
-    pub async fn hset_many<F, V, I>(&self, key: &str, fields: I) -> Result<i64>
-    where
-        F: Into<String>,
-        V: Into<String>,
-        I: IntoIterator<Item = (F, V)>,
-    {
-        let fields: Vec<(String, String)> = fields
-            .into_iter()
-            .map(|(f, v)| (f.into(), v.into()))
-            .collect();
-        for (_, v) in &fields {
-            self.check_value(v.len())?;
+/// Set fields of a hash; returns how many fields are new.
+pub(crate) async fn hset_many<F, V, I>(e: &Engine, key: &str, fields: I) -> Result<i64>
+where
+    F: Into<String>,
+    V: Into<String>,
+    I: IntoIterator<Item = (F, V)>,
+{
+    let fields: Vec<(String, String)> = fields
+        .into_iter()
+        .map(|(f, v)| (f.into(), v.into()))
+        .collect();
+    for (_, v) in &fields {
+        e.check_value(v.len())?;
+    }
+    let k = key.to_owned();
+    let r = e
+        .update(key, move |txn| txn_hset(txn, &k, fields).map(Reply::Int))
+        .await?;
+    int(r)
+}
+/// Set one field; returns 1 if the field is new, 0 if it was updated.
+pub(crate) async fn hset(
+    e: &Engine,
+    key: &str,
+    field: &str,
+    value: impl Into<String>,
+) -> Result<i64> {
+    hset_many(e, key, [(field.to_owned(), value.into())]).await
+}
+/// The value of a field.
+pub(crate) async fn hget(e: &Engine, key: &str, field: &str) -> Result<Option<String>> {
+    e.check_key(key)?;
+    let (k, f) = (key.to_owned(), field.to_owned());
+    e.read(move |ix| {
+        let Some(m) = read_meta(ix, &k, ValueKind::Hash)? else {
+            return Ok(None);
+        };
+        match ix.get_raw(&sub_key(&k, m.version, tag::HASH, f.as_bytes()))? {
+            Some(v) => Ok(Some(utf8(&v)?)),
+            None => Ok(None),
         }
-        let k = key.to_owned();
-        let r = self
-            .update(key, move |txn| txn_hset(txn, &k, fields).map(Reply::Int))
-            .await?;
-        int(r)
-    }
-
-    /// Set one field; returns 1 if the field is new, 0 if it was updated.
-    pub async fn hset(&self, key: &str, field: &str, value: impl Into<String>) -> Result<i64> {
-        self.hset_many(key, [(field.to_owned(), value.into())])
-            .await
-    }
-
-    /// The value of a field.
-    pub async fn hget(&self, key: &str, field: &str) -> Result<Option<String>> {
-        self.check_key(key)?;
-        let (k, f) = (key.to_owned(), field.to_owned());
-        self.read(move |ix| {
-            let Some(m) = read_meta(ix, &k, ValueKind::Hash)? else {
-                return Ok(None);
+    })
+    .await
+}
+/// Every (field, value), ordered by field.
+pub(crate) async fn hgetall(e: &Engine, key: &str) -> Result<Vec<(String, String)>> {
+    e.check_key(key)?;
+    let k = key.to_owned();
+    e.read(move |ix| {
+        let Some(m) = read_meta(ix, &k, ValueKind::Hash)? else {
+            return Ok(Vec::new());
+        };
+        range(ix, &k, m.version, tag::HASH, &[], None, usize::MAX, false)?
+            .into_iter()
+            .map(|(f, v)| Ok((utf8(&f)?, utf8(&v)?)))
+            .collect()
+    })
+    .await
+}
+/// Remove fields; returns how many existed.
+pub(crate) async fn hdel<F: Into<String>>(
+    e: &Engine,
+    key: &str,
+    fields: impl IntoIterator<Item = F>,
+) -> Result<i64> {
+    let fields: Vec<String> = fields.into_iter().map(Into::into).collect();
+    let k = key.to_owned();
+    let r = e
+        .update(key, move |txn| {
+            let Some((entry, mut meta)) = load(txn, &k, ValueKind::Hash)? else {
+                return Ok(Reply::Int(0));
             };
-            match ix.get_raw(&sub_key(&k, m.version, tag::HASH, f.as_bytes()))? {
-                Some(v) => Ok(Some(utf8(&v)?)),
-                None => Ok(None),
+            let mut removed = 0;
+            for f in fields {
+                let sk = sub_key(&k, meta.version, tag::HASH, f.as_bytes());
+                if txn.get_raw(&sk)?.is_some() {
+                    txn.remove_raw(sk);
+                    removed += 1;
+                    meta.size -= 1;
+                }
             }
+            if removed > 0 {
+                save(txn, &k, entry, &meta);
+            }
+            Ok(Reply::Int(removed))
         })
-        .await
-    }
-
-    /// Every (field, value), ordered by field.
-    pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, String)>> {
-        self.check_key(key)?;
-        let k = key.to_owned();
-        self.read(move |ix| {
-            let Some(m) = read_meta(ix, &k, ValueKind::Hash)? else {
-                return Ok(Vec::new());
-            };
-            range(ix, &k, m.version, tag::HASH, &[], None, usize::MAX, false)?
-                .into_iter()
-                .map(|(f, v)| Ok((utf8(&f)?, utf8(&v)?)))
-                .collect()
-        })
-        .await
-    }
-
-    /// Remove fields; returns how many existed.
-    pub async fn hdel<F: Into<String>>(
-        &self,
-        key: &str,
-        fields: impl IntoIterator<Item = F>,
-    ) -> Result<i64> {
-        let fields: Vec<String> = fields.into_iter().map(Into::into).collect();
-        let k = key.to_owned();
-        let r = self
-            .update(key, move |txn| {
-                let Some((entry, mut meta)) = load(txn, &k, ValueKind::Hash)? else {
-                    return Ok(Reply::Int(0));
-                };
-                let mut removed = 0;
-                for f in fields {
-                    let sk = sub_key(&k, meta.version, tag::HASH, f.as_bytes());
-                    if txn.get_raw(&sk)?.is_some() {
-                        txn.remove_raw(sk);
-                        removed += 1;
-                        meta.size -= 1;
-                    }
-                }
-                if removed > 0 {
-                    save(txn, &k, entry, &meta);
-                }
-                Ok(Reply::Int(removed))
-            })
-            .await?;
-        int(r)
-    }
-
-    /// Number of fields.
-    pub async fn hlen(&self, key: &str) -> Result<u64> {
-        self.container_len(key, ValueKind::Hash).await
-    }
-
-    /// Fields whose name contains `pattern` (the node's `filter_hash`),
-    /// streamed in pages.
-    pub fn filter_hash(&self, key: &str, pattern: &str) -> SubScan<(String, String)> {
-        let pattern = pattern.to_owned();
-        SubScan::new(
-            self.clone(),
-            key,
-            ValueKind::Hash,
-            tag::HASH,
-            Vec::new(),
-            None,
-            Box::new(move |suffix, value| {
-                let f = utf8(suffix)?;
-                if f.contains(&pattern) {
-                    Ok(Some((f, utf8(value)?)))
-                } else {
-                    Ok(None)
-                }
-            }),
-        )
-    }
+        .await?;
+    int(r)
+}
+/// Number of fields.
+pub(crate) async fn hlen(e: &Engine, key: &str) -> Result<u64> {
+    e.container_len(key, ValueKind::Hash).await
+}
+/// Fields whose name contains `pattern` (the node's `filter_hash`),
+/// streamed in pages.
+pub(crate) fn filter_hash(e: &Engine, key: &str, pattern: &str) -> SubScan<(String, String)> {
+    let pattern = pattern.to_owned();
+    SubScan::new(
+        e.clone(),
+        key,
+        ValueKind::Hash,
+        tag::HASH,
+        Vec::new(),
+        None,
+        Box::new(move |suffix, value| {
+            let f = utf8(suffix)?;
+            if f.contains(&pattern) {
+                Ok(Some((f, utf8(value)?)))
+            } else {
+                Ok(None)
+            }
+        }),
+    )
 }
 
 /// `hset` on the writer thread.

@@ -7,8 +7,8 @@
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::value::{Entry, Payload, ValueKind};
 use crate::writer::{Reply, WriteOp};
 
@@ -138,116 +138,111 @@ pub fn set_at_path(doc: &mut Value, path: &str, value: &Value) -> Result<usize> 
     Ok(n)
 }
 
-impl Store {
-    /// The document of `key` and the hash it is stored under.
-    pub(crate) async fn read_json_doc(&self, key: &str) -> Result<Option<(Value, [u8; 32])>> {
-        self.check_key(key)?;
-        let k = key.to_owned();
-        let entry = self
-            .read(move |ix| {
-                let Some(e) = ix.get_entry(k.as_bytes())? else {
-                    return Ok(None);
-                };
-                if matches!(e.expires_at_ms, Some(t) if t <= crate::clock::now_ms()) {
-                    return Ok(None);
-                }
-                if e.kind != ValueKind::Json {
-                    return Err(Error::WrongType {
-                        expected: ValueKind::Json.name(),
-                        actual: e.kind.name(),
-                    });
-                }
-                // Decode inline documents here, on the blocking pool.
-                let doc = match &e.payload {
-                    Payload::Inline(b) => Some(parse_doc(b)?),
-                    Payload::Blob => None,
-                };
-                Ok(Some((e, doc)))
-            })
-            .await?;
-        let Some((e, doc)) = entry else {
-            return Ok(None);
-        };
-        let doc = match doc {
-            Some(d) => d,
-            None => parse_doc(&self.blobs().get_referenced(&e.hash).await?)?,
-        };
-        Ok(Some((doc, e.hash)))
-    }
-
-    /// Set a document (`path = "$"`) or the value at a JSONPath inside the
-    /// existing document. A missing key can only be set at `$`.
-    pub async fn json_set(&self, key: &str, path: &str, value: Value) -> Result<()> {
-        self.check_key(key)?;
-        let jp_root = path.trim() == "$";
-        if !jp_root {
-            parse_path(path)?;
-        }
-        for _ in 0..64 {
-            let (doc, expected) = if jp_root {
-                (value.clone(), None)
-            } else {
-                let Some((mut doc, hash)) = self.read_json_doc(key).await? else {
-                    return Err(Error::invalid(format!(
-                        "key `{key}` holds no document: set it at `$` first"
-                    )));
-                };
-                if set_at_path(&mut doc, path, &value)? == 0 {
-                    return Err(Error::invalid(format!(
-                        "JSONPath `{path}` selects nothing in the document"
-                    )));
-                }
-                (doc, Some(hash))
+/// The document of `key` and the hash it is stored under.
+pub(crate) async fn read_json_doc(e: &Engine, key: &str) -> Result<Option<(Value, [u8; 32])>> {
+    e.check_key(key)?;
+    let k = key.to_owned();
+    let entry = e
+        .read(move |ix| {
+            let Some(e) = ix.get_entry(k.as_bytes())? else {
+                return Ok(None);
             };
-            let text = serde_json::to_vec(&doc).map_err(Error::internal)?;
-            self.check_value(text.len())?;
-            let (entry, tag) = self.prepare_value(ValueKind::Json, text).await?;
-            let op = match expected {
-                None => WriteOp::Put {
-                    key: key.to_owned(),
-                    entry,
-                },
-                Some(h) => WriteOp::PutIfHash {
-                    key: key.to_owned(),
-                    expected: Some(h),
-                    entry,
-                },
-            };
-            let r = self.submit(vec![op], tag.into_iter().collect()).await?;
-            if r.first() != Some(&Reply::Bool(false)) {
-                return Ok(());
+            if matches!(e.expires_at_ms, Some(t) if t <= crate::clock::now_ms()) {
+                return Ok(None);
             }
-            // Another writer changed the document between our read and our
-            // write: read it again and re-apply.
+            if e.kind != ValueKind::Json {
+                return Err(Error::WrongType {
+                    expected: ValueKind::Json.name(),
+                    actual: e.kind.name(),
+                });
+            }
+            // Decode inline documents here, on the blocking pool.
+            let doc = match &e.payload {
+                Payload::Inline(b) => Some(parse_doc(b)?),
+                Payload::Blob => None,
+            };
+            Ok(Some((e, doc)))
+        })
+        .await?;
+    let Some((entry, doc)) = entry else {
+        return Ok(None);
+    };
+    let doc = match doc {
+        Some(d) => d,
+        None => parse_doc(&e.blobs().get_referenced(&entry.hash).await?)?,
+    };
+    Ok(Some((doc, entry.hash)))
+}
+/// Set a document (`path = "$"`) or the value at a JSONPath inside the
+/// existing document. A missing key can only be set at `$`.
+pub(crate) async fn json_set(e: &Engine, key: &str, path: &str, value: Value) -> Result<()> {
+    e.check_key(key)?;
+    let jp_root = path.trim() == "$";
+    if !jp_root {
+        parse_path(path)?;
+    }
+    for _ in 0..64 {
+        let (doc, expected) = if jp_root {
+            (value.clone(), None)
+        } else {
+            let Some((mut doc, hash)) = read_json_doc(e, key).await? else {
+                return Err(Error::invalid(format!(
+                    "key `{key}` holds no document: set it at `$` first"
+                )));
+            };
+            if set_at_path(&mut doc, path, &value)? == 0 {
+                return Err(Error::invalid(format!(
+                    "JSONPath `{path}` selects nothing in the document"
+                )));
+            }
+            (doc, Some(hash))
+        };
+        let text = serde_json::to_vec(&doc).map_err(Error::internal)?;
+        e.check_value(text.len())?;
+        let (entry, tag) = e.prepare_value(ValueKind::Json, text).await?;
+        let op = match expected {
+            None => WriteOp::Put {
+                key: key.to_owned(),
+                entry,
+            },
+            Some(h) => WriteOp::PutIfHash {
+                key: key.to_owned(),
+                expected: Some(h),
+                entry,
+            },
+        };
+        let r = e.submit(vec![op], tag.into_iter().collect()).await?;
+        if r.first() != Some(&Reply::Bool(false)) {
+            return Ok(());
         }
-        Err(Error::internal(
-            "json_set: too many concurrent conflicting updates",
-        ))
+        // Another writer changed the document between our read and our
+        // write: read it again and re-apply.
     }
-
-    /// The whole document (`path = None`), or the array of values the
-    /// JSONPath selects.
-    pub async fn json_get(&self, key: &str, path: Option<&str>) -> Result<Option<Value>> {
-        let jp = path.map(parse_path).transpose()?;
-        let Some((doc, _)) = self.read_json_doc(key).await? else {
-            return Ok(None);
-        };
-        Ok(Some(match jp {
-            None => doc,
-            Some(jp) => Value::Array(jp.query(&doc).all().into_iter().cloned().collect()),
-        }))
-    }
-
-    /// The values a JSONPath filter expression selects in the document of
-    /// `key` (e.g. `$.items[?@.price < 10]`). Only this key's document is
-    /// decoded.
-    pub async fn json_filter(&self, key: &str, path: &str) -> Result<Vec<Value>> {
-        let jp = parse_path(path)?;
-        let Some((doc, _)) = self.read_json_doc(key).await? else {
-            return Ok(Vec::new());
-        };
-        Ok(jp.query(&doc).all().into_iter().cloned().collect())
-    }
+    Err(Error::internal(
+        "json_set: too many concurrent conflicting updates",
+    ))
+}
+/// The whole document (`path = None`), or the array of values the
+/// JSONPath selects.
+pub(crate) async fn json_get(e: &Engine, key: &str, path: Option<&str>) -> Result<Option<Value>> {
+    let jp = path.map(parse_path).transpose()?;
+    let Some((doc, _)) = read_json_doc(e, key).await? else {
+        return Ok(None);
+    };
+    Ok(Some(match jp {
+        None => doc,
+        Some(jp) => Value::Array(jp.query(&doc).all().into_iter().cloned().collect()),
+    }))
+}
+/// The values a JSONPath filter expression selects in the document of
+/// `key` (e.g. `$.items[?@.price < 10]`). Only this key's document is
+/// decoded.
+pub(crate) async fn json_filter(e: &Engine, key: &str, path: &str) -> Result<Vec<Value>> {
+    let jp = parse_path(path)?;
+    let Some((doc, _)) = read_json_doc(e, key).await? else {
+        return Ok(Vec::new());
+    };
+    Ok(jp.query(&doc).all().into_iter().cloned().collect())
 }
 
 /// Decode a Json entry's inline document (for get_all).

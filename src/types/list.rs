@@ -13,9 +13,9 @@ use super::int;
 use super::{
     enc_i64, load_or_new, range, rank_range, read_meta, save, sub_key, tag, utf8, Meta, SubScan,
 };
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::index::Index;
-use crate::store::Store;
 use crate::value::ValueKind;
 use crate::writer::{Reply, Txn};
 
@@ -141,78 +141,69 @@ fn read_ranks(ix: &Index, k: &str, m: &Meta, s: i64, e: i64) -> Result<Vec<Strin
     Ok(out)
 }
 
-impl Store {
-    async fn push(&self, key: &str, values: Vec<String>, left: bool) -> Result<i64> {
-        for v in &values {
-            self.check_value(v.len())?;
-        }
-        let k = key.to_owned();
-        let r = self
-            .update(key, move |txn| {
-                txn_push(txn, &k, values, left).map(Reply::Int)
-            })
-            .await?;
-        int(r)
+async fn push(e: &Engine, key: &str, values: Vec<String>, left: bool) -> Result<i64> {
+    for v in &values {
+        e.check_value(v.len())?;
     }
-
-    /// Append values at the tail; returns the new length.
-    pub async fn rpush<V: Into<String>>(
-        &self,
-        key: &str,
-        values: impl IntoIterator<Item = V>,
-    ) -> Result<i64> {
-        self.push(key, values.into_iter().map(Into::into).collect(), false)
-            .await
-    }
-
-    /// Prepend values at the head, one after the other (so the last given
-    /// ends first, as in Redis); returns the new length.
-    pub async fn lpush<V: Into<String>>(
-        &self,
-        key: &str,
-        values: impl IntoIterator<Item = V>,
-    ) -> Result<i64> {
-        self.push(key, values.into_iter().map(Into::into).collect(), true)
-            .await
-    }
-
-    /// Items from `start` to `stop` inclusive; negative indices count from
-    /// the end (-1 is the last), as in Redis.
-    pub async fn lrange(&self, key: &str, start: i64, stop: i64) -> Result<Vec<String>> {
-        self.check_key(key)?;
-        let k = key.to_owned();
-        self.read(move |ix| {
-            let Some(m) = read_meta(ix, &k, ValueKind::List)? else {
-                return Ok(Vec::new());
-            };
-            let Some((s, e)) = rank_range(start, stop, m.size as i64) else {
-                return Ok(Vec::new());
-            };
-            read_ranks(ix, &k, &m, s, e)
+    let k = key.to_owned();
+    let r = e
+        .update(key, move |txn| {
+            txn_push(txn, &k, values, left).map(Reply::Int)
         })
-        .await
-    }
-
-    /// Number of items.
-    pub async fn llen(&self, key: &str) -> Result<u64> {
-        self.container_len(key, ValueKind::List).await
-    }
-
-    /// Items containing `pattern` (the node's `filter_list`), in order,
-    /// streamed in pages.
-    pub fn filter_list(&self, key: &str, pattern: &str) -> SubScan<String> {
-        let pattern = pattern.to_owned();
-        SubScan::new(
-            self.clone(),
-            key,
-            ValueKind::List,
-            tag::LIST,
-            Vec::new(),
-            None,
-            Box::new(move |_, v| {
-                let s = utf8(v)?;
-                Ok(s.contains(&pattern).then_some(s))
-            }),
-        )
-    }
+        .await?;
+    int(r)
+}
+/// Append values at the tail; returns the new length.
+pub(crate) async fn rpush<V: Into<String>>(
+    e: &Engine,
+    key: &str,
+    values: impl IntoIterator<Item = V>,
+) -> Result<i64> {
+    push(e, key, values.into_iter().map(Into::into).collect(), false).await
+}
+/// Prepend values at the head, one after the other (so the last given
+/// ends first, as in Redis); returns the new length.
+pub(crate) async fn lpush<V: Into<String>>(
+    e: &Engine,
+    key: &str,
+    values: impl IntoIterator<Item = V>,
+) -> Result<i64> {
+    push(e, key, values.into_iter().map(Into::into).collect(), true).await
+}
+/// Items from `start` to `stop` inclusive; negative indices count from
+/// the end (-1 is the last), as in Redis.
+pub(crate) async fn lrange(e: &Engine, key: &str, start: i64, stop: i64) -> Result<Vec<String>> {
+    e.check_key(key)?;
+    let k = key.to_owned();
+    e.read(move |ix| {
+        let Some(m) = read_meta(ix, &k, ValueKind::List)? else {
+            return Ok(Vec::new());
+        };
+        let Some((s, e)) = rank_range(start, stop, m.size as i64) else {
+            return Ok(Vec::new());
+        };
+        read_ranks(ix, &k, &m, s, e)
+    })
+    .await
+}
+/// Number of items.
+pub(crate) async fn llen(e: &Engine, key: &str) -> Result<u64> {
+    e.container_len(key, ValueKind::List).await
+}
+/// Items containing `pattern` (the node's `filter_list`), in order,
+/// streamed in pages.
+pub(crate) fn filter_list(e: &Engine, key: &str, pattern: &str) -> SubScan<String> {
+    let pattern = pattern.to_owned();
+    SubScan::new(
+        e.clone(),
+        key,
+        ValueKind::List,
+        tag::LIST,
+        Vec::new(),
+        None,
+        Box::new(move |_, v| {
+            let s = utf8(v)?;
+            Ok(s.contains(&pattern).then_some(s))
+        }),
+    )
 }

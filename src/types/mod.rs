@@ -26,7 +26,7 @@ pub mod timeseries;
 pub mod ttl;
 pub mod zset;
 
-mod scan;
+pub(crate) mod scan;
 pub use scan::{GetAll, SubScan, TypedValue};
 
 use crate::error::{Error, Result};
@@ -229,7 +229,7 @@ pub(crate) fn save(txn: &mut Txn<'_>, key: &str, mut entry: Entry, meta: &Meta) 
     txn.put_entry(key, &entry);
 }
 
-impl crate::store::Store {
+impl crate::engine::Engine {
     /// Number of elements of the container at `key` (0 if absent), checking
     /// its kind: hlen, llen, scard, zcard, xlen, ts_len.
     pub(crate) async fn container_len(&self, key: &str, kind: ValueKind) -> Result<u64> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use super::{range, read_meta, stream, timeseries, utf8, zset, Meta};
 use crate::clock::now_ms;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::value::{decode_string, Entry, Payload, SigMeta, ValueKind};
 
 /// Decodes one sub-entry (suffix, value) and applies the predicate.
@@ -16,7 +16,7 @@ pub type Decode<T> = Box<dyn Fn(&[u8], &[u8]) -> Result<Option<T>> + Send + Sync
 
 /// A paged scan over one container's sub-entries of one tag.
 pub struct SubScan<T> {
-    store: Store,
+    store: Engine,
     key: String,
     kind: ValueKind,
     tag: u8,
@@ -30,7 +30,7 @@ pub struct SubScan<T> {
 
 impl<T: Send + 'static> SubScan<T> {
     pub(crate) fn new(
-        store: Store,
+        store: Engine,
         key: &str,
         kind: ValueKind,
         tag: u8,
@@ -143,7 +143,7 @@ pub type GetAllRow = (String, TypedValue, Option<SigMeta>);
 
 /// Pages through the keys of one type under `{db}:`.
 pub struct GetAll {
-    store: Store,
+    store: Engine,
     prefix: Vec<u8>,
     kind: ValueKind,
     after: Option<Vec<u8>>,
@@ -156,7 +156,7 @@ enum Pending {
 }
 
 /// Read a blob-backed String or Json value that `materialize` left pending.
-async fn finish(store: &Store, kind: ValueKind, p: Pending) -> Result<TypedValue> {
+async fn finish(store: &Engine, kind: ValueKind, p: Pending) -> Result<TypedValue> {
     Ok(match p {
         Pending::Ready(v) => v,
         Pending::Blob(hash) => {
@@ -284,67 +284,63 @@ impl GetAll {
     }
 }
 
-impl Store {
-    /// Every key of `kind` in database `db` (keys `{db}:…`), with contents
-    /// and signature metadata, streamed a page of keys at a time.
-    pub fn get_all(&self, db: &str, kind: ValueKind) -> GetAll {
-        GetAll {
-            store: self.clone(),
-            prefix: format!("{db}:").into_bytes(),
-            kind,
-            after: None,
-            done: false,
-        }
+/// Every key of `kind` in database `db` (keys `{db}:…`), with contents
+/// and signature metadata, streamed a page of keys at a time.
+pub(crate) fn get_all(e: &Engine, db: &str, kind: ValueKind) -> GetAll {
+    GetAll {
+        store: e.clone(),
+        prefix: format!("{db}:").into_bytes(),
+        kind,
+        after: None,
+        done: false,
     }
 }
 
-impl Store {
-    /// A BLAKE3 digest of the store's whole logical state: every live key
-    /// with its type, contents, expiry and signature metadata, in key order.
-    /// Internal details (container versions, blob placement, orphans not yet
-    /// swept) do not affect it, so two stores holding the same data agree.
-    pub async fn state_digest(&self) -> Result<String> {
-        let mut h = blake3::Hasher::new();
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = self.config().scan_page_size;
-            let a = after.clone();
-            let (rows, last, n) = self
-                .read(move |ix| {
-                    let raw = ix.scan_page(&[], a.as_deref(), page)?;
-                    let n = raw.len();
-                    let last = raw.last().map(|(k, _)| k.clone());
-                    let now = now_ms();
-                    let mut rows = Vec::new();
-                    for (k, v) in raw {
-                        let e = Entry::decode(&v)?;
-                        if matches!(e.expires_at_ms, Some(t) if t <= now) {
-                            continue;
-                        }
-                        let key = String::from_utf8(k)
-                            .map_err(|_| Error::Corrupt("key is not UTF-8".into()))?;
-                        let p = materialize(ix, &key, &e)?;
-                        rows.push((key, e, p));
+/// A BLAKE3 digest of the store's whole logical state: every live key
+/// with its type, contents, expiry and signature metadata, in key order.
+/// Internal details (container versions, blob placement, orphans not yet
+/// swept) do not affect it, so two stores holding the same data agree.
+pub(crate) async fn state_digest(e: &Engine) -> Result<String> {
+    let mut h = blake3::Hasher::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = e.config().scan_page_size;
+        let a = after.clone();
+        let (rows, last, n) = e
+            .read(move |ix| {
+                let raw = ix.scan_page(&[], a.as_deref(), page)?;
+                let n = raw.len();
+                let last = raw.last().map(|(k, _)| k.clone());
+                let now = now_ms();
+                let mut rows = Vec::new();
+                for (k, v) in raw {
+                    let e = Entry::decode(&v)?;
+                    if matches!(e.expires_at_ms, Some(t) if t <= now) {
+                        continue;
                     }
-                    Ok((rows, last, n))
-                })
-                .await?;
-            for (key, e, p) in rows {
-                let v = finish(self, e.kind, p).await?;
-                let row = format!(
-                    "{key}\u{0}{}\u{0}{v:?}\u{0}{:?}\u{0}{:?}\n",
-                    e.kind.name(),
-                    e.expires_at_ms,
-                    e.sig
-                );
-                h.update(&(row.len() as u64).to_le_bytes());
-                h.update(row.as_bytes());
-            }
-            if n < page {
-                break;
-            }
-            after = last;
+                    let key = String::from_utf8(k)
+                        .map_err(|_| Error::Corrupt("key is not UTF-8".into()))?;
+                    let p = materialize(ix, &key, &e)?;
+                    rows.push((key, e, p));
+                }
+                Ok((rows, last, n))
+            })
+            .await?;
+        for (key, ent, p) in rows {
+            let v = finish(e, ent.kind, p).await?;
+            let row = format!(
+                "{key}\u{0}{}\u{0}{v:?}\u{0}{:?}\u{0}{:?}\n",
+                ent.kind.name(),
+                ent.expires_at_ms,
+                ent.sig
+            );
+            h.update(&(row.len() as u64).to_le_bytes());
+            h.update(row.as_bytes());
         }
-        Ok(h.finalize().to_hex().to_string())
+        if n < page {
+            break;
+        }
+        after = last;
     }
+    Ok(h.finalize().to_hex().to_string())
 }

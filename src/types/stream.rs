@@ -2,8 +2,8 @@
 //! sub-entries keyed by (ms, seq) big-endian so that id ranges are scans.
 
 use super::{load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::value::ValueKind;
 use crate::writer::{Reply, Txn};
 
@@ -242,134 +242,127 @@ pub(crate) fn txn_xadd_at(
     Ok(id)
 }
 
-impl Store {
-    /// Append an entry. `id` is `*` (a new id `{now ms}-{seq}`, strictly
-    /// increasing even within one millisecond), `{ms}-*`, or an explicit
-    /// `{ms}-{seq}` that must be greater than the last id. Returns the id.
-    pub async fn xadd<F: Into<String>, V: Into<String>>(
-        &self,
-        key: &str,
-        id: &str,
-        fields: impl IntoIterator<Item = (F, V)>,
-    ) -> Result<String> {
-        let fields: Vec<(String, String)> = fields
-            .into_iter()
-            .map(|(f, v)| (f.into(), v.into()))
-            .collect();
-        if fields.is_empty() {
-            return Err(Error::invalid("a stream entry needs at least one field"));
-        }
-        let spec = parse_spec(id)?;
-        let size: usize = fields.iter().map(|(f, v)| f.len() + v.len()).sum();
-        self.check_value(size)?;
-        let k = key.to_owned();
-        let r = self
-            .update(key, move |txn| {
-                txn_xadd(txn, &k, spec, fields).map(|id| Reply::Str(id.to_string()))
-            })
-            .await?;
-        match r {
-            Reply::Str(s) => Ok(s),
-            other => Err(Error::internal(format!("xadd reply {other:?}"))),
-        }
+/// Append an entry. `id` is `*` (a new id `{now ms}-{seq}`, strictly
+/// increasing even within one millisecond), `{ms}-*`, or an explicit
+/// `{ms}-{seq}` that must be greater than the last id. Returns the id.
+pub(crate) async fn xadd<F: Into<String>, V: Into<String>>(
+    e: &Engine,
+    key: &str,
+    id: &str,
+    fields: impl IntoIterator<Item = (F, V)>,
+) -> Result<String> {
+    let fields: Vec<(String, String)> = fields
+        .into_iter()
+        .map(|(f, v)| (f.into(), v.into()))
+        .collect();
+    if fields.is_empty() {
+        return Err(Error::invalid("a stream entry needs at least one field"));
     }
-
-    async fn xrange_inner(
-        &self,
-        key: &str,
-        start: &str,
-        end: &str,
-        count: Option<usize>,
-        reverse: bool,
-    ) -> Result<Vec<StreamEntry>> {
-        self.check_key(key)?;
-        let lo = StreamId::parse_bound(start, false)?;
-        let hi = StreamId::parse_bound(end, true)?;
-        let k = key.to_owned();
-        self.read(move |ix| {
-            let Some(m) = read_meta(ix, &k, ValueKind::Stream)? else {
-                return Ok(Vec::new());
-            };
-            if lo > hi {
-                return Ok(Vec::new());
-            }
-            let to = upper_bound(hi);
-            range(
-                ix,
-                &k,
-                m.version,
-                tag::STREAM,
-                &lo.encode(),
-                to.as_deref(),
-                count.unwrap_or(usize::MAX),
-                reverse,
-            )?
-            .into_iter()
-            .map(|(s, v)| decode_entry(&s, &v))
-            .collect()
+    let spec = parse_spec(id)?;
+    let size: usize = fields.iter().map(|(f, v)| f.len() + v.len()).sum();
+    e.check_value(size)?;
+    let k = key.to_owned();
+    let r = e
+        .update(key, move |txn| {
+            txn_xadd(txn, &k, spec, fields).map(|id| Reply::Str(id.to_string()))
         })
-        .await
+        .await?;
+    match r {
+        Reply::Str(s) => Ok(s),
+        other => Err(Error::internal(format!("xadd reply {other:?}"))),
     }
-
-    /// Entries with `start <= id <= end` (`-` and `+` for the extremes),
-    /// oldest first, at most `count`.
-    pub async fn xrange(
-        &self,
-        key: &str,
-        start: &str,
-        end: &str,
-        count: Option<usize>,
-    ) -> Result<Vec<StreamEntry>> {
-        self.xrange_inner(key, start, end, count, false).await
-    }
-
-    /// Like [`xrange`](Self::xrange), newest first; note the argument order
-    /// (`end` first), as in Redis.
-    pub async fn xrevrange(
-        &self,
-        key: &str,
-        end: &str,
-        start: &str,
-        count: Option<usize>,
-    ) -> Result<Vec<StreamEntry>> {
-        self.xrange_inner(key, start, end, count, true).await
-    }
-
-    /// Number of entries.
-    pub async fn xlen(&self, key: &str) -> Result<u64> {
-        self.container_len(key, ValueKind::Stream).await
-    }
-
-    /// Entries with ids in `[start, end]` having a value containing
-    /// `pattern` (the node's `filter_stream`), streamed in id order.
-    pub fn filter_stream(
-        &self,
-        key: &str,
-        start: &str,
-        end: &str,
-        pattern: Option<&str>,
-    ) -> Result<SubScan<StreamEntry>> {
-        let lo = StreamId::parse_bound(start, false)?;
-        let hi = StreamId::parse_bound(end, true)?;
-        let pattern = pattern.map(str::to_owned);
-        Ok(SubScan::new(
-            self.clone(),
-            key,
-            ValueKind::Stream,
+}
+async fn xrange_inner(
+    e: &Engine,
+    key: &str,
+    start: &str,
+    end: &str,
+    count: Option<usize>,
+    reverse: bool,
+) -> Result<Vec<StreamEntry>> {
+    e.check_key(key)?;
+    let lo = StreamId::parse_bound(start, false)?;
+    let hi = StreamId::parse_bound(end, true)?;
+    let k = key.to_owned();
+    e.read(move |ix| {
+        let Some(m) = read_meta(ix, &k, ValueKind::Stream)? else {
+            return Ok(Vec::new());
+        };
+        if lo > hi {
+            return Ok(Vec::new());
+        }
+        let to = upper_bound(hi);
+        range(
+            ix,
+            &k,
+            m.version,
             tag::STREAM,
-            lo.encode().to_vec(),
-            upper_bound(hi),
-            Box::new(move |s, v| {
-                let id = StreamId::decode(s)?;
-                let fields = decode_fields(v)?;
-                let keep = match &pattern {
-                    Some(p) => fields.iter().any(|(_, val)| val.contains(p.as_str())),
-                    None => true,
-                };
-                Ok(keep.then(|| (id.to_string(), fields)))
-            }),
-        ))
-    }
+            &lo.encode(),
+            to.as_deref(),
+            count.unwrap_or(usize::MAX),
+            reverse,
+        )?
+        .into_iter()
+        .map(|(s, v)| decode_entry(&s, &v))
+        .collect()
+    })
+    .await
+}
+/// Entries with `start <= id <= end` (`-` and `+` for the extremes),
+/// oldest first, at most `count`.
+pub(crate) async fn xrange(
+    e: &Engine,
+    key: &str,
+    start: &str,
+    end: &str,
+    count: Option<usize>,
+) -> Result<Vec<StreamEntry>> {
+    xrange_inner(e, key, start, end, count, false).await
+}
+/// Like [`xrange`](Self::xrange), newest first; note the argument order
+/// (`end` first), as in Redis.
+pub(crate) async fn xrevrange(
+    e: &Engine,
+    key: &str,
+    end: &str,
+    start: &str,
+    count: Option<usize>,
+) -> Result<Vec<StreamEntry>> {
+    xrange_inner(e, key, start, end, count, true).await
+}
+/// Number of entries.
+pub(crate) async fn xlen(e: &Engine, key: &str) -> Result<u64> {
+    e.container_len(key, ValueKind::Stream).await
+}
+/// Entries with ids in `[start, end]` having a value containing
+/// `pattern` (the node's `filter_stream`), streamed in id order.
+pub(crate) fn filter_stream(
+    e: &Engine,
+    key: &str,
+    start: &str,
+    end: &str,
+    pattern: Option<&str>,
+) -> Result<SubScan<StreamEntry>> {
+    let lo = StreamId::parse_bound(start, false)?;
+    let hi = StreamId::parse_bound(end, true)?;
+    let pattern = pattern.map(str::to_owned);
+    Ok(SubScan::new(
+        e.clone(),
+        key,
+        ValueKind::Stream,
+        tag::STREAM,
+        lo.encode().to_vec(),
+        upper_bound(hi),
+        Box::new(move |s, v| {
+            let id = StreamId::decode(s)?;
+            let fields = decode_fields(v)?;
+            let keep = match &pattern {
+                Some(p) => fields.iter().any(|(_, val)| val.contains(p.as_str())),
+                None => true,
+            };
+            Ok(keep.then(|| (id.to_string(), fields)))
+        }),
+    ))
 }
 
 #[cfg(test)]
