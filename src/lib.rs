@@ -15,30 +15,21 @@
 //! # Ok(()) }
 //! ```
 
-pub mod blobs;
-pub mod cache;
-pub mod config;
-mod engine;
+pub mod engine;
 pub mod error;
-pub mod index;
 
 // Private: the wall clock, and the key space's bytes and reserved keys.
-mod clock;
 mod keyspace;
 
-pub mod memory;
-pub mod metrics;
 pub mod oplog;
-mod readers;
-pub mod snapshot;
 pub mod store;
 pub mod sync;
 pub mod types;
 pub mod value;
 pub mod verify;
-pub mod writer;
 
-pub use config::{Config, ConfigBuilder, Durability, LogCheck, ThroughputMode};
+pub use engine::config;
+pub use engine::config::{Config, ConfigBuilder, Durability, LogCheck, ThroughputMode};
 pub use error::{Error, ErrorCode, Result};
 pub use store::{ContentHash, GetMany, GetManyPending, Miss, PendingGet, Scan, Stats, Store};
 pub use types::geo::{GeoMatch, GeoUnit, RadiusOpts};

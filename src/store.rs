@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::runtime::Handle;
 
-use crate::config::{Config, LogCheck};
+use crate::engine::config::{Config, LogCheck};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::oplog::{LoadReport, OpLogScan, Outcome, SignedOperation};
@@ -30,7 +30,7 @@ use crate::types::ttl::{KeyInfo, SweepReport};
 use crate::types::{GetAll, SubScan};
 use crate::value::{SigMeta, ValueKind};
 
-pub use crate::clock::now_ms;
+pub use crate::engine::clock::now_ms;
 pub use crate::engine::{ContentHash, GetMany, GetManyPending, Miss, PendingGet, Scan, Stats};
 
 /// An open store. Clones share the same store.

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cyberfly_store::cache::{Cached, CachedValue, TieredCache};
-use cyberfly_store::metrics::Metrics;
+use cyberfly_store::engine::cache::{Cached, CachedValue, TieredCache};
+use cyberfly_store::engine::metrics::Metrics;
 
 struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);

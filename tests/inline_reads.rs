@@ -13,7 +13,7 @@ use cyberfly_store::{Config, Miss, Store};
 
 /// The longest inline read allowed: generous, so that a descheduled read
 /// on a loaded machine does not trip the guard and move the counts.
-fn config() -> cyberfly_store::config::ConfigBuilder {
+fn config() -> cyberfly_store::engine::config::ConfigBuilder {
     Config::builder()
         .inline_read_limit(Duration::from_secs(1))
         .gc_interval(Duration::ZERO)
@@ -22,7 +22,7 @@ fn config() -> cyberfly_store::config::ConfigBuilder {
 }
 
 /// No cache at all: every read is a miss.
-fn uncached() -> cyberfly_store::config::ConfigBuilder {
+fn uncached() -> cyberfly_store::engine::config::ConfigBuilder {
     config().hot_cache_bytes(0).warm_cache_bytes(0)
 }
 

@@ -7,6 +7,17 @@
 //! {path}/blobs/    iroh-blobs FsStore
 //! ```
 
+pub mod blobs;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod index;
+pub mod memory;
+pub mod metrics;
+pub mod readers;
+pub mod snapshot;
+pub mod writer;
+
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -19,15 +30,15 @@ use futures_util::future::try_join_all;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::blobs::Blobs;
-use crate::cache::{Cached, CachedValue, TieredCache};
-use crate::config::Config;
+use crate::engine::blobs::Blobs;
+use crate::engine::cache::{Cached, CachedValue, TieredCache};
+use crate::engine::config::Config;
+use crate::engine::index::Index;
+use crate::engine::metrics::{histogram_quantile, Metrics, Op};
+use crate::engine::readers::{InlineGuard, ReaderPool};
+use crate::engine::writer::{Ack, CallAck, Msg, Reply, Txn, WriteGate, WriteOp, WriterCtx};
 use crate::error::{Error, Result};
-use crate::index::Index;
-use crate::metrics::{histogram_quantile, Metrics, Op};
-use crate::readers::{InlineGuard, ReaderPool};
 use crate::value::{decode_string, hash_hex, parse_hash_hex, Entry, Payload, ValueKind};
-use crate::writer::{self, Ack, CallAck, Msg, Reply, Txn, WriteGate, WriteOp, WriterCtx};
 
 /// A BLAKE3 content hash (the same hash iroh-blobs reports).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -268,8 +279,8 @@ enum Resolved {
 }
 
 /// Milliseconds since the Unix epoch (the clock of op timestamps), from
-/// `crate::clock`; public for the bindings.
-pub use crate::clock::now_ms;
+/// `crate::engine::clock`; public for the bindings.
+pub use crate::engine::clock::now_ms;
 
 /// Keys resolved (cache misses and promotions) or written after which the
 /// memory trimmer runs without waiting for its interval: at 1 KiB values,
@@ -316,7 +327,7 @@ impl Engine {
                 migrate(&ix)?;
                 // Before the writer exists: the snapshot's nonce is removed
                 // durably ahead of any write (src/snapshot.rs).
-                let snap = crate::snapshot::take(
+                let snap = crate::engine::snapshot::take(
                     &dir,
                     &ix,
                     cfg.warm_restart && cfg.hot_cache_bytes > 0,
@@ -341,7 +352,7 @@ impl Engine {
         ));
         // Warm restart: the hot tier as the last clean close left it, loaded
         // before the store answers reads or accepts writes.
-        let warm = snap.outcome == crate::snapshot::Outcome::Loaded;
+        let warm = snap.outcome == crate::engine::snapshot::Outcome::Loaded;
         metrics
             .warm_restart
             .with_label_values(&[snap.outcome.label()])
@@ -349,7 +360,7 @@ impl Engine {
         if warm {
             let t0 = Instant::now();
             let offered = snap.entries.len();
-            let n = crate::snapshot::load(&cache, snap.entries);
+            let n = crate::engine::snapshot::load(&cache, snap.entries);
             metrics.warm_restart_entries.inc_by(n);
             tracing::info!(
                 loaded = n,
@@ -447,7 +458,11 @@ impl Engine {
             // hit rate that way; docs/PERFORMANCE.md).
             let mut preload = preload;
             let mut need = 0u64;
-            for (n, item) in index.tree.scan_prefix([crate::index::NS_ENTRY]).enumerate() {
+            for (n, item) in index
+                .tree
+                .scan_prefix([crate::engine::index::NS_ENTRY])
+                .enumerate()
+            {
                 let Ok((k, v)) = item else { return };
                 need += (k.len() + v.len() + 256) as u64;
                 if need > hot_budget / 10 * 9 {
@@ -460,7 +475,7 @@ impl Engine {
             }
             let mut bytes = 0u64;
             let mut refused = 0;
-            let mut iter = index.tree.scan_prefix([crate::index::NS_ENTRY]);
+            let mut iter = index.tree.scan_prefix([crate::engine::index::NS_ENTRY]);
             for n in 0usize.. {
                 let generation = cache.generation();
                 let Some(Ok((k, v))) = iter.next() else {
@@ -471,7 +486,7 @@ impl Engine {
                     return;
                 }
                 if preload && refused < 64 {
-                    match crate::cache::written_string(&k, &v, now_ms()) {
+                    match crate::engine::cache::written_string(&k, &v, now_ms()) {
                         Some((_, key, c)) if cache.preload(&key, generation, &c) => refused = 0,
                         _ => refused += 1,
                     }
@@ -484,7 +499,7 @@ impl Engine {
     }
 
     /// The memory trimmer: hand freed heap pages back to the OS
-    /// ([`crate::memory::trim`]; why in that module) once the store has
+    /// ([`crate::engine::memory::trim`]; why in that module) once the store has
     /// resolved or written [`TRIM_AFTER_OPS`] keys since the last trim
     /// (checked ten times per `memory_trim_interval`), or did any work at
     /// all and a whole interval passed. An idle store never trims.
@@ -506,7 +521,11 @@ impl Engine {
                     due
                 };
                 if due {
-                    let _ = store.inner.handle.spawn_blocking(crate::memory::trim).await;
+                    let _ = store
+                        .inner
+                        .handle
+                        .spawn_blocking(crate::engine::memory::trim)
+                        .await;
                 }
                 true
             }
@@ -1637,7 +1656,7 @@ impl Inner {
             if r.is_ok() && writer_ok && self.config.warm_restart && self.config.hot_cache_bytes > 0
             {
                 let t0 = Instant::now();
-                match crate::snapshot::write(&self.path, &index, &self.cache, now_ms()) {
+                match crate::engine::snapshot::write(&self.path, &index, &self.cache, now_ms()) {
                     Ok(n) => tracing::debug!(
                         entries = n,
                         ms = t0.elapsed().as_secs_f64() * 1e3,

@@ -24,7 +24,7 @@ const LAYOUT: u8 = 2;
 /// the log. An entry that does not decode keeps its key (it is reported
 /// as corrupt at open, as before); a layout this build does not know is
 /// `Corrupt`.
-pub(crate) fn upgrade_log_layout(ix: &crate::index::Index) -> Result<()> {
+pub(crate) fn upgrade_log_layout(ix: &crate::engine::index::Index) -> Result<()> {
     match ix.get_raw(LAYOUT_KEY)? {
         Some(v) if v.as_ref() == [LAYOUT] => return Ok(()),
         Some(v) => {
@@ -288,7 +288,7 @@ struct CheckedLog {
 /// The trusted check of the entries that arrived after `rec.seq`, through
 /// `head`, added to the record's counts.
 fn check_since(
-    ix: &crate::index::Index,
+    ix: &crate::engine::index::Index,
     rec: CheckedLog,
     head: u64,
     total: u64,
@@ -333,7 +333,7 @@ fn check_since(
 
 /// The log's key range split into at most `parts` consecutive ranges of
 /// equal timestamp span, covering every `L` key.
-fn log_ranges(ix: &crate::index::Index, parts: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+fn log_ranges(ix: &crate::engine::index::Index, parts: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let end = vec![NS_LOG + 1];
     let ts = |k: &[u8]| {
         k.get(1..9)

@@ -37,15 +37,15 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::now_ms;
-use crate::config::LogCheck;
+use crate::engine::clock::now_ms;
+use crate::engine::config::LogCheck;
+use crate::engine::writer::{Reply, Txn, WriteOp};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::types::geo::check_coords;
 use crate::types::{geo, hash, list, set, stream, timeseries, zset};
 use crate::value::{Entry, SigMeta, ValueKind};
 use crate::verify::{decode_hex, Keypair, VerifyItem};
-use crate::writer::{Reply, Txn, WriteOp};
 
 pub(crate) mod apply;
 pub(crate) mod check;

@@ -26,12 +26,12 @@
 //!   replaying them from the last whole-document write; an operation of
 //!   another type that moves B rebuilds a container from them.
 
+use crate::engine::index::Index;
+use crate::engine::writer::Txn;
 use crate::error::{Error, Result};
-use crate::index::Index;
 use crate::oplog::SignedOperation;
 use crate::types::json::set_at_path;
 use crate::value::{SigMeta, ValueKind};
-use crate::writer::Txn;
 
 use super::{be_u64, key_prefix, NS_LOG};
 

@@ -32,10 +32,10 @@ use std::time::Duration;
 
 use iroh::{EndpointAddr, SecretKey};
 
+use crate::engine::writer::{Reply, WriteOp};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::oplog::replica;
-use crate::writer::{Reply, WriteOp};
 
 pub use client::SyncHandle;
 pub use proto::ALPN;

@@ -4,10 +4,10 @@
 
 use super::int;
 use super::{f64_from_le, load_or_new, range, read_meta, save, sub_key, tag, utf8};
+use crate::engine::writer::{Reply, Txn};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::value::ValueKind;
-use crate::writer::{Reply, Txn};
 
 const EARTH_RADIUS_M: f64 = 6_371_000.0;
 /// The latitude limits of Web-Mercator, as Redis enforces them.

@@ -1,10 +1,10 @@
 //! Hash: field → text. `hset`, `hget`, `hgetall`, `hdel`, `hlen`, `filter_hash`.
 
 use super::{int, load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
+use crate::engine::writer::{Reply, Txn};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::value::ValueKind;
-use crate::writer::{Reply, Txn};
 
 /// Set fields of a hash; returns how many fields are new.
 pub(crate) async fn hset_many<F, V, I>(e: &Engine, key: &str, fields: I) -> Result<i64>

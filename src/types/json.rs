@@ -7,10 +7,10 @@
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
+use crate::engine::writer::{Reply, WriteOp};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::value::{Entry, Payload, ValueKind};
-use crate::writer::{Reply, WriteOp};
 
 /// Deepest nesting of brackets and parentheses accepted in a JSONPath.
 /// serde_json_path's parser backtracks through nested filters in time
@@ -147,7 +147,7 @@ pub(crate) async fn read_json_doc(e: &Engine, key: &str) -> Result<Option<(Value
             let Some(e) = ix.get_entry(k.as_bytes())? else {
                 return Ok(None);
             };
-            if matches!(e.expires_at_ms, Some(t) if t <= crate::clock::now_ms()) {
+            if matches!(e.expires_at_ms, Some(t) if t <= crate::engine::clock::now_ms()) {
                 return Ok(None);
             }
             if e.kind != ValueKind::Json {

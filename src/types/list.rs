@@ -13,11 +13,11 @@ use super::int;
 use super::{
     enc_i64, load_or_new, range, rank_range, read_meta, save, sub_key, tag, utf8, Meta, SubScan,
 };
+use crate::engine::index::Index;
+use crate::engine::writer::{Reply, Txn};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::index::Index;
 use crate::value::ValueKind;
-use crate::writer::{Reply, Txn};
 
 /// `lpush/rpush` on the writer thread; returns the new length.
 pub(crate) fn txn_push(txn: &mut Txn<'_>, k: &str, values: Vec<String>, left: bool) -> Result<i64> {

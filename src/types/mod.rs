@@ -29,10 +29,10 @@ pub mod zset;
 pub(crate) mod scan;
 pub use scan::{GetAll, SubScan, TypedValue};
 
+use crate::engine::index::{entry_key, sub_prefix, Index};
+use crate::engine::writer::{Reply, Txn};
 use crate::error::{Error, Result};
-use crate::index::{entry_key, sub_prefix, Index};
 use crate::value::{Entry, Payload, ValueKind};
-use crate::writer::{Reply, Txn};
 
 /// Container metadata, the inline payload of a container's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,7 +246,7 @@ pub(crate) fn read_meta(ix: &Index, key: &str, kind: ValueKind) -> Result<Option
         return Ok(None);
     };
     let e = Entry::decode(&raw)?;
-    if matches!(e.expires_at_ms, Some(t) if t <= crate::clock::now_ms()) {
+    if matches!(e.expires_at_ms, Some(t) if t <= crate::engine::clock::now_ms()) {
         return Ok(None);
     }
     if e.kind != kind {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::{range, read_meta, stream, timeseries, utf8, zset, Meta};
-use crate::clock::now_ms;
+use crate::engine::clock::now_ms;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::value::{decode_string, Entry, Payload, SigMeta, ValueKind};
@@ -169,7 +169,7 @@ async fn finish(store: &Engine, kind: ValueKind, p: Pending) -> Result<TypedValu
     })
 }
 
-fn materialize(ix: &crate::index::Index, key: &str, e: &Entry) -> Result<Pending> {
+fn materialize(ix: &crate::engine::index::Index, key: &str, e: &Entry) -> Result<Pending> {
     let all = |tag: u8, m: &Meta| range(ix, key, m.version, tag, &[], None, usize::MAX, false);
     let meta = || match &e.payload {
         Payload::Inline(b) => Meta::decode(b),

@@ -2,10 +2,10 @@
 
 use super::int;
 use super::{load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
+use crate::engine::writer::{Reply, Txn};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::value::ValueKind;
-use crate::writer::{Reply, Txn};
 
 /// `sadd` on the writer thread.
 pub(crate) fn txn_sadd(txn: &mut Txn<'_>, k: &str, members: Vec<String>) -> Result<i64> {

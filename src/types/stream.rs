@@ -2,10 +2,10 @@
 //! sub-entries keyed by (ms, seq) big-endian so that id ranges are scans.
 
 use super::{load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
+use crate::engine::writer::{Reply, Txn};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::value::ValueKind;
-use crate::writer::{Reply, Txn};
 
 /// One stream entry: its id and its field/value pairs, in the order given.
 pub type StreamEntry = (String, Vec<(String, String)>);

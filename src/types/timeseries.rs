@@ -6,10 +6,10 @@ use super::{
     dec_i64, enc_i64, f64_from_le, f64_le, finite, load_or_new, range, read_meta, save, sub_key,
     tag, SubScan,
 };
+use crate::engine::writer::{Reply, Txn};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::value::ValueKind;
-use crate::writer::{Reply, Txn};
 
 pub(crate) fn decode_point(sfx: &[u8], v: &[u8]) -> Result<(i64, f64)> {
     Ok((dec_i64(sfx)?, f64_from_le(v)?))

@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
-use crate::clock::now_ms;
+use crate::engine::clock::now_ms;
+use crate::engine::index::{entry_key, parse_sub_key, NS_ENTRY, NS_SUB};
+use crate::engine::writer::{header_expiry, Reply, WriteOp};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::index::{entry_key, parse_sub_key, NS_ENTRY, NS_SUB};
 use crate::value::{Entry, EntryHeader, Payload, SigMeta, ValueKind};
-use crate::writer::{header_expiry, Reply, WriteOp};
 
 /// What a key holds, without its value.
 #[derive(Debug, Clone, PartialEq)]

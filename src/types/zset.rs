@@ -9,10 +9,10 @@ use super::{
     dec_f64, enc_f64, f64_from_le, f64_le, finite, load, load_or_new, prefix_end, range,
     rank_range, read_meta, save, sub_key, tag, utf8, Meta, SubScan,
 };
+use crate::engine::writer::{Reply, Txn};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::value::ValueKind;
-use crate::writer::{Reply, Txn};
 
 /// The `_id` of a JSON-object member, if it has a string one.
 pub(crate) fn doc_id(member: &str) -> Option<String> {

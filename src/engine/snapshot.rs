@@ -26,9 +26,9 @@ use std::sync::Arc;
 
 use rand_core::RngCore;
 
-use crate::cache::{Cached, CachedValue, TieredCache};
+use crate::engine::cache::{Cached, CachedValue, TieredCache};
+use crate::engine::index::Index;
 use crate::error::Result;
-use crate::index::Index;
 
 /// The reserved index key holding the nonce of the last clean close's
 /// snapshot (the `#` namespace: store metadata, never a user key's entry).

@@ -23,12 +23,12 @@ use std::time::{Duration, Instant};
 use iroh_blobs::api::TempTag;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::blobs::Blobs;
-use crate::cache::TieredCache;
-use crate::config::Durability;
+use crate::engine::blobs::Blobs;
+use crate::engine::cache::TieredCache;
+use crate::engine::config::Durability;
+use crate::engine::index::{entry_key, pin_key, Index};
+use crate::engine::metrics::Metrics;
 use crate::error::{Error, Result};
-use crate::index::{entry_key, pin_key, Index};
-use crate::metrics::Metrics;
 use crate::value::{Entry, EntryHeader};
 
 /// A read-modify-write function run on the writer thread.
@@ -369,7 +369,7 @@ impl<'a> Txn<'a> {
 
     /// Mark a key for cache invalidation.
     pub fn touch(&mut self, key: &str) {
-        let s = crate::cache::key_hash(key);
+        let s = crate::engine::cache::key_hash(key);
         if self.op_staged.is_some() {
             self.op_touched.push(s);
         } else {
@@ -560,7 +560,7 @@ fn run_op(txn: &mut Txn<'_>, op: WriteOp) -> Result<Reply> {
 
 fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
     let t0 = Instant::now();
-    let now_ms = crate::clock::now_ms();
+    let now_ms = crate::engine::clock::now_ms();
     let mut pending_writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
     let mut touched: Vec<u64> = Vec::new();
     let mut acks = Vec::with_capacity(group.len());
@@ -631,7 +631,7 @@ fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
     let through: Vec<_> = if ctx.cache.writes_through() {
         pending_writes
             .iter()
-            .filter_map(|(k, v)| crate::cache::written_string(k, v.as_deref()?, now_ms))
+            .filter_map(|(k, v)| crate::engine::cache::written_string(k, v.as_deref()?, now_ms))
             .collect()
     } else {
         Vec::new()

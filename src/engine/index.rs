@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::config::{Config, Durability, ThroughputMode};
+use crate::engine::config::{Config, Durability, ThroughputMode};
 use crate::error::Result;
 use crate::value::{Entry, EntryHeader};
 

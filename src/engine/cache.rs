@@ -69,7 +69,7 @@ use hashbrown::HashTable;
 use moka::sync::Cache;
 use parking_lot::RwLock;
 
-use crate::metrics::Metrics;
+use crate::engine::metrics::Metrics;
 
 /// Epoch stripes: 2 MiB of counters; a write makes the other keys of its
 /// stripe miss once, so more stripes mean fewer false misses.
