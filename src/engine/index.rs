@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::engine::config::{Config, Durability, ThroughputMode};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::value::{Entry, EntryHeader};
 
 /// Everything lives in one sled tree so that one `sled::Batch` — atomic only
@@ -66,6 +66,26 @@ impl Index {
             Durability::None => None,
             _ => Some(cfg.flush_every_ms.max(1)),
         };
+        // The caller holds the directory's LOCK (src/engine/mod.rs), so no
+        // other store can hold sled's own lock on `db`; one that this
+        // process closed a moment ago can, until sled's background threads
+        // drop their clones of its file. Wait for them (bounded) rather than
+        // failing a close-then-reopen.
+        let t0 = std::time::Instant::now();
+        loop {
+            match Self::open_once(dir, cfg, flush_every) {
+                Err(Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && t0.elapsed() < std::time::Duration::from_secs(5) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path, cfg: &Config, flush_every: Option<u64>) -> Result<Self> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cfg.sled_cache_capacity)
