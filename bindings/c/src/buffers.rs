@@ -5,7 +5,7 @@
 
 use std::ffi::c_char;
 
-use super::castable::{castable, free_box, opt_ref_from_ptr, to_boxed_mut_ptr};
+use super::castable::{castable, free_box, opt_mut_from_ptr, opt_ref_from_ptr, to_boxed_mut_ptr};
 use super::{cfs_str, cfs_str_pair};
 
 /// Owned bytes plus a trailing NUL.
@@ -79,10 +79,9 @@ impl cfs_bytes {
 #[no_mangle]
 pub extern "C" fn cfs_string_free(s: *mut cfs_string) {
     ffi_boundary!(value, {
-        // SAFETY: a non-NULL `s` points to a cfs_string this library filled
-        // (a value C owns, not a handle).
-        if let Some(s) = unsafe { s.as_mut() } {
+        if let Some(s) = opt_mut_from_ptr(s) {
             if !s.data.is_null() {
+                // SAFETY: `data`/`len` came from `Owned::into_raw`.
                 drop(unsafe { Owned::from_raw(s.data.cast(), s.len) });
             }
             s.data = std::ptr::null_mut();
@@ -96,9 +95,9 @@ pub extern "C" fn cfs_string_free(s: *mut cfs_string) {
 #[no_mangle]
 pub extern "C" fn cfs_bytes_free(b: *mut cfs_bytes) {
     ffi_boundary!(value, {
-        // SAFETY: a non-NULL `b` points to a cfs_bytes this library filled.
-        if let Some(b) = unsafe { b.as_mut() } {
+        if let Some(b) = opt_mut_from_ptr(b) {
             if !b.data.is_null() {
+                // SAFETY: `data`/`len` came from `Owned::into_raw`.
                 drop(unsafe { Owned::from_raw(b.data, b.len) });
             }
             b.data = std::ptr::null_mut();
@@ -185,6 +184,11 @@ pub struct cfs_geo_match_list {
 pub struct cfs_stream_entry_list {
     pub(crate) items: Vec<(Owned, Vec<(Owned, Owned)>)>,
 }
+
+castable!(OwnershipRef:
+    cfs_string => "string",
+    cfs_bytes => "bytes",
+);
 
 castable!(OwnershipBox:
     cfs_str_list => "list",

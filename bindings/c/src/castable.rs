@@ -51,6 +51,16 @@ pub(crate) fn opt_ref_from_ptr<'a, C: Castable>(p: *const C) -> Option<&'a C> {
     unsafe { p.as_ref() }
 }
 
+/// Borrow mutably a value C owns and may pass as NULL (a `cfs_string` or
+/// `cfs_bytes` to free and zero).
+pub(crate) fn opt_mut_from_ptr<'a, C: Castable<Ownership = OwnershipRef>>(
+    p: *mut C,
+) -> Option<&'a mut C> {
+    // SAFETY: a non-NULL pointer points to a writable value this library
+    // filled, not used elsewhere during the call.
+    unsafe { p.as_mut() }
+}
+
 /// Borrow a required handle mutably (the caller does not share it with
 /// another thread during the call: documented on the calls that take one).
 pub(crate) fn try_mut_from_ptr<'a, C: Castable<Ownership = OwnershipBox>>(

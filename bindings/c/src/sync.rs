@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use super::castable::{castable, to_boxed_mut_ptr, try_box_from_ptr, try_ref_from_ptr};
 use super::error::{cfs_error, cfs_result, Fail};
 use super::store::{cfs_store, UserData};
-use super::{block, cfs_string, opt_text, text, Out};
+use super::{block, cfs_string, opt_text, text, OptOut, Out};
 use cyberfly_store::store::Store;
 use cyberfly_store::sync::{ProgressFn, SyncConfig, SyncHandle, SyncReport, SyncServer};
 
@@ -256,10 +256,7 @@ pub extern "C" fn cfs_store_sync_from(
             &s.store,
             s.store.sync_from_with_progress(peer, &config, progress),
         )?;
-        if !out_report.is_null() {
-            // SAFETY: the caller promises a writable report when not NULL.
-            unsafe { out_report.write(cfs_sync_report::from(&r)) };
-        }
+        OptOut::new(out_report).write(cfs_sync_report::from(&r));
         Ok(())
     })
 }
@@ -337,10 +334,7 @@ pub extern "C" fn cfs_sync_handle_stop(
     ffi_boundary!(err, {
         let h = try_ref_from_ptr(handle)?;
         let r = h.stop()?;
-        if !out_report.is_null() {
-            // SAFETY: the caller promises a writable report when not NULL.
-            unsafe { out_report.write(cfs_sync_report::from(&r)) };
-        }
+        OptOut::new(out_report).write(cfs_sync_report::from(&r));
         Ok(())
     })
 }
