@@ -1,5 +1,6 @@
 //! The one page adapter behind every scan handle (`cfs_scan` over string
-//! values, `cfs_op_scan` over the operation log): a core pager fetched a
+//! values, `cfs_op_scan` over the operation log; the core's container
+//! sub-scans plug in the same way): a core pager fetched a
 //! page at a time, a buffered page, and the item last handed out (whose
 //! views C borrows until the next call). Calls on one scan are serialised.
 
@@ -35,6 +36,15 @@ impl Pager for cyberfly_store::oplog::OpLogScan {
     type Item = cyberfly_store::oplog::SignedOperation;
     fn next_page(&mut self, store: &Store) -> Result<Option<Vec<Self::Item>>, Fail> {
         block(store, cyberfly_store::oplog::OpLogScan::next_page(self))
+    }
+}
+
+/// The paged scan of one container's sub-entries (`filter_hash`,
+/// `filter_list`, `filter_set`); no C call exposes one yet.
+impl<T: Send + 'static> Pager for cyberfly_store::SubScan<T> {
+    type Item = T;
+    fn next_page(&mut self, store: &Store) -> Result<Option<Vec<T>>, Fail> {
+        block(store, cyberfly_store::SubScan::next_page(self))
     }
 }
 
@@ -115,5 +125,59 @@ impl<P: Pager> PageState<P> {
         } else {
             None
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &std::path::Path) -> Store {
+        let config = cyberfly_store::Config {
+            scan_page_size: 2,
+            ..Default::default()
+        };
+        Store::open_blocking(dir, config).unwrap()
+    }
+
+    #[test]
+    fn pages_of_every_kind_of_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        for i in 0..5 {
+            s.block_on(s.set(&format!("k{i}"), format!("v{i}")))
+                .unwrap();
+        }
+        s.block_on(s.sadd("set", ["a", "b", "c", "d", "e"]))
+            .unwrap();
+
+        // Item by item, across pages of 2.
+        let keys = Pages::new(s.clone(), s.scan("k"));
+        let mut seen = Vec::new();
+        while let Some((k, v)) = keys
+            .with(|st, store| Ok(st.next(store)?.map(|(k, v)| (k.view().len, v.view().len))))
+            .unwrap()
+        {
+            seen.push((k, v));
+        }
+        assert_eq!(seen, vec![(2, 2); 5]);
+
+        // Page by page.
+        let keys = Pages::new(s.clone(), s.scan("k"));
+        let mut n = 0;
+        while let Some(p) = keys.with(|st, store| st.next_page(store)).unwrap() {
+            assert!(!p.is_empty() && p.len() <= 2);
+            n += p.len();
+        }
+        assert_eq!(n, 5);
+
+        // A container sub-scan, handed over item by item.
+        let members = Pages::new(s.clone(), s.filter_set("set", ""));
+        let mut all = Vec::new();
+        while let Some(m) = members.with(|st, store| st.take_next(store)).unwrap() {
+            all.push(m);
+        }
+        assert_eq!(all, ["a", "b", "c", "d", "e"]);
+        s.block_on(s.close()).unwrap();
     }
 }
