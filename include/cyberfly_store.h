@@ -1504,55 +1504,6 @@ cfs_result cfs_hash_from_hex(const char *hex,
                              struct cfs_error **err);
 
 /**
- * Expire `key` (of any type) after `seconds`; `*out_existed` (optional)
- * tells whether the key exists.
- */
-cfs_result cfs_store_expire(struct cfs_store *store,
-                            const char *key,
-                            size_t key_len,
-                            uint64_t seconds,
-                            bool *out_existed,
-                            struct cfs_error **err);
-
-/**
- * Seconds `key` has to live (rounded): -2 when absent, -1 without expiry.
- */
-cfs_result cfs_store_ttl(const struct cfs_store *store,
-                         const char *key,
-                         size_t key_len,
-                         int64_t *out_seconds,
-                         struct cfs_error **err);
-
-/**
- * Milliseconds `key` has to live: -2 when absent, -1 without expiry.
- */
-cfs_result cfs_store_pttl(const struct cfs_store *store,
-                          const char *key,
-                          size_t key_len,
-                          int64_t *out_ms,
-                          struct cfs_error **err);
-
-/**
- * Remove the expiry of `key`; `*out_changed` (optional) tells whether it
- * had one.
- */
-cfs_result cfs_store_persist(struct cfs_store *store,
-                             const char *key,
-                             size_t key_len,
-                             bool *out_changed,
-                             struct cfs_error **err);
-
-/**
- * The type of the value at `key`: `*out_found` false when absent.
- */
-cfs_result cfs_store_key_type(const struct cfs_store *store,
-                              const char *key,
-                              size_t key_len,
-                              cfs_value_kind *out_kind,
-                              bool *out_found,
-                              struct cfs_error **err);
-
-/**
  * Make every write acknowledged before this call durable.
  */
 cfs_result cfs_store_flush(struct cfs_store *store, struct cfs_error **err);
@@ -1691,6 +1642,78 @@ cfs_result cfs_sync_handle_stop(const struct cfs_sync_handle *handle,
 void cfs_sync_handle_free(struct cfs_sync_handle *handle);
 
 /**
+ * Add or move `count` members of the geo set at `key` (longitude in
+ * [-180, 180], latitude within ±85.05112878); `*out_added` (optional) is
+ * how many were new.
+ */
+cfs_result cfs_store_geoadd(struct cfs_store *store,
+                            const char *key,
+                            size_t key_len,
+                            const struct cfs_geo_member *items,
+                            size_t count,
+                            int64_t *out_added,
+                            struct cfs_error **err);
+
+/**
+ * Positions of `count` members, in order, into a new list (free with
+ * `cfs_geo_pos_list_free`); a missing member's item has `found` false.
+ */
+cfs_result cfs_store_geopos(const struct cfs_store *store,
+                            const char *key,
+                            size_t key_len,
+                            const struct cfs_str *members,
+                            size_t count,
+                            struct cfs_geo_pos_list **out_positions,
+                            struct cfs_error **err);
+
+/**
+ * Distance between two members in `unit` (a `CFS_GEO_UNIT_*`):
+ * `*out_found` false when either is missing.
+ */
+cfs_result cfs_store_geodist(const struct cfs_store *store,
+                             const char *key,
+                             size_t key_len,
+                             const char *member1,
+                             size_t member1_len,
+                             const char *member2,
+                             size_t member2_len,
+                             uint32_t unit,
+                             double *out_distance,
+                             bool *out_found,
+                             struct cfs_error **err);
+
+/**
+ * Members within `radius` (in `unit`, a `CFS_GEO_UNIT_*`) of (longitude,
+ * latitude) into a new list (free with `cfs_geo_match_list_free`); `opts`
+ * may be NULL.
+ */
+cfs_result cfs_store_georadius(const struct cfs_store *store,
+                               const char *key,
+                               size_t key_len,
+                               double longitude,
+                               double latitude,
+                               double radius,
+                               uint32_t unit,
+                               const struct cfs_radius_opts *opts,
+                               struct cfs_geo_match_list **out_matches,
+                               struct cfs_error **err);
+
+/**
+ * Members within `radius` of the member `member` (empty when it is
+ * missing); as `cfs_store_georadius` otherwise.
+ */
+cfs_result cfs_store_georadiusbymember(const struct cfs_store *store,
+                                       const char *key,
+                                       size_t key_len,
+                                       const char *member,
+                                       size_t member_len,
+                                       double radius,
+                                       uint32_t unit,
+                                       const struct cfs_radius_opts *opts,
+                                       struct cfs_geo_match_list **out_matches,
+                                       struct cfs_error **err);
+
+/**
  * Set one field of the hash at `key`; `*out_added` (optional) is 1 when
  * the field is new, else 0.
  */
@@ -1758,6 +1781,47 @@ cfs_result cfs_store_hlen(const struct cfs_store *store,
                           size_t key_len,
                           uint64_t *out_len,
                           struct cfs_error **err);
+
+/**
+ * Set the JSON document at `key` (`path` "$") or the value at a JSONPath
+ * inside the existing document; `json` is JSON text. Text that is not JSON
+ * is `CFS_RESULT_INVALID_ARGUMENT`.
+ */
+cfs_result cfs_store_json_set(struct cfs_store *store,
+                              const char *key,
+                              size_t key_len,
+                              const char *path,
+                              size_t path_len,
+                              const char *json,
+                              size_t json_len,
+                              struct cfs_error **err);
+
+/**
+ * The JSON document at `key` as text (`path` NULL), or the array of the
+ * values a JSONPath selects: `*out_found` false when the key is absent;
+ * otherwise free `*out_json` with `cfs_string_free`.
+ */
+cfs_result cfs_store_json_get(const struct cfs_store *store,
+                              const char *key,
+                              size_t key_len,
+                              const char *path,
+                              size_t path_len,
+                              struct cfs_string *out_json,
+                              bool *out_found,
+                              struct cfs_error **err);
+
+/**
+ * The values a JSONPath selects in the document at `key`, each as JSON
+ * text, into a new list (free with `cfs_str_list_free`); empty for an
+ * absent key.
+ */
+cfs_result cfs_store_json_filter(const struct cfs_store *store,
+                                 const char *key,
+                                 size_t key_len,
+                                 const char *path,
+                                 size_t path_len,
+                                 struct cfs_str_list **out_values,
+                                 struct cfs_error **err);
 
 /**
  * Append `count` values to the list at `key`; `*out_len` (optional) is the
@@ -1856,115 +1920,6 @@ cfs_result cfs_store_scard(const struct cfs_store *store,
                            size_t key_len,
                            uint64_t *out_len,
                            struct cfs_error **err);
-
-/**
- * Add or re-score `count` members of the sorted set at `key` (scores must
- * be finite); `*out_added` (optional) is how many were new.
- */
-cfs_result cfs_store_zadd(struct cfs_store *store,
-                          const char *key,
-                          size_t key_len,
-                          const struct cfs_scored *items,
-                          size_t count,
-                          int64_t *out_added,
-                          struct cfs_error **err);
-
-/**
- * Remove `count` members; `*out_removed` (optional) is how many were there.
- */
-cfs_result cfs_store_zrem(struct cfs_store *store,
-                          const char *key,
-                          size_t key_len,
-                          const struct cfs_str *members,
-                          size_t count,
-                          int64_t *out_removed,
-                          struct cfs_error **err);
-
-/**
- * Members of ranks `start..=stop` by ascending score (negative counts from
- * the end) into a new list (free with `cfs_scored_list_free`).
- */
-cfs_result cfs_store_zrange(const struct cfs_store *store,
-                            const char *key,
-                            size_t key_len,
-                            int64_t start,
-                            int64_t stop,
-                            struct cfs_scored_list **out_items,
-                            struct cfs_error **err);
-
-/**
- * Members with `min <= score <= max`, by ascending score, into a new list
- * (free with `cfs_scored_list_free`).
- */
-cfs_result cfs_store_zrangebyscore(const struct cfs_store *store,
-                                   const char *key,
-                                   size_t key_len,
-                                   double min,
-                                   double max,
-                                   struct cfs_scored_list **out_items,
-                                   struct cfs_error **err);
-
-/**
- * The score of a member: `*out_found` false when absent.
- */
-cfs_result cfs_store_zscore(const struct cfs_store *store,
-                            const char *key,
-                            size_t key_len,
-                            const char *member,
-                            size_t member_len,
-                            double *out_score,
-                            bool *out_found,
-                            struct cfs_error **err);
-
-/**
- * Number of members (0 for an absent key).
- */
-cfs_result cfs_store_zcard(const struct cfs_store *store,
-                           const char *key,
-                           size_t key_len,
-                           uint64_t *out_len,
-                           struct cfs_error **err);
-
-/**
- * Set the JSON document at `key` (`path` "$") or the value at a JSONPath
- * inside the existing document; `json` is JSON text. Text that is not JSON
- * is `CFS_RESULT_INVALID_ARGUMENT`.
- */
-cfs_result cfs_store_json_set(struct cfs_store *store,
-                              const char *key,
-                              size_t key_len,
-                              const char *path,
-                              size_t path_len,
-                              const char *json,
-                              size_t json_len,
-                              struct cfs_error **err);
-
-/**
- * The JSON document at `key` as text (`path` NULL), or the array of the
- * values a JSONPath selects: `*out_found` false when the key is absent;
- * otherwise free `*out_json` with `cfs_string_free`.
- */
-cfs_result cfs_store_json_get(const struct cfs_store *store,
-                              const char *key,
-                              size_t key_len,
-                              const char *path,
-                              size_t path_len,
-                              struct cfs_string *out_json,
-                              bool *out_found,
-                              struct cfs_error **err);
-
-/**
- * The values a JSONPath selects in the document at `key`, each as JSON
- * text, into a new list (free with `cfs_str_list_free`); empty for an
- * absent key.
- */
-cfs_result cfs_store_json_filter(const struct cfs_store *store,
-                                 const char *key,
-                                 size_t key_len,
-                                 const char *path,
-                                 size_t path_len,
-                                 struct cfs_str_list **out_values,
-                                 struct cfs_error **err);
 
 /**
  * Append an entry of `count` (field, value) pairs to the stream at `key`
@@ -2076,76 +2031,121 @@ cfs_result cfs_store_ts_len(const struct cfs_store *store,
                             struct cfs_error **err);
 
 /**
- * Add or move `count` members of the geo set at `key` (longitude in
- * [-180, 180], latitude within ±85.05112878); `*out_added` (optional) is
- * how many were new.
+ * Expire `key` (of any type) after `seconds`; `*out_existed` (optional)
+ * tells whether the key exists.
  */
-cfs_result cfs_store_geoadd(struct cfs_store *store,
+cfs_result cfs_store_expire(struct cfs_store *store,
                             const char *key,
                             size_t key_len,
-                            const struct cfs_geo_member *items,
-                            size_t count,
-                            int64_t *out_added,
+                            uint64_t seconds,
+                            bool *out_existed,
                             struct cfs_error **err);
 
 /**
- * Positions of `count` members, in order, into a new list (free with
- * `cfs_geo_pos_list_free`); a missing member's item has `found` false.
+ * Seconds `key` has to live (rounded): -2 when absent, -1 without expiry.
  */
-cfs_result cfs_store_geopos(const struct cfs_store *store,
-                            const char *key,
-                            size_t key_len,
-                            const struct cfs_str *members,
-                            size_t count,
-                            struct cfs_geo_pos_list **out_positions,
-                            struct cfs_error **err);
+cfs_result cfs_store_ttl(const struct cfs_store *store,
+                         const char *key,
+                         size_t key_len,
+                         int64_t *out_seconds,
+                         struct cfs_error **err);
 
 /**
- * Distance between two members in `unit` (a `CFS_GEO_UNIT_*`):
- * `*out_found` false when either is missing.
+ * Milliseconds `key` has to live: -2 when absent, -1 without expiry.
  */
-cfs_result cfs_store_geodist(const struct cfs_store *store,
+cfs_result cfs_store_pttl(const struct cfs_store *store,
+                          const char *key,
+                          size_t key_len,
+                          int64_t *out_ms,
+                          struct cfs_error **err);
+
+/**
+ * Remove the expiry of `key`; `*out_changed` (optional) tells whether it
+ * had one.
+ */
+cfs_result cfs_store_persist(struct cfs_store *store,
                              const char *key,
                              size_t key_len,
-                             const char *member1,
-                             size_t member1_len,
-                             const char *member2,
-                             size_t member2_len,
-                             uint32_t unit,
-                             double *out_distance,
-                             bool *out_found,
+                             bool *out_changed,
                              struct cfs_error **err);
 
 /**
- * Members within `radius` (in `unit`, a `CFS_GEO_UNIT_*`) of (longitude,
- * latitude) into a new list (free with `cfs_geo_match_list_free`); `opts`
- * may be NULL.
+ * The type of the value at `key`: `*out_found` false when absent.
  */
-cfs_result cfs_store_georadius(const struct cfs_store *store,
-                               const char *key,
-                               size_t key_len,
-                               double longitude,
-                               double latitude,
-                               double radius,
-                               uint32_t unit,
-                               const struct cfs_radius_opts *opts,
-                               struct cfs_geo_match_list **out_matches,
-                               struct cfs_error **err);
+cfs_result cfs_store_key_type(const struct cfs_store *store,
+                              const char *key,
+                              size_t key_len,
+                              cfs_value_kind *out_kind,
+                              bool *out_found,
+                              struct cfs_error **err);
 
 /**
- * Members within `radius` of the member `member` (empty when it is
- * missing); as `cfs_store_georadius` otherwise.
+ * Add or re-score `count` members of the sorted set at `key` (scores must
+ * be finite); `*out_added` (optional) is how many were new.
  */
-cfs_result cfs_store_georadiusbymember(const struct cfs_store *store,
-                                       const char *key,
-                                       size_t key_len,
-                                       const char *member,
-                                       size_t member_len,
-                                       double radius,
-                                       uint32_t unit,
-                                       const struct cfs_radius_opts *opts,
-                                       struct cfs_geo_match_list **out_matches,
-                                       struct cfs_error **err);
+cfs_result cfs_store_zadd(struct cfs_store *store,
+                          const char *key,
+                          size_t key_len,
+                          const struct cfs_scored *items,
+                          size_t count,
+                          int64_t *out_added,
+                          struct cfs_error **err);
+
+/**
+ * Remove `count` members; `*out_removed` (optional) is how many were there.
+ */
+cfs_result cfs_store_zrem(struct cfs_store *store,
+                          const char *key,
+                          size_t key_len,
+                          const struct cfs_str *members,
+                          size_t count,
+                          int64_t *out_removed,
+                          struct cfs_error **err);
+
+/**
+ * Members of ranks `start..=stop` by ascending score (negative counts from
+ * the end) into a new list (free with `cfs_scored_list_free`).
+ */
+cfs_result cfs_store_zrange(const struct cfs_store *store,
+                            const char *key,
+                            size_t key_len,
+                            int64_t start,
+                            int64_t stop,
+                            struct cfs_scored_list **out_items,
+                            struct cfs_error **err);
+
+/**
+ * Members with `min <= score <= max`, by ascending score, into a new list
+ * (free with `cfs_scored_list_free`).
+ */
+cfs_result cfs_store_zrangebyscore(const struct cfs_store *store,
+                                   const char *key,
+                                   size_t key_len,
+                                   double min,
+                                   double max,
+                                   struct cfs_scored_list **out_items,
+                                   struct cfs_error **err);
+
+/**
+ * The score of a member: `*out_found` false when absent.
+ */
+cfs_result cfs_store_zscore(const struct cfs_store *store,
+                            const char *key,
+                            size_t key_len,
+                            const char *member,
+                            size_t member_len,
+                            double *out_score,
+                            bool *out_found,
+                            struct cfs_error **err);
+
+/**
+ * Number of members (0 for an absent key).
+ */
+cfs_result cfs_store_zcard(const struct cfs_store *store,
+                           const char *key,
+                           size_t key_len,
+                           uint64_t *out_len,
+                           struct cfs_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -5,6 +5,7 @@
 
 use std::ffi::c_char;
 
+use super::castable::{castable, free_box, opt_mut_from_ptr, opt_ref_from_ptr, to_boxed_mut_ptr};
 use super::{cfs_str, cfs_str_pair};
 
 /// Owned bytes plus a trailing NUL.
@@ -77,28 +78,32 @@ impl cfs_bytes {
 /// accepted; freeing twice through the same pointer is harmless.
 #[no_mangle]
 pub extern "C" fn cfs_string_free(s: *mut cfs_string) {
-    // SAFETY: a non-NULL `s` points to a cfs_string this library filled.
-    if let Some(s) = unsafe { s.as_mut() } {
-        if !s.data.is_null() {
-            drop(unsafe { Owned::from_raw(s.data.cast(), s.len) });
+    ffi_boundary!(value, {
+        if let Some(s) = opt_mut_from_ptr(s) {
+            if !s.data.is_null() {
+                // SAFETY: `data`/`len` came from `Owned::into_raw`.
+                drop(unsafe { Owned::from_raw(s.data.cast(), s.len) });
+            }
+            s.data = std::ptr::null_mut();
+            s.len = 0;
         }
-        s.data = std::ptr::null_mut();
-        s.len = 0;
-    }
+    })
 }
 
 /// Free the bytes of a `cfs_bytes` and zero it. NULL, or a zeroed value, is
 /// accepted.
 #[no_mangle]
 pub extern "C" fn cfs_bytes_free(b: *mut cfs_bytes) {
-    // SAFETY: a non-NULL `b` points to a cfs_bytes this library filled.
-    if let Some(b) = unsafe { b.as_mut() } {
-        if !b.data.is_null() {
-            drop(unsafe { Owned::from_raw(b.data, b.len) });
+    ffi_boundary!(value, {
+        if let Some(b) = opt_mut_from_ptr(b) {
+            if !b.data.is_null() {
+                // SAFETY: `data`/`len` came from `Owned::into_raw`.
+                drop(unsafe { Owned::from_raw(b.data, b.len) });
+            }
+            b.data = std::ptr::null_mut();
+            b.len = 0;
         }
-        b.data = std::ptr::null_mut();
-        b.len = 0;
-    }
+    })
 }
 
 // ---------------------------------------------------------------- lists
@@ -180,23 +185,20 @@ pub struct cfs_stream_entry_list {
     pub(crate) items: Vec<(Owned, Vec<(Owned, Owned)>)>,
 }
 
-/// Hand a list to C.
-pub(crate) fn boxed<T>(v: T) -> *mut T {
-    Box::into_raw(Box::new(v))
-}
+castable!(OwnershipRef:
+    cfs_string => "string",
+    cfs_bytes => "bytes",
+);
 
-/// Free a list handed out by [`boxed`].
-fn free_boxed<T>(p: *mut T) {
-    if !p.is_null() {
-        // SAFETY: `p` came from `boxed` in this library.
-        drop(unsafe { Box::from_raw(p) });
-    }
-}
-
-fn items<'a, T>(l: *const T) -> Option<&'a T> {
-    // SAFETY: a non-NULL list pointer came from this library.
-    unsafe { l.as_ref() }
-}
+castable!(OwnershipBox:
+    cfs_str_list => "list",
+    cfs_str_pair_list => "list",
+    cfs_scored_list => "list",
+    cfs_ts_point_list => "list",
+    cfs_geo_pos_list => "list",
+    cfs_geo_match_list => "list",
+    cfs_stream_entry_list => "list",
+);
 
 fn pair_view(p: &(Owned, Owned)) -> cfs_str_pair {
     cfs_str_pair {
@@ -208,118 +210,140 @@ fn pair_view(p: &(Owned, Owned)) -> cfs_str_pair {
 /// Number of items (0 for NULL).
 #[no_mangle]
 pub extern "C" fn cfs_str_list_len(list: *const cfs_str_list) -> usize {
-    items(list).map_or(0, |l| l.items.len())
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list).map_or(0, |l| l.items.len())
+    })
 }
 
 /// Item `i`, borrowed from the list (valid until it is freed); `data` is NULL
 /// for an absent value or an index out of range.
 #[no_mangle]
 pub extern "C" fn cfs_str_list_get(list: *const cfs_str_list, i: usize) -> cfs_str {
-    items(list)
-        .and_then(|l| l.items.get(i))
-        .and_then(|o| o.as_ref())
-        .map_or(cfs_str::NONE, Owned::view)
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list)
+            .and_then(|l| l.items.get(i))
+            .and_then(|o| o.as_ref())
+            .map_or(cfs_str::NONE, Owned::view)
+    })
 }
 
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_str_list_free(list: *mut cfs_str_list) {
-    free_boxed(list)
+    ffi_boundary!(value, { free_box(list) })
 }
 
 /// Number of pairs (0 for NULL).
 #[no_mangle]
 pub extern "C" fn cfs_str_pair_list_len(list: *const cfs_str_pair_list) -> usize {
-    items(list).map_or(0, |l| l.items.len())
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list).map_or(0, |l| l.items.len())
+    })
 }
 
 /// Pair `i`, borrowed from the list; both views are NULL out of range.
 #[no_mangle]
 pub extern "C" fn cfs_str_pair_list_get(list: *const cfs_str_pair_list, i: usize) -> cfs_str_pair {
-    items(list)
-        .and_then(|l| l.items.get(i))
-        .map_or(cfs_str_pair::NONE, pair_view)
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list)
+            .and_then(|l| l.items.get(i))
+            .map_or(cfs_str_pair::NONE, pair_view)
+    })
 }
 
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_str_pair_list_free(list: *mut cfs_str_pair_list) {
-    free_boxed(list)
+    ffi_boundary!(value, { free_box(list) })
 }
 
 /// Number of members (0 for NULL).
 #[no_mangle]
 pub extern "C" fn cfs_scored_list_len(list: *const cfs_scored_list) -> usize {
-    items(list).map_or(0, |l| l.items.len())
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list).map_or(0, |l| l.items.len())
+    })
 }
 
 /// Member `i` with its score, borrowed; `member.data` is NULL out of range.
 #[no_mangle]
 pub extern "C" fn cfs_scored_list_get(list: *const cfs_scored_list, i: usize) -> cfs_scored {
-    items(list).and_then(|l| l.items.get(i)).map_or(
-        cfs_scored {
-            member: cfs_str::NONE,
-            score: 0.0,
-        },
-        |(m, s)| cfs_scored {
-            member: m.view(),
-            score: *s,
-        },
-    )
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list).and_then(|l| l.items.get(i)).map_or(
+            cfs_scored {
+                member: cfs_str::NONE,
+                score: 0.0,
+            },
+            |(m, s)| cfs_scored {
+                member: m.view(),
+                score: *s,
+            },
+        )
+    })
 }
 
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_scored_list_free(list: *mut cfs_scored_list) {
-    free_boxed(list)
+    ffi_boundary!(value, { free_box(list) })
 }
 
 /// Number of points (0 for NULL).
 #[no_mangle]
 pub extern "C" fn cfs_ts_point_list_len(list: *const cfs_ts_point_list) -> usize {
-    items(list).map_or(0, |l| l.items.len())
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list).map_or(0, |l| l.items.len())
+    })
 }
 
 /// Point `i` (zeroed out of range).
 #[no_mangle]
 pub extern "C" fn cfs_ts_point_list_get(list: *const cfs_ts_point_list, i: usize) -> cfs_ts_point {
-    items(list)
-        .and_then(|l| l.items.get(i))
-        .copied()
-        .unwrap_or_default()
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list)
+            .and_then(|l| l.items.get(i))
+            .copied()
+            .unwrap_or_default()
+    })
 }
 
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_ts_point_list_free(list: *mut cfs_ts_point_list) {
-    free_boxed(list)
+    ffi_boundary!(value, { free_box(list) })
 }
 
 /// Number of positions (0 for NULL).
 #[no_mangle]
 pub extern "C" fn cfs_geo_pos_list_len(list: *const cfs_geo_pos_list) -> usize {
-    items(list).map_or(0, |l| l.items.len())
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list).map_or(0, |l| l.items.len())
+    })
 }
 
 /// Position `i` (`found` false out of range).
 #[no_mangle]
 pub extern "C" fn cfs_geo_pos_list_get(list: *const cfs_geo_pos_list, i: usize) -> cfs_geo_pos {
-    items(list)
-        .and_then(|l| l.items.get(i))
-        .copied()
-        .unwrap_or_default()
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list)
+            .and_then(|l| l.items.get(i))
+            .copied()
+            .unwrap_or_default()
+    })
 }
 
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_geo_pos_list_free(list: *mut cfs_geo_pos_list) {
-    free_boxed(list)
+    ffi_boundary!(value, { free_box(list) })
 }
 
 /// Number of matches (0 for NULL).
 #[no_mangle]
 pub extern "C" fn cfs_geo_match_list_len(list: *const cfs_geo_match_list) -> usize {
-    items(list).map_or(0, |l| l.items.len())
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list).map_or(0, |l| l.items.len())
+    })
 }
 
 /// Match `i`, borrowed; `member.data` is NULL out of range.
@@ -328,36 +352,34 @@ pub extern "C" fn cfs_geo_match_list_get(
     list: *const cfs_geo_match_list,
     i: usize,
 ) -> cfs_geo_match {
-    let none = cfs_geo_match {
-        member: cfs_str::NONE,
-        has_distance: false,
-        distance: 0.0,
-        has_coord: false,
-        longitude: 0.0,
-        latitude: 0.0,
-    };
-    items(list)
-        .and_then(|l| l.items.get(i))
-        .map_or(none, |(m, g)| cfs_geo_match {
-            member: m.view(),
-            has_distance: g.distance.is_some(),
-            distance: g.distance.unwrap_or(0.0),
-            has_coord: g.coord.is_some(),
-            longitude: g.coord.map_or(0.0, |c| c.0),
-            latitude: g.coord.map_or(0.0, |c| c.1),
-        })
+    ffi_boundary!(value, {
+        // The absent match, also what a panic returns.
+        let none = <cfs_geo_match as crate::boundary::OnPanic>::on_panic();
+        opt_ref_from_ptr(list)
+            .and_then(|l| l.items.get(i))
+            .map_or(none, |(m, g)| cfs_geo_match {
+                member: m.view(),
+                has_distance: g.distance.is_some(),
+                distance: g.distance.unwrap_or(0.0),
+                has_coord: g.coord.is_some(),
+                longitude: g.coord.map_or(0.0, |c| c.0),
+                latitude: g.coord.map_or(0.0, |c| c.1),
+            })
+    })
 }
 
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_geo_match_list_free(list: *mut cfs_geo_match_list) {
-    free_boxed(list)
+    ffi_boundary!(value, { free_box(list) })
 }
 
 /// Number of entries (0 for NULL).
 #[no_mangle]
 pub extern "C" fn cfs_stream_entry_list_len(list: *const cfs_stream_entry_list) -> usize {
-    items(list).map_or(0, |l| l.items.len())
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list).map_or(0, |l| l.items.len())
+    })
 }
 
 /// The id (`"{ms}-{seq}"`) of entry `i`, borrowed; NULL out of range.
@@ -366,9 +388,11 @@ pub extern "C" fn cfs_stream_entry_list_id(
     list: *const cfs_stream_entry_list,
     i: usize,
 ) -> cfs_str {
-    items(list)
-        .and_then(|l| l.items.get(i))
-        .map_or(cfs_str::NONE, |e| e.0.view())
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list)
+            .and_then(|l| l.items.get(i))
+            .map_or(cfs_str::NONE, |e| e.0.view())
+    })
 }
 
 /// Number of (field, value) pairs of entry `i` (0 out of range).
@@ -377,9 +401,11 @@ pub extern "C" fn cfs_stream_entry_list_field_count(
     list: *const cfs_stream_entry_list,
     i: usize,
 ) -> usize {
-    items(list)
-        .and_then(|l| l.items.get(i))
-        .map_or(0, |e| e.1.len())
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list)
+            .and_then(|l| l.items.get(i))
+            .map_or(0, |e| e.1.len())
+    })
 }
 
 /// Field `j` of entry `i`, borrowed; NULL views out of range.
@@ -389,22 +415,24 @@ pub extern "C" fn cfs_stream_entry_list_field(
     i: usize,
     j: usize,
 ) -> cfs_str_pair {
-    items(list)
-        .and_then(|l| l.items.get(i))
-        .and_then(|e| e.1.get(j))
-        .map_or(cfs_str_pair::NONE, pair_view)
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list)
+            .and_then(|l| l.items.get(i))
+            .and_then(|e| e.1.get(j))
+            .map_or(cfs_str_pair::NONE, pair_view)
+    })
 }
 
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_stream_entry_list_free(list: *mut cfs_stream_entry_list) {
-    free_boxed(list)
+    ffi_boundary!(value, { free_box(list) })
 }
 
 // ------------------------------------------------------------ constructors
 
 pub(crate) fn str_list<S: AsRef<str>>(v: Vec<Option<S>>) -> *mut cfs_str_list {
-    boxed(cfs_str_list {
+    to_boxed_mut_ptr(cfs_str_list {
         items: v
             .into_iter()
             .map(|o| o.map(|s| Owned::new(s.as_ref().as_bytes())))
@@ -413,7 +441,7 @@ pub(crate) fn str_list<S: AsRef<str>>(v: Vec<Option<S>>) -> *mut cfs_str_list {
 }
 
 pub(crate) fn pair_list<A: AsRef<str>, B: AsRef<str>>(v: Vec<(A, B)>) -> *mut cfs_str_pair_list {
-    boxed(cfs_str_pair_list {
+    to_boxed_mut_ptr(cfs_str_pair_list {
         items: v
             .into_iter()
             .map(|(a, b)| {

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::error::{guard, guard_code, Fail};
+use super::castable::{castable, free_box, to_boxed_mut_ptr, try_mut_from_ptr, try_ref_from_ptr};
+use super::error::Fail;
 use super::{cfs_error, cfs_result, Out};
 use cyberfly_store::config::{Config, Durability, LogCheck, ThroughputMode};
 
@@ -14,6 +15,8 @@ use cyberfly_store::config::{Config, Durability, LogCheck, ThroughputMode};
 pub struct cfs_config {
     pub(crate) config: Config,
 }
+
+castable!(OwnershipBox: cfs_config => "config");
 
 /// When a write is acknowledged (`cfs_config_set_durability`).
 #[repr(u32)]
@@ -53,11 +56,11 @@ pub enum cfs_log_check {
 /// A new config holding the defaults, into `*out`.
 #[no_mangle]
 pub extern "C" fn cfs_config_new(out: *mut *mut cfs_config) -> cfs_result {
-    guard_code(|| {
+    ffi_boundary!(code, {
         let out = Out::new(out, "out")?;
-        out.write(Box::into_raw(Box::new(cfs_config {
+        out.write(to_boxed_mut_ptr(cfs_config {
             config: Config::default(),
-        })));
+        }));
         Ok(())
     })
 }
@@ -65,10 +68,7 @@ pub extern "C" fn cfs_config_new(out: *mut *mut cfs_config) -> cfs_result {
 /// Free a config. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_config_free(config: *mut cfs_config) {
-    if !config.is_null() {
-        // SAFETY: `config` came from `cfs_config_new`.
-        drop(unsafe { Box::from_raw(config) });
-    }
+    ffi_boundary!(value, { free_box(config) })
 }
 
 /// Check every field now (`cfs_store_open` does it too); the first bad one
@@ -78,19 +78,18 @@ pub extern "C" fn cfs_config_validate(
     config: *const cfs_config,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        // SAFETY: a non-NULL `config` came from `cfs_config_new`.
-        let c = unsafe { config.as_ref() }.ok_or_else(|| Fail::null("config"))?;
+    ffi_boundary!(err, {
+        let c = try_ref_from_ptr(config)?;
         c.config.validate().map_err(Fail::from)
     })
 }
 
-fn set(config: *mut cfs_config, f: impl FnOnce(&mut Config) -> Result<(), Fail>) -> cfs_result {
-    guard_code(|| {
-        // SAFETY: a non-NULL `config` came from `cfs_config_new`.
-        let c = unsafe { config.as_mut() }.ok_or_else(|| Fail::null("config"))?;
-        f(&mut c.config)
-    })
+/// The body of a setter (run behind the caller's boundary).
+fn set(
+    config: *mut cfs_config,
+    f: impl FnOnce(&mut Config) -> Result<(), Fail>,
+) -> Result<(), Fail> {
+    f(&mut try_mut_from_ptr(config)?.config)
 }
 
 /// sled page cache, bytes (at least 1 MiB; default 256 MiB).
@@ -99,27 +98,33 @@ pub extern "C" fn cfs_config_set_sled_cache_capacity(
     config: *mut cfs_config,
     value: u64,
 ) -> cfs_result {
-    set(config, |c| {
-        c.sled_cache_capacity = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.sled_cache_capacity = value;
+            Ok(())
+        })
     })
 }
 
 /// Interval of sled's background flush with durability batch, ms (default 500).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_flush_every_ms(config: *mut cfs_config, value: u64) -> cfs_result {
-    set(config, |c| {
-        c.flush_every_ms = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.flush_every_ms = value;
+            Ok(())
+        })
     })
 }
 
 /// zstd compression of sled pages (default false).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_compression(config: *mut cfs_config, value: bool) -> cfs_result {
-    set(config, |c| {
-        c.compression = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.compression = value;
+            Ok(())
+        })
     })
 }
 
@@ -129,9 +134,11 @@ pub extern "C" fn cfs_config_set_compression_factor(
     config: *mut cfs_config,
     value: i32,
 ) -> cfs_result {
-    set(config, |c| {
-        c.compression_factor = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.compression_factor = value;
+            Ok(())
+        })
     })
 }
 
@@ -141,9 +148,11 @@ pub extern "C" fn cfs_config_set_hot_cache_bytes(
     config: *mut cfs_config,
     value: u64,
 ) -> cfs_result {
-    set(config, |c| {
-        c.hot_cache_bytes = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.hot_cache_bytes = value;
+            Ok(())
+        })
     })
 }
 
@@ -153,18 +162,22 @@ pub extern "C" fn cfs_config_set_warm_cache_bytes(
     config: *mut cfs_config,
     value: u64,
 ) -> cfs_result {
-    set(config, |c| {
-        c.warm_cache_bytes = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.warm_cache_bytes = value;
+            Ok(())
+        })
     })
 }
 
 /// Time-to-live of warm cache entries, ms (> 0; default 300 000).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_warm_ttl_ms(config: *mut cfs_config, value: u64) -> cfs_result {
-    set(config, |c| {
-        c.warm_ttl = Duration::from_millis(value);
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.warm_ttl = Duration::from_millis(value);
+            Ok(())
+        })
     })
 }
 
@@ -175,18 +188,22 @@ pub extern "C" fn cfs_config_set_inline_threshold(
     config: *mut cfs_config,
     value: usize,
 ) -> cfs_result {
-    set(config, |c| {
-        c.inline_threshold = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.inline_threshold = value;
+            Ok(())
+        })
     })
 }
 
 /// Longest key, bytes (1..=65536; default 1024).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_max_key_len(config: *mut cfs_config, value: usize) -> cfs_result {
-    set(config, |c| {
-        c.max_key_len = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.max_key_len = value;
+            Ok(())
+        })
     })
 }
 
@@ -196,9 +213,11 @@ pub extern "C" fn cfs_config_set_max_value_len(
     config: *mut cfs_config,
     value: usize,
 ) -> cfs_result {
-    set(config, |c| {
-        c.max_value_len = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.max_value_len = value;
+            Ok(())
+        })
     })
 }
 
@@ -208,9 +227,11 @@ pub extern "C" fn cfs_config_set_writer_max_batch(
     config: *mut cfs_config,
     value: usize,
 ) -> cfs_result {
-    set(config, |c| {
-        c.writer_max_batch = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.writer_max_batch = value;
+            Ok(())
+        })
     })
 }
 
@@ -221,9 +242,11 @@ pub extern "C" fn cfs_config_set_writer_max_delay_us(
     config: *mut cfs_config,
     value: u64,
 ) -> cfs_result {
-    set(config, |c| {
-        c.writer_max_delay = Duration::from_micros(value);
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.writer_max_delay = Duration::from_micros(value);
+            Ok(())
+        })
     })
 }
 
@@ -233,9 +256,11 @@ pub extern "C" fn cfs_config_set_writer_queue_depth(
     config: *mut cfs_config,
     value: usize,
 ) -> cfs_result {
-    set(config, |c| {
-        c.writer_queue_depth = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.writer_queue_depth = value;
+            Ok(())
+        })
     })
 }
 
@@ -243,9 +268,11 @@ pub extern "C" fn cfs_config_set_writer_queue_depth(
 /// demand; default 60 000).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_gc_interval_ms(config: *mut cfs_config, value: u64) -> cfs_result {
-    set(config, |c| {
-        c.gc_interval = Duration::from_millis(value);
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.gc_interval = Duration::from_millis(value);
+            Ok(())
+        })
     })
 }
 
@@ -256,9 +283,11 @@ pub extern "C" fn cfs_config_set_sweep_interval_ms(
     config: *mut cfs_config,
     value: u64,
 ) -> cfs_result {
-    set(config, |c| {
-        c.sweep_interval = Duration::from_millis(value);
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.sweep_interval = Duration::from_millis(value);
+            Ok(())
+        })
     })
 }
 
@@ -269,9 +298,11 @@ pub extern "C" fn cfs_config_set_memory_trim_interval_ms(
     config: *mut cfs_config,
     value: u64,
 ) -> cfs_result {
-    set(config, |c| {
-        c.memory_trim_interval = Duration::from_millis(value);
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.memory_trim_interval = Duration::from_millis(value);
+            Ok(())
+        })
     })
 }
 
@@ -281,9 +312,11 @@ pub extern "C" fn cfs_config_set_scan_page_size(
     config: *mut cfs_config,
     value: usize,
 ) -> cfs_result {
-    set(config, |c| {
-        c.scan_page_size = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.scan_page_size = value;
+            Ok(())
+        })
     })
 }
 
@@ -294,9 +327,11 @@ pub extern "C" fn cfs_config_set_reader_threads(
     config: *mut cfs_config,
     value: usize,
 ) -> cfs_result {
-    set(config, |c| {
-        c.reader_threads = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.reader_threads = value;
+            Ok(())
+        })
     })
 }
 
@@ -308,9 +343,11 @@ pub extern "C" fn cfs_config_set_inline_read_limit_us(
     config: *mut cfs_config,
     value: u64,
 ) -> cfs_result {
-    set(config, |c| {
-        c.inline_read_limit = Duration::from_micros(value);
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.inline_read_limit = Duration::from_micros(value);
+            Ok(())
+        })
     })
 }
 
@@ -318,9 +355,11 @@ pub extern "C" fn cfs_config_set_inline_read_limit_us(
 /// it at the next open (default true).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_warm_restart(config: *mut cfs_config, value: bool) -> cfs_result {
-    set(config, |c| {
-        c.warm_restart = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.warm_restart = value;
+            Ok(())
+        })
     })
 }
 
@@ -330,9 +369,11 @@ pub extern "C" fn cfs_config_set_runtime_threads(
     config: *mut cfs_config,
     value: usize,
 ) -> cfs_result {
-    set(config, |c| {
-        c.runtime_threads = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.runtime_threads = value;
+            Ok(())
+        })
     })
 }
 
@@ -344,9 +385,11 @@ pub extern "C" fn cfs_config_set_freshness_window_ms(
     config: *mut cfs_config,
     value: u64,
 ) -> cfs_result {
-    set(config, |c| {
-        c.freshness_window_ms = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.freshness_window_ms = value;
+            Ok(())
+        })
     })
 }
 
@@ -357,9 +400,11 @@ pub extern "C" fn cfs_config_set_legacy_signatures(
     config: *mut cfs_config,
     value: bool,
 ) -> cfs_result {
-    set(config, |c| {
-        c.legacy_signatures = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.legacy_signatures = value;
+            Ok(())
+        })
     })
 }
 
@@ -369,9 +414,11 @@ pub extern "C" fn cfs_config_set_verdict_cache_entries(
     config: *mut cfs_config,
     value: u64,
 ) -> cfs_result {
-    set(config, |c| {
-        c.verdict_cache_entries = value;
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.verdict_cache_entries = value;
+            Ok(())
+        })
     })
 }
 
@@ -379,19 +426,21 @@ pub extern "C" fn cfs_config_set_verdict_cache_entries(
 /// value is `CFS_RESULT_INVALID_CONFIG`.
 #[no_mangle]
 pub extern "C" fn cfs_config_set_log_check(config: *mut cfs_config, value: u32) -> cfs_result {
-    set(config, |c| {
-        c.log_check = match value {
-            0 => LogCheck::Trust,
-            1 => LogCheck::Verify,
-            2 => LogCheck::Skip,
-            v => {
-                return Err(Fail::new(
-                    cfs_result::InvalidConfig,
-                    format!("log_check: {v} is not a CFS_LOG_CHECK_* value"),
-                ))
-            }
-        };
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.log_check = match value {
+                0 => LogCheck::Trust,
+                1 => LogCheck::Verify,
+                2 => LogCheck::Skip,
+                v => {
+                    return Err(Fail::new(
+                        cfs_result::InvalidConfig,
+                        format!("log_check: {v} is not a CFS_LOG_CHECK_* value"),
+                    ))
+                }
+            };
+            Ok(())
+        })
     })
 }
 
@@ -399,19 +448,21 @@ pub extern "C" fn cfs_config_set_log_check(config: *mut cfs_config, value: u32) 
 /// `CFS_RESULT_INVALID_CONFIG`.
 #[no_mangle]
 pub extern "C" fn cfs_config_set_durability(config: *mut cfs_config, value: u32) -> cfs_result {
-    set(config, |c| {
-        c.durability = match value {
-            0 => Durability::None,
-            1 => Durability::Batch,
-            2 => Durability::Sync,
-            v => {
-                return Err(Fail::new(
-                    cfs_result::InvalidConfig,
-                    format!("durability: {v} is not a CFS_DURABILITY_* value"),
-                ))
-            }
-        };
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.durability = match value {
+                0 => Durability::None,
+                1 => Durability::Batch,
+                2 => Durability::Sync,
+                v => {
+                    return Err(Fail::new(
+                        cfs_result::InvalidConfig,
+                        format!("durability: {v} is not a CFS_DURABILITY_* value"),
+                    ))
+                }
+            };
+            Ok(())
+        })
     })
 }
 
@@ -422,18 +473,20 @@ pub extern "C" fn cfs_config_set_throughput_mode(
     config: *mut cfs_config,
     value: u32,
 ) -> cfs_result {
-    set(config, |c| {
-        c.throughput_mode = match value {
-            0 => ThroughputMode::LowSpace,
-            1 => ThroughputMode::HighThroughput,
-            v => {
-                return Err(Fail::new(
-                    cfs_result::InvalidConfig,
-                    format!("throughput_mode: {v} is not a CFS_THROUGHPUT_MODE_* value"),
-                ))
-            }
-        };
-        Ok(())
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.throughput_mode = match value {
+                0 => ThroughputMode::LowSpace,
+                1 => ThroughputMode::HighThroughput,
+                v => {
+                    return Err(Fail::new(
+                        cfs_result::InvalidConfig,
+                        format!("throughput_mode: {v} is not a CFS_THROUGHPUT_MODE_* value"),
+                    ))
+                }
+            };
+            Ok(())
+        })
     })
 }
 

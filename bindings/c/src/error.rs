@@ -1,8 +1,10 @@
-//! Result codes, the error object, and the panic boundary.
+//! Result codes (declared once: `cfs_result`, mapped to and from the core's
+//! table by `c_codes`) and the error object. The panic boundary is in
+//! `boundary.rs`.
 
-use std::any::Any;
 use std::ffi::{c_char, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::castable::{castable, free_box, opt_ref_from_ptr, to_boxed_mut_ptr};
 
 use cyberfly_store::error::{Error, ErrorCode};
 
@@ -151,77 +153,42 @@ impl cfs_error {
     pub(crate) fn boxed(f: Fail) -> *mut cfs_error {
         let msg = f.message.replace('\0', "\\0");
         let message = CString::new(msg).unwrap_or_default();
-        Box::into_raw(Box::new(cfs_error {
+        to_boxed_mut_ptr(cfs_error {
             code: f.code,
             message,
-        }))
+        })
     }
 }
 
-fn panic_message(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        format!("panic: {s}")
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        format!("panic: {s}")
-    } else {
-        "panic".to_owned()
-    }
-}
-
-/// Run `f` behind the panic boundary. On failure, hand a new `cfs_error` to
-/// `err` (when it is not NULL) and return the code.
-pub(crate) fn guard(err: *mut *mut cfs_error, f: impl FnOnce() -> Result<(), Fail>) -> cfs_result {
-    let fail = match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => return cfs_result::Ok,
-        Ok(Err(fail)) => fail,
-        Err(p) => {
-            let m = panic_message(&*p);
-            // Dropping a panic payload can itself panic; never let it unwind.
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(p)));
-            Fail::new(cfs_result::Panic, m)
-        }
-    };
-    let code = fail.code;
-    if !err.is_null() {
-        // SAFETY: the caller promises `err` is writable when not NULL.
-        unsafe { err.write(cfs_error::boxed(fail)) };
-    }
-    code
-}
-
-/// Like [`guard`] for calls that have no `err` parameter.
-pub(crate) fn guard_code(f: impl FnOnce() -> Result<(), Fail>) -> cfs_result {
-    guard(std::ptr::null_mut(), f)
-}
+castable!(OwnershipBox: cfs_error => "err");
 
 /// The code of an error object (`CFS_RESULT_NULL_POINTER` for NULL).
 #[no_mangle]
 pub extern "C" fn cfs_error_code(err: *const cfs_error) -> cfs_result {
-    // SAFETY: a non-NULL `err` comes from this library.
-    match unsafe { err.as_ref() } {
-        Some(e) => e.code,
-        None => cfs_result::NullPointer,
-    }
+    ffi_boundary!(value, {
+        match opt_ref_from_ptr(err) {
+            Some(e) => e.code,
+            None => cfs_result::NullPointer,
+        }
+    })
 }
 
 /// The message of an error object, NUL-terminated, valid until
 /// `cfs_error_free`. An empty string for NULL.
 #[no_mangle]
 pub extern "C" fn cfs_error_message(err: *const cfs_error) -> *const c_char {
-    // SAFETY: a non-NULL `err` comes from this library.
-    match unsafe { err.as_ref() } {
-        Some(e) => e.message.as_ptr(),
-        None => c"".as_ptr(),
-    }
+    ffi_boundary!(value, {
+        match opt_ref_from_ptr(err) {
+            Some(e) => e.message.as_ptr(),
+            None => c"".as_ptr(),
+        }
+    })
 }
 
 /// Free an error object. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_error_free(err: *mut cfs_error) {
-    if !err.is_null() {
-        // SAFETY: `err` came from `Box::into_raw` in this library.
-        drop(unsafe { Box::from_raw(err) });
-    }
+    ffi_boundary!(value, { free_box(err) })
 }
 
 /// Render a result code as text into `buf` (`len` bytes, NUL-terminated).
@@ -236,7 +203,7 @@ pub extern "C" fn cfs_result_message(
     len: usize,
     out_written: *mut usize,
 ) -> cfs_result {
-    guard_code(|| {
+    ffi_boundary!(code, {
         if buf.is_null() {
             return Err(Fail::null("buf"));
         }
@@ -291,16 +258,5 @@ mod tests {
         assert_eq!(r, cfs_result::Ok);
         let s = unsafe { std::ffi::CStr::from_ptr(big.as_ptr()) };
         assert_eq!(s.to_str().unwrap(), "store closed");
-    }
-
-    #[test]
-    fn panics_become_codes() {
-        let mut err: *mut cfs_error = std::ptr::null_mut();
-        let r = guard(&mut err, || panic!("boom"));
-        assert_eq!(r, cfs_result::Panic);
-        assert_eq!(cfs_error_code(err), cfs_result::Panic);
-        let m = unsafe { std::ffi::CStr::from_ptr(cfs_error_message(err)) };
-        assert!(m.to_str().unwrap().contains("boom"));
-        cfs_error_free(err);
     }
 }

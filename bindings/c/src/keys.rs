@@ -2,9 +2,9 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::buffers::boxed;
-use super::error::{guard, guard_code, Fail};
-use super::store::{spawn_completion, store_ref, UserData};
+use super::castable::{castable, free_box, to_boxed_mut_ptr, try_ref_from_ptr};
+use super::error::Fail;
+use super::store::{spawn_completion, UserData};
 use super::{array, bytes, cfs_error, cfs_result, cfs_store, text, Out};
 use cyberfly_store::verify::{self, Keypair, VerifyItem};
 
@@ -12,6 +12,8 @@ use cyberfly_store::verify::{self, Keypair, VerifyItem};
 pub struct cfs_keypair {
     pub(crate) kp: Keypair,
 }
+
+castable!(OwnershipBox: cfs_keypair => "keypair");
 
 /// One (public key, message, signature) to verify: 32, any, 64 bytes.
 #[repr(C)]
@@ -65,18 +67,15 @@ pub(crate) fn write_text(buf: *mut c_char, len: usize, s: &str, what: &str) -> R
 }
 
 fn keypair<'a>(kp: *const cfs_keypair) -> Result<&'a Keypair, Fail> {
-    // SAFETY: a non-NULL key pair came from this library.
-    unsafe { kp.as_ref() }
-        .map(|k| &k.kp)
-        .ok_or_else(|| Fail::null("keypair"))
+    try_ref_from_ptr(kp).map(|k| &k.kp)
 }
 
 /// A new random key pair (OS randomness) into `*out`.
 #[no_mangle]
 pub extern "C" fn cfs_keypair_generate(out: *mut *mut cfs_keypair) -> cfs_result {
-    guard_code(|| {
+    ffi_boundary!(code, {
         let out = Out::new(out, "out")?;
-        out.write(boxed(cfs_keypair {
+        out.write(to_boxed_mut_ptr(cfs_keypair {
             kp: Keypair::generate(),
         }));
         Ok(())
@@ -91,10 +90,10 @@ pub extern "C" fn cfs_keypair_from_secret(
     out: *mut *mut cfs_keypair,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let secret = bytes(secret, secret_len, "secret")?;
         let out = Out::new(out, "out")?;
-        out.write(boxed(cfs_keypair {
+        out.write(to_boxed_mut_ptr(cfs_keypair {
             kp: Keypair::from_secret(secret)?,
         }));
         Ok(())
@@ -109,10 +108,10 @@ pub extern "C" fn cfs_keypair_from_secret_hex(
     out: *mut *mut cfs_keypair,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let hex = text(secret_hex, secret_hex_len, "secret_hex")?;
         let out = Out::new(out, "out")?;
-        out.write(boxed(cfs_keypair {
+        out.write(to_boxed_mut_ptr(cfs_keypair {
             kp: Keypair::from_secret_hex(hex)?,
         }));
         Ok(())
@@ -122,10 +121,7 @@ pub extern "C" fn cfs_keypair_from_secret_hex(
 /// Free a key pair. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_keypair_free(kp: *mut cfs_keypair) {
-    if !kp.is_null() {
-        // SAFETY: `kp` came from this library.
-        drop(unsafe { Box::from_raw(kp) });
-    }
+    ffi_boundary!(value, { free_box(kp) })
 }
 
 /// The 32-byte public key into `buf` (at least 32 bytes).
@@ -136,7 +132,7 @@ pub extern "C" fn cfs_keypair_public_key(
     len: usize,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         write_buf(buf, len, &keypair(kp)?.public_key(), "public key")
     })
 }
@@ -150,7 +146,7 @@ pub extern "C" fn cfs_keypair_public_key_hex(
     len: usize,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         write_text(buf, len, &keypair(kp)?.public_key_hex(), "public key hex")
     })
 }
@@ -163,7 +159,7 @@ pub extern "C" fn cfs_keypair_secret(
     len: usize,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         write_buf(buf, len, &keypair(kp)?.secret_bytes(), "secret key")
     })
 }
@@ -179,7 +175,7 @@ pub extern "C" fn cfs_keypair_sign(
     sig_buf_len: usize,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let kp = keypair(kp)?;
         let msg = bytes(message, message_len, "message")?;
         write_buf(sig_buf, sig_buf_len, &kp.sign(msg), "signature")
@@ -201,7 +197,7 @@ pub extern "C" fn cfs_verify(
     out_valid: *mut bool,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let pk = bytes(public_key, public_key_len, "public_key")?;
         let msg = bytes(message, message_len, "message")?;
         let sig = bytes(signature, signature_len, "signature")?;
@@ -258,7 +254,7 @@ pub extern "C" fn cfs_verify_many(
     out_len: usize,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let items = items(items_ptr, count)?;
         if out_valid.is_null() && count > 0 {
             return Err(Fail::null("out_valid"));
@@ -288,8 +284,8 @@ pub extern "C" fn cfs_store_verify_many(
     out_len: usize,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let items = items(items_ptr, count)?;
         if out_valid.is_null() && count > 0 {
             return Err(Fail::null("out_valid"));
@@ -324,8 +320,8 @@ pub extern "C" fn cfs_store_verify_many_async(
     userdata: *mut c_void,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let cb = callback.ok_or_else(|| Fail::null("callback"))?;
         let items = std::sync::Arc::new(items(items_ptr, count)?);
         let verifier = s.store.verifier().clone();

@@ -26,6 +26,31 @@
 //!   never a crash; a Rust panic is caught at the boundary and becomes
 //!   `CFS_RESULT_PANIC`.
 //!
+//! How the code is laid out (as rustls-ffi does it):
+//!
+//! - One file per C type or family: `store.rs` (`cfs_store`, string values,
+//!   the key scan `cfs_scan`, blobs, stats), `config.rs`, `error.rs`,
+//!   `keys.rs`, `ops.rs` (signed operations, the log scan `cfs_op_scan`),
+//!   `sync.rs`, `buffers.rs` (returned buffers and lists), and `types/`, one
+//!   file per container type as in the core's `src/types/`.
+//! - Result codes are declared once, in `error.rs` (`cfs_result`, mapped to
+//!   and from the core's error-code table).
+//! - The panic boundary (`boundary.rs`): the body of every `extern "C"`
+//!   function is one `ffi_boundary!` (`tests/boundary.rs` checks it). Calls
+//!   returning a `cfs_result` turn a panic into `CFS_RESULT_PANIC` (with an
+//!   error object when `err` is not NULL); the others (frees, list
+//!   accessors, `cfs_version`, the error accessors) swallow it and return a
+//!   neutral value (nothing, 0, an absent item, an empty string). No panic
+//!   unwinds into C and none aborts.
+//! - Handles (`castable.rs`): every opaque type implements `Castable` (its
+//!   ownership: boxed by the library, or owned by C and only borrowed); all
+//!   pointer-to-Rust conversions go through `try_ref_from_ptr`,
+//!   `try_mut_from_ptr`, `to_boxed_mut_ptr`, `try_box_from_ptr` and
+//!   `free_box`, which turn a NULL into `CFS_RESULT_NULL_POINTER`.
+//! - Scans (`page.rs`): every scan handle is one page adapter (`Pages`)
+//!   over a core pager, so paging, buffering and the borrowed current item
+//!   are written once.
+//!
 //! These functions are `extern "C"` for C callers; Rust code should use the
 //! safe [`cyberfly_store::Store`] API instead (hence the clippy allowance below: the
 //! pointer contract is the C caller's).
@@ -34,11 +59,15 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 #![allow(clippy::too_many_arguments)]
 
+#[macro_use]
+mod boundary;
 pub mod buffers;
+mod castable;
 pub mod config;
 pub mod error;
 pub mod keys;
 pub mod ops;
+mod page;
 pub mod store;
 pub mod sync;
 pub mod types;
@@ -70,7 +99,7 @@ static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 /// with the header's `CYBERFLY_STORE_VERSION` to detect a mismatch.
 #[no_mangle]
 pub extern "C" fn cfs_version() -> *const c_char {
-    VERSION.as_ptr().cast()
+    ffi_boundary!(value, { VERSION.as_ptr().cast() })
 }
 
 /// A borrowed view of text: `len` bytes at `data`, not necessarily

@@ -2,17 +2,19 @@
 //! many with per-operation outcomes, and read the operation log.
 
 use std::ffi::{c_char, c_void};
-use std::sync::Mutex;
 
-use super::buffers::{boxed, Owned};
-use super::error::{guard, guard_code, Fail};
+use super::buffers::Owned;
+use super::castable::{
+    castable, free_box, opt_ref_from_ptr, to_boxed_mut_ptr, try_mut_from_ptr, try_ref_from_ptr,
+};
+use super::error::Fail;
 use super::keys::cfs_keypair;
-use super::store::{spawn_completion, store_ref, UserData};
+use super::page::Pages;
+use super::store::{spawn_completion, UserData};
 use super::{
     array, block, cfs_bytes, cfs_error, cfs_result, cfs_store, cfs_str, cfs_string, text, Out,
 };
 use cyberfly_store::oplog::{Outcome, SignedOperation};
-use cyberfly_store::store::Store;
 use cyberfly_store::value::ValueKind;
 use cyberfly_store::verify::decode_hex;
 
@@ -21,6 +23,12 @@ use cyberfly_store::verify::decode_hex;
 pub struct cfs_signed_op {
     pub(crate) op: SignedOperation,
 }
+
+castable!(OwnershipBox:
+    cfs_signed_op => "op",
+    cfs_outcome_list => "list",
+    cfs_op_scan => "scan",
+);
 
 /// What applying one operation did.
 #[repr(u32)]
@@ -67,7 +75,7 @@ pub type cfs_outcome_list_callback = Option<
 >;
 
 fn outcome_list(v: Vec<Outcome>) -> *mut cfs_outcome_list {
-    boxed(cfs_outcome_list {
+    to_boxed_mut_ptr(cfs_outcome_list {
         items: v
             .into_iter()
             .map(|o| match o {
@@ -90,18 +98,11 @@ fn value_kind(k: u32) -> Result<ValueKind, Fail> {
 }
 
 fn op_ref<'a>(op: *const cfs_signed_op) -> Result<&'a SignedOperation, Fail> {
-    // SAFETY: a non-NULL operation came from this library.
-    unsafe { op.as_ref() }
-        .map(|o| &o.op)
-        .ok_or_else(|| Fail::null("op"))
+    try_ref_from_ptr(op).map(|o| &o.op)
 }
 
 fn op_mut<'a>(op: *mut cfs_signed_op) -> Result<&'a mut SignedOperation, Fail> {
-    // SAFETY: a non-NULL operation came from this library and is not shared
-    // with another thread during the call (documented).
-    unsafe { op.as_mut() }
-        .map(|o| &mut o.op)
-        .ok_or_else(|| Fail::null("op"))
+    try_mut_from_ptr(op).map(|o| &mut o.op)
 }
 
 fn ops_arg(ops: *const *const cfs_signed_op, count: usize) -> Result<Vec<SignedOperation>, Fail> {
@@ -133,13 +134,13 @@ pub extern "C" fn cfs_signed_op_new(
     out: *mut *mut cfs_signed_op,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let db = text(db_name, db_name_len, "db_name")?;
         let key = text(key, key_len, "key")?;
         let value = text(value, value_len, "value")?;
         let kind = value_kind(kind)?;
         let out = Out::new(out, "out")?;
-        out.write(boxed(cfs_signed_op {
+        out.write(to_boxed_mut_ptr(cfs_signed_op {
             op: SignedOperation::new(db, key, value, kind),
         }));
         Ok(())
@@ -154,10 +155,10 @@ pub extern "C" fn cfs_signed_op_from_json(
     out: *mut *mut cfs_signed_op,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let json = text(json, json_len, "json")?;
         let out = Out::new(out, "out")?;
-        out.write(boxed(cfs_signed_op {
+        out.write(to_boxed_mut_ptr(cfs_signed_op {
             op: SignedOperation::from_json(json)?,
         }));
         Ok(())
@@ -171,7 +172,7 @@ pub extern "C" fn cfs_signed_op_to_json(
     out_json: *mut cfs_string,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let op = op_ref(op)?;
         let out = Out::new(out_json, "out_json")?;
         out.write(cfs_string::from_str(&op.to_json()));
@@ -182,10 +183,7 @@ pub extern "C" fn cfs_signed_op_to_json(
 /// Free an operation. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_signed_op_free(op: *mut cfs_signed_op) {
-    if !op.is_null() {
-        // SAFETY: `op` came from this library.
-        drop(unsafe { Box::from_raw(op) });
-    }
+    ffi_boundary!(value, { free_box(op) })
 }
 
 /// A copy of the op_id into `*out_op_id`; free with `cfs_string_free`.
@@ -195,7 +193,7 @@ pub extern "C" fn cfs_signed_op_op_id(
     out_op_id: *mut cfs_string,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let op = op_ref(op)?;
         let out = Out::new(out_op_id, "out_op_id")?;
         out.write(cfs_string::from_str(&op.op_id));
@@ -209,20 +207,16 @@ fn set_text(
     len: usize,
     what: &str,
     f: impl FnOnce(&mut SignedOperation, String),
-) -> cfs_result {
-    guard_code(|| {
-        let op = op_mut(op)?;
-        let s = text(s, len, what)?;
-        f(op, s.to_owned());
-        Ok(())
-    })
+) -> Result<(), Fail> {
+    let op = op_mut(op)?;
+    let s = text(s, len, what)?;
+    f(op, s.to_owned());
+    Ok(())
 }
 
-fn set_with(op: *mut cfs_signed_op, f: impl FnOnce(&mut SignedOperation)) -> cfs_result {
-    guard_code(|| {
-        f(op_mut(op)?);
-        Ok(())
-    })
+fn set_with(op: *mut cfs_signed_op, f: impl FnOnce(&mut SignedOperation)) -> Result<(), Fail> {
+    f(op_mut(op)?);
+    Ok(())
 }
 
 /// The hash field (Hash operations).
@@ -232,13 +226,15 @@ pub extern "C" fn cfs_signed_op_set_field(
     field: *const c_char,
     field_len: usize,
 ) -> cfs_result {
-    set_text(op, field, field_len, "field", |o, s| o.field = Some(s))
+    ffi_boundary!(code, {
+        set_text(op, field, field_len, "field", |o, s| o.field = Some(s))
+    })
 }
 
 /// The score (SortedSet operations; the member is the value).
 #[no_mangle]
 pub extern "C" fn cfs_signed_op_set_score(op: *mut cfs_signed_op, score: f64) -> cfs_result {
-    set_with(op, |o| o.score = Some(score))
+    ffi_boundary!(code, { set_with(op, |o| o.score = Some(score)) })
 }
 
 /// The JSONPath to set (Json operations; "$" or unset for the document).
@@ -248,7 +244,9 @@ pub extern "C" fn cfs_signed_op_set_json_path(
     path: *const c_char,
     path_len: usize,
 ) -> cfs_result {
-    set_text(op, path, path_len, "path", |o, s| o.json_path = Some(s))
+    ffi_boundary!(code, {
+        set_text(op, path, path_len, "path", |o, s| o.json_path = Some(s))
+    })
 }
 
 /// Append a (field, value) pair to the entry (Stream operations; without
@@ -261,7 +259,7 @@ pub extern "C" fn cfs_signed_op_add_stream_field(
     value: *const c_char,
     value_len: usize,
 ) -> cfs_result {
-    guard_code(|| {
+    ffi_boundary!(code, {
         let op = op_mut(op)?;
         let f = text(field, field_len, "field")?.to_owned();
         let v = text(value, value_len, "value")?.to_owned();
@@ -277,7 +275,9 @@ pub extern "C" fn cfs_signed_op_set_ts_timestamp(
     op: *mut cfs_signed_op,
     timestamp_ms: i64,
 ) -> cfs_result {
-    set_with(op, |o| o.ts_timestamp = Some(timestamp_ms))
+    ffi_boundary!(code, {
+        set_with(op, |o| o.ts_timestamp = Some(timestamp_ms))
+    })
 }
 
 /// The position (Geo operations; the member is the value).
@@ -287,9 +287,11 @@ pub extern "C" fn cfs_signed_op_set_position(
     longitude: f64,
     latitude: f64,
 ) -> cfs_result {
-    set_with(op, |o| {
-        o.longitude = Some(longitude);
-        o.latitude = Some(latitude);
+    ffi_boundary!(code, {
+        set_with(op, |o| {
+            o.longitude = Some(longitude);
+            o.latitude = Some(latitude);
+        })
     })
 }
 
@@ -301,7 +303,7 @@ pub extern "C" fn cfs_signed_op_set_timestamp(
     op: *mut cfs_signed_op,
     timestamp_ms: u64,
 ) -> cfs_result {
-    set_with(op, |o| o.timestamp = timestamp_ms)
+    ffi_boundary!(code, { set_with(op, |o| o.timestamp = timestamp_ms) })
 }
 
 /// Replace the op_id (1..=256 bytes; default: a fresh unique id).
@@ -311,7 +313,9 @@ pub extern "C" fn cfs_signed_op_set_op_id(
     op_id: *const c_char,
     op_id_len: usize,
 ) -> cfs_result {
-    set_text(op, op_id, op_id_len, "op_id", |o, s| o.op_id = s)
+    ffi_boundary!(code, {
+        set_text(op, op_id, op_id_len, "op_id", |o, s| o.op_id = s)
+    })
 }
 
 /// Sign the operation's canonical message with `kp`, filling its public key
@@ -323,10 +327,9 @@ pub extern "C" fn cfs_signed_op_sign(
     kp: *const cfs_keypair,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let op = op_mut(op)?;
-        // SAFETY: a non-NULL key pair came from this library.
-        let kp = unsafe { kp.as_ref() }.ok_or_else(|| Fail::null("keypair"))?;
+        let kp = try_ref_from_ptr(kp)?;
         op.sign(&kp.kp);
         Ok(())
     })
@@ -340,7 +343,7 @@ pub extern "C" fn cfs_signed_op_canonical_message(
     out_message: *mut cfs_bytes,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let op = op_ref(op)?;
         let out = Out::new(out_message, "out_message")?;
         out.write(cfs_bytes::from_slice(&op.canonical_message()));
@@ -359,7 +362,7 @@ pub extern "C" fn cfs_signed_op_set_signature(
     signature_hex_len: usize,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let op = op_mut(op)?;
         let pk = text(public_key_hex, public_key_hex_len, "public_key_hex")?;
         let sig = text(signature_hex, signature_hex_len, "signature_hex")?;
@@ -378,7 +381,7 @@ pub extern "C" fn cfs_signed_op_check(
     op: *const cfs_signed_op,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         op_ref(op)?.check_shape()?;
         Ok(())
     })
@@ -389,36 +392,35 @@ pub extern "C" fn cfs_signed_op_check(
 /// Number of outcomes (0 for NULL).
 #[no_mangle]
 pub extern "C" fn cfs_outcome_list_len(list: *const cfs_outcome_list) -> usize {
-    // SAFETY: a non-NULL list came from this library.
-    unsafe { list.as_ref() }.map_or(0, |l| l.items.len())
+    ffi_boundary!(value, {
+        opt_ref_from_ptr(list).map_or(0, |l| l.items.len())
+    })
 }
 
 /// Outcome `i` (out of range: `CFS_OUTCOME_REJECTED` with
 /// `CFS_RESULT_INVALID_ARGUMENT` and no message).
 #[no_mangle]
 pub extern "C" fn cfs_outcome_list_get(list: *const cfs_outcome_list, i: usize) -> cfs_op_outcome {
-    // SAFETY: a non-NULL list came from this library.
-    match unsafe { list.as_ref() }.and_then(|l| l.items.get(i)) {
-        Some((o, c, m)) => cfs_op_outcome {
-            outcome: *o,
-            code: *c,
-            message: m.as_ref().map_or(cfs_str::NONE, Owned::view),
-        },
-        None => cfs_op_outcome {
-            outcome: cfs_outcome::Rejected,
-            code: cfs_result::InvalidArgument,
-            message: cfs_str::NONE,
-        },
-    }
+    ffi_boundary!(value, {
+        match opt_ref_from_ptr(list).and_then(|l| l.items.get(i)) {
+            Some((o, c, m)) => cfs_op_outcome {
+                outcome: *o,
+                code: *c,
+                message: m.as_ref().map_or(cfs_str::NONE, Owned::view),
+            },
+            None => cfs_op_outcome {
+                outcome: cfs_outcome::Rejected,
+                code: cfs_result::InvalidArgument,
+                message: cfs_str::NONE,
+            },
+        }
+    })
 }
 
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_outcome_list_free(list: *mut cfs_outcome_list) {
-    if !list.is_null() {
-        // SAFETY: `list` came from this library.
-        drop(unsafe { Box::from_raw(list) });
-    }
+    ffi_boundary!(value, { free_box(list) })
 }
 
 // ---------------------------------------------------------------- apply
@@ -434,8 +436,8 @@ pub extern "C" fn cfs_store_apply(
     out_outcome: *mut cfs_outcome,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let op = op_ref(op)?.clone();
         let o = block(&s.store, s.store.apply(op))?;
         let o = match o {
@@ -461,8 +463,8 @@ pub extern "C" fn cfs_store_apply_many(
     out_outcomes: *mut *mut cfs_outcome_list,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let ops = ops_arg(ops, count)?;
         let out = Out::new(out_outcomes, "out_outcomes")?;
         out.write(outcome_list(block(&s.store, s.store.apply_many(ops))?));
@@ -480,8 +482,8 @@ pub extern "C" fn cfs_store_apply_replicated(
     out_outcomes: *mut *mut cfs_outcome_list,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let ops = ops_arg(ops, count)?;
         let out = Out::new(out_outcomes, "out_outcomes")?;
         out.write(outcome_list(block(
@@ -504,8 +506,8 @@ pub extern "C" fn cfs_store_apply_many_async(
     userdata: *mut c_void,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let cb = callback.ok_or_else(|| Fail::null("callback"))?;
         let ops = ops_arg(ops, count)?;
         let st = s.store.clone();
@@ -538,8 +540,8 @@ pub extern "C" fn cfs_store_log_len(
     out_len: *mut u64,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let out = Out::new(out_len, "out_len")?;
         out.write(block(&s.store, s.store.log_len())?);
         Ok(())
@@ -550,11 +552,7 @@ pub extern "C" fn cfs_store_log_len(
 /// (timestamp, op_id) order (for sync and replay); free with
 /// `cfs_op_scan_free`.
 pub struct cfs_op_scan {
-    store: Store,
-    state: Mutex<(
-        cyberfly_store::oplog::OpLogScan,
-        std::collections::VecDeque<SignedOperation>,
-    )>,
+    pages: Pages<cyberfly_store::oplog::OpLogScan>,
 }
 
 /// Start a scan of the operation log from `since_ms`.
@@ -565,13 +563,12 @@ pub extern "C" fn cfs_store_ops_since(
     out: *mut *mut cfs_op_scan,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let out = Out::new(out, "out")?;
         s.store.check_open()?;
-        out.write(boxed(cfs_op_scan {
-            store: s.store.clone(),
-            state: Mutex::new((s.store.ops_since(since_ms), Default::default())),
+        out.write(to_boxed_mut_ptr(cfs_op_scan {
+            pages: Pages::new(s.store.clone(), s.store.ops_since(since_ms)),
         }));
         Ok(())
     })
@@ -585,20 +582,12 @@ pub extern "C" fn cfs_op_scan_next(
     out_op: *mut *mut cfs_signed_op,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        // SAFETY: a non-NULL scan came from `cfs_store_ops_since`.
-        let sc = unsafe { scan.as_ref() }.ok_or_else(|| Fail::null("scan"))?;
+    ffi_boundary!(err, {
+        let sc = try_ref_from_ptr(scan)?;
         let out = Out::new(out_op, "out_op")?;
-        let mut st = sc.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (scan, page) = &mut *st;
-        while page.is_empty() {
-            match block(&sc.store, scan.next_page())? {
-                Some(p) => page.extend(p),
-                None => break,
-            }
-        }
-        out.write(match page.pop_front() {
-            Some(op) => boxed(cfs_signed_op { op }),
+        let op = sc.pages.with(|st, store| st.take_next(store))?;
+        out.write(match op {
+            Some(op) => to_boxed_mut_ptr(cfs_signed_op { op }),
             None => std::ptr::null_mut(),
         });
         Ok(())
@@ -608,8 +597,5 @@ pub extern "C" fn cfs_op_scan_next(
 /// Free a log scan. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_op_scan_free(scan: *mut cfs_op_scan) {
-    if !scan.is_null() {
-        // SAFETY: `scan` came from `cfs_store_ops_since`.
-        drop(unsafe { Box::from_raw(scan) });
-    }
+    ffi_boundary!(value, { free_box(scan) })
 }

@@ -1,15 +1,17 @@
 //! `cfs_store`: open and close, string values, many at once (blocking or with
 //! a completion callback), scans, blobs, expiry, flush, stats and metrics.
 
-use std::collections::VecDeque;
 use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 
-use super::buffers::{boxed, str_list, Owned};
-use super::error::{guard, Fail};
-use super::types::cfs_value_kind;
+use super::buffers::str_list;
+use super::castable::{
+    castable, free_box, opt_ref_from_ptr, to_boxed_mut_ptr, try_box_from_ptr, try_ref_from_ptr,
+};
+use super::error::Fail;
+use super::page::Pages;
 use super::{
     array, block, bytes, cfs_bytes, cfs_config, cfs_error, cfs_result, cfs_str, cfs_str_list,
     cfs_str_pair, cfs_str_pair_list, cfs_string, text, text_pairs, texts, OptOut, Out,
@@ -24,6 +26,11 @@ pub struct cfs_store {
     pub(crate) store: Store,
     callbacks: Mutex<Option<Dispatcher>>,
 }
+
+castable!(OwnershipBox:
+    cfs_store => "store",
+    cfs_scan => "scan",
+);
 
 /// The library-owned thread that runs completion callbacks, one at a time,
 /// outside the store's async workers (so a callback may call the blocking
@@ -116,8 +123,9 @@ where
     s.store.handle().spawn(async move {
         let r = work.await.map_err(Fail::from);
         let _ = tx.send(Box::new(move || {
-            // Nothing in `done` should panic; never unwind into the thread.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| done(r)));
+            // Nothing in `done` should panic; never unwind into the thread
+            // (the same boundary as every extern function: swallowed).
+            crate::boundary::value(|| done(r));
         }));
     });
     Ok(())
@@ -132,11 +140,6 @@ fn outcome<T>(r: &mut Result<T, Fail>) -> (cfs_result, *mut cfs_error) {
             (f.code, cfs_error::boxed(f))
         }
     }
-}
-
-pub(crate) fn store_ref<'a>(p: *const cfs_store) -> Result<&'a cfs_store, Fail> {
-    // SAFETY: a non-NULL store came from `cfs_store_open` and is not freed.
-    unsafe { p.as_ref() }.ok_or_else(|| Fail::null("store"))
 }
 
 /// Write an optional text result.
@@ -171,17 +174,16 @@ pub extern "C" fn cfs_store_open(
     out: *mut *mut cfs_store,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let out = Out::new(out, "out")?;
         let p = bytes(path.cast(), path_len, "path")?;
         if p.is_empty() {
             return Err(Fail::invalid("path is empty"));
         }
         let path = path_from_bytes(p)?;
-        // SAFETY: a non-NULL config came from `cfs_config_new`.
-        let config = unsafe { config.as_ref() }.map_or_else(Config::default, |c| c.config.clone());
+        let config = opt_ref_from_ptr(config).map_or_else(Config::default, |c| c.config.clone());
         let store = Store::open_blocking(path, config)?;
-        out.write(boxed(cfs_store {
+        out.write(to_boxed_mut_ptr(cfs_store {
             store,
             callbacks: Mutex::new(None),
         }));
@@ -208,8 +210,8 @@ fn path_from_bytes(p: &[u8]) -> Result<PathBuf, Fail> {
 /// threads finish or fail with `CFS_RESULT_CLOSED`.
 #[no_mangle]
 pub extern "C" fn cfs_store_close(store: *mut cfs_store, err: *mut *mut cfs_error) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         block(&s.store, s.store.close())
     })
 }
@@ -220,12 +222,10 @@ pub extern "C" fn cfs_store_close(store: *mut cfs_store, err: *mut *mut cfs_erro
 /// or after this call.
 #[no_mangle]
 pub extern "C" fn cfs_store_free(store: *mut cfs_store) {
-    if store.is_null() {
-        return;
-    }
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: `store` came from `cfs_store_open` and is not used again.
-        let s = unsafe { Box::from_raw(store) };
+    ffi_boundary!(value, {
+        let Some(s) = try_box_from_ptr(store) else {
+            return;
+        };
         s.drain_callbacks();
         if !s.store.is_closed() {
             if let Err(e) = block(&s.store, s.store.close()) {
@@ -233,7 +233,7 @@ pub extern "C" fn cfs_store_free(store: *mut cfs_store) {
             }
         }
         drop(s);
-    }));
+    })
 }
 
 // ------------------------------------------------------------ string values
@@ -248,8 +248,8 @@ pub extern "C" fn cfs_store_set(
     value_len: usize,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let key = text(key, key_len, "key")?;
         let value = text(value, value_len, "value")?;
         // Applied on this thread when the store allows it (set_now).
@@ -271,8 +271,8 @@ pub extern "C" fn cfs_store_set_ex(
     seconds: u64,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let key = text(key, key_len, "key")?;
         let value = text(value, value_len, "value")?;
         match s.store.set_now(key, value, Some(seconds)) {
@@ -295,8 +295,8 @@ pub extern "C" fn cfs_store_get(
     out_found: *mut bool,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let key = text(key, key_len, "key")?;
         let out_value = Out::new(out_value, "out_value")?;
         let out_found = Out::new(out_found, "out_found")?;
@@ -323,8 +323,8 @@ pub extern "C" fn cfs_store_delete(
     out_existed: *mut bool,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let key = text(key, key_len, "key")?;
         let existed = match s.store.delete_now(key) {
             Some(r) => r?,
@@ -344,8 +344,8 @@ pub extern "C" fn cfs_store_exists(
     out_exists: *mut bool,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let key = text(key, key_len, "key")?;
         let out = Out::new(out_exists, "out_exists")?;
         out.write(block(&s.store, s.store.exists(key))?);
@@ -378,8 +378,8 @@ pub extern "C" fn cfs_store_set_many(
     count: usize,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let items = text_pairs(array(items, count, "items")?, "items")?;
         block(&s.store, s.store.set_many(items))
     })
@@ -400,8 +400,8 @@ pub extern "C" fn cfs_store_set_many_async(
     userdata: *mut c_void,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let cb = callback.ok_or_else(|| Fail::null("callback"))?;
         let items = owned_items(items, count)?;
         let st = s.store.clone();
@@ -424,8 +424,8 @@ pub extern "C" fn cfs_store_get_many(
     out_values: *mut *mut cfs_str_list,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let keys = texts(array(keys, count, "keys")?, "keys")?;
         let out = Out::new(out_values, "out_values")?;
         // Hits, then misses read on this thread while that stays fast,
@@ -453,8 +453,8 @@ pub extern "C" fn cfs_store_get_many_async(
     userdata: *mut c_void,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let cb = callback.ok_or_else(|| Fail::null("callback"))?;
         let keys = owned_keys(keys, count)?;
         let st = s.store.clone();
@@ -477,33 +477,7 @@ pub extern "C" fn cfs_store_get_many_async(
 /// `cfs_scan_new`, free with `cfs_scan_free`. One scan is used by one thread
 /// at a time (calls on it are serialised).
 pub struct cfs_scan {
-    store: Store,
-    state: Mutex<ScanState>,
-}
-
-struct ScanState {
-    scan: cyberfly_store::Scan,
-    page: VecDeque<(Owned, Owned)>,
-    current: Option<(Owned, Owned)>,
-}
-
-impl ScanState {
-    /// Refill the buffered page; false at the end.
-    fn fill(&mut self, store: &Store) -> Result<bool, Fail> {
-        if !self.page.is_empty() {
-            return Ok(true);
-        }
-        match block(store, self.scan.next_page())? {
-            Some(p) => {
-                self.page.extend(
-                    p.into_iter()
-                        .map(|(k, v)| (Owned::new(k.as_bytes()), Owned::new(v.as_bytes()))),
-                );
-                Ok(!self.page.is_empty())
-            }
-            None => Ok(false),
-        }
-    }
+    pages: Pages<cyberfly_store::Scan>,
 }
 
 /// Start a scan of the string values whose key starts with `prefix` (may be
@@ -516,30 +490,16 @@ pub extern "C" fn cfs_scan_new(
     out: *mut *mut cfs_scan,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let prefix = text(prefix, prefix_len, "prefix")?;
         let out = Out::new(out, "out")?;
         s.store.check_open()?;
-        out.write(boxed(cfs_scan {
-            store: s.store.clone(),
-            state: Mutex::new(ScanState {
-                scan: s.store.scan(prefix),
-                page: VecDeque::new(),
-                current: None,
-            }),
+        out.write(to_boxed_mut_ptr(cfs_scan {
+            pages: Pages::new(s.store.clone(), s.store.scan(prefix)),
         }));
         Ok(())
     })
-}
-
-fn scan_state<'a>(
-    scan: *const cfs_scan,
-) -> Result<(&'a Store, std::sync::MutexGuard<'a, ScanState>), Fail> {
-    // SAFETY: a non-NULL scan came from `cfs_scan_new`.
-    let sc = unsafe { scan.as_ref() }.ok_or_else(|| Fail::null("scan"))?;
-    let g = sc.state.lock().unwrap_or_else(|e| e.into_inner());
-    Ok((&sc.store, g))
 }
 
 /// The next (key, value): `*out_found` false at the end. The views borrow
@@ -552,28 +512,26 @@ pub extern "C" fn cfs_scan_next(
     out_found: *mut bool,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let (store, mut st) = scan_state(scan)?;
+    ffi_boundary!(err, {
+        let sc = try_ref_from_ptr(scan)?;
         let out_key = Out::new(out_key, "out_key")?;
         let out_value = Out::new(out_value, "out_value")?;
         let out_found = Out::new(out_found, "out_found")?;
-        st.current = None;
-        if st.fill(store)? {
-            st.current = st.page.pop_front();
-        }
-        match &st.current {
-            Some((k, v)) => {
-                out_key.write(k.view());
-                out_value.write(v.view());
-                out_found.write(true);
+        sc.pages.with(|st, store| {
+            match st.next(store)? {
+                Some((k, v)) => {
+                    out_key.write(k.view());
+                    out_value.write(v.view());
+                    out_found.write(true);
+                }
+                None => {
+                    out_key.write(cfs_str::NONE);
+                    out_value.write(cfs_str::NONE);
+                    out_found.write(false);
+                }
             }
-            None => {
-                out_key.write(cfs_str::NONE);
-                out_value.write(cfs_str::NONE);
-                out_found.write(false);
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     })
 }
 
@@ -585,16 +543,14 @@ pub extern "C" fn cfs_scan_next_page(
     out_page: *mut *mut cfs_str_pair_list,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let (store, mut st) = scan_state(scan)?;
+    ffi_boundary!(err, {
+        let sc = try_ref_from_ptr(scan)?;
         let out = Out::new(out_page, "out_page")?;
-        st.current = None;
-        if st.fill(store)? {
-            let items = st.page.drain(..).collect();
-            out.write(boxed(cfs_str_pair_list { items }));
-        } else {
-            out.write(std::ptr::null_mut());
-        }
+        let page = sc.pages.with(|st, store| st.next_page(store))?;
+        out.write(match page {
+            Some(items) => to_boxed_mut_ptr(cfs_str_pair_list { items }),
+            None => std::ptr::null_mut(),
+        });
         Ok(())
     })
 }
@@ -602,10 +558,7 @@ pub extern "C" fn cfs_scan_next_page(
 /// Free a scan. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_scan_free(scan: *mut cfs_scan) {
-    if !scan.is_null() {
-        // SAFETY: `scan` came from `cfs_scan_new`.
-        drop(unsafe { Box::from_raw(scan) });
-    }
+    ffi_boundary!(value, { free_box(scan) })
 }
 
 // ------------------------------------------------------------------ blobs
@@ -617,6 +570,8 @@ pub struct cfs_hash {
     pub bytes: [u8; 32],
 }
 
+castable!(OwnershipRef: cfs_hash => "hash");
+
 /// Store `len` raw bytes content-addressed (kept until
 /// `cfs_store_remove_blob`); `*out_hash` receives their BLAKE3 hash.
 #[no_mangle]
@@ -627,8 +582,8 @@ pub extern "C" fn cfs_store_add_blob(
     out_hash: *mut cfs_hash,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let data = bytes(data, len, "data")?;
         let out = Out::new(out_hash, "out_hash")?;
         let h = block(&s.store, s.store.add_blob(data.to_vec()))?;
@@ -647,10 +602,9 @@ pub extern "C" fn cfs_store_get_blob(
     out_found: *mut bool,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
-        // SAFETY: a non-NULL hash points to 32 readable bytes.
-        let h = unsafe { hash.as_ref() }.ok_or_else(|| Fail::null("hash"))?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
+        let h = try_ref_from_ptr(hash)?;
         let out_data = Out::new(out_data, "out_data")?;
         let out_found = Out::new(out_found, "out_found")?;
         match block(&s.store, s.store.get_blob(&ContentHash(h.bytes)))? {
@@ -680,10 +634,9 @@ pub extern "C" fn cfs_store_remove_blob(
     out_existed: *mut bool,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
-        // SAFETY: a non-NULL hash points to 32 readable bytes.
-        let h = unsafe { hash.as_ref() }.ok_or_else(|| Fail::null("hash"))?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
+        let h = try_ref_from_ptr(hash)?;
         let r = block(&s.store, s.store.remove_blob(&ContentHash(h.bytes)))?;
         OptOut::new(out_existed).write(r);
         Ok(())
@@ -696,8 +649,8 @@ pub extern "C" fn cfs_store_collect_garbage(
     store: *mut cfs_store,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         block(&s.store, s.store.collect_garbage())
     })
 }
@@ -711,9 +664,8 @@ pub extern "C" fn cfs_hash_to_hex(
     len: usize,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        // SAFETY: a non-NULL hash points to 32 readable bytes.
-        let h = unsafe { hash.as_ref() }.ok_or_else(|| Fail::null("hash"))?;
+    ffi_boundary!(err, {
+        let h = try_ref_from_ptr(hash)?;
         if buf.is_null() {
             return Err(Fail::null("buf"));
         }
@@ -741,7 +693,7 @@ pub extern "C" fn cfs_hash_from_hex(
     out_hash: *mut cfs_hash,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let hex = text(hex, hex_len, "hex")?;
         let out = Out::new(out_hash, "out_hash")?;
         out.write(cfs_hash {
@@ -751,119 +703,13 @@ pub extern "C" fn cfs_hash_from_hex(
     })
 }
 
-// ----------------------------------------------------------------- expiry
-
-/// Expire `key` (of any type) after `seconds`; `*out_existed` (optional)
-/// tells whether the key exists.
-#[no_mangle]
-pub extern "C" fn cfs_store_expire(
-    store: *mut cfs_store,
-    key: *const c_char,
-    key_len: usize,
-    seconds: u64,
-    out_existed: *mut bool,
-    err: *mut *mut cfs_error,
-) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
-        let key = text(key, key_len, "key")?;
-        let r = block(&s.store, s.store.expire(key, seconds))?;
-        OptOut::new(out_existed).write(r);
-        Ok(())
-    })
-}
-
-/// Seconds `key` has to live (rounded): -2 when absent, -1 without expiry.
-#[no_mangle]
-pub extern "C" fn cfs_store_ttl(
-    store: *const cfs_store,
-    key: *const c_char,
-    key_len: usize,
-    out_seconds: *mut i64,
-    err: *mut *mut cfs_error,
-) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
-        let key = text(key, key_len, "key")?;
-        let out = Out::new(out_seconds, "out_seconds")?;
-        out.write(block(&s.store, s.store.ttl(key))?);
-        Ok(())
-    })
-}
-
-/// Milliseconds `key` has to live: -2 when absent, -1 without expiry.
-#[no_mangle]
-pub extern "C" fn cfs_store_pttl(
-    store: *const cfs_store,
-    key: *const c_char,
-    key_len: usize,
-    out_ms: *mut i64,
-    err: *mut *mut cfs_error,
-) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
-        let key = text(key, key_len, "key")?;
-        let out = Out::new(out_ms, "out_ms")?;
-        out.write(block(&s.store, s.store.pttl(key))?);
-        Ok(())
-    })
-}
-
-/// Remove the expiry of `key`; `*out_changed` (optional) tells whether it
-/// had one.
-#[no_mangle]
-pub extern "C" fn cfs_store_persist(
-    store: *mut cfs_store,
-    key: *const c_char,
-    key_len: usize,
-    out_changed: *mut bool,
-    err: *mut *mut cfs_error,
-) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
-        let key = text(key, key_len, "key")?;
-        let r = block(&s.store, s.store.persist(key))?;
-        OptOut::new(out_changed).write(r);
-        Ok(())
-    })
-}
-
-/// The type of the value at `key`: `*out_found` false when absent.
-#[no_mangle]
-pub extern "C" fn cfs_store_key_type(
-    store: *const cfs_store,
-    key: *const c_char,
-    key_len: usize,
-    out_kind: *mut cfs_value_kind,
-    out_found: *mut bool,
-    err: *mut *mut cfs_error,
-) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
-        let key = text(key, key_len, "key")?;
-        let out_kind = Out::new(out_kind, "out_kind")?;
-        let out_found = Out::new(out_found, "out_found")?;
-        match block(&s.store, s.store.key_type(key))? {
-            Some(k) => {
-                out_kind.write(k.into());
-                out_found.write(true);
-            }
-            None => {
-                out_kind.write(cfs_value_kind::String);
-                out_found.write(false);
-            }
-        }
-        Ok(())
-    })
-}
-
 // ------------------------------------------------- flush, stats, metrics
 
 /// Make every write acknowledged before this call durable.
 #[no_mangle]
 pub extern "C" fn cfs_store_flush(store: *mut cfs_store, err: *mut *mut cfs_error) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         block(&s.store, s.store.flush())
     })
 }
@@ -879,8 +725,8 @@ pub extern "C" fn cfs_store_stats_json(
     out_json: *mut cfs_string,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let out = Out::new(out_json, "out_json")?;
         let st = s.store.stats();
         let vs = s.store.verifier().stats();
@@ -942,8 +788,8 @@ pub extern "C" fn cfs_store_state_digest(
     out_digest: *mut cfs_string,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let out = Out::new(out_digest, "out_digest")?;
         let d = block(&s.store, s.store.state_digest())?;
         out.write(cfs_string::from_str(&d));
@@ -959,8 +805,8 @@ pub extern "C" fn cfs_store_metrics_text(
     out_text: *mut cfs_string,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let out = Out::new(out_text, "out_text")?;
         out.write(cfs_string::from_str(&s.store.metrics_text()?));
         Ok(())

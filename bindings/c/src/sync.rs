@@ -4,9 +4,10 @@
 use std::ffi::{c_char, c_void};
 use std::sync::Mutex;
 
-use super::error::{cfs_error, cfs_result, guard, Fail};
-use super::store::{cfs_store, store_ref, UserData};
-use super::{block, cfs_string, opt_text, text, Out};
+use super::castable::{castable, to_boxed_mut_ptr, try_box_from_ptr, try_ref_from_ptr};
+use super::error::{cfs_error, cfs_result, Fail};
+use super::store::{cfs_store, UserData};
+use super::{block, cfs_string, opt_text, text, OptOut, Out};
 use cyberfly_store::store::Store;
 use cyberfly_store::sync::{ProgressFn, SyncConfig, SyncHandle, SyncReport, SyncServer};
 
@@ -86,6 +87,11 @@ pub struct cfs_sync_handle {
     last: Mutex<SyncReport>,
 }
 
+castable!(OwnershipBox:
+    cfs_sync_server => "server",
+    cfs_sync_handle => "handle",
+);
+
 /// `connect_timeout_ms` 0 keeps the default (10 s).
 fn sync_config(
     bind_addr: *const c_char,
@@ -121,26 +127,26 @@ pub extern "C" fn cfs_store_serve(
     out_server: *mut *mut cfs_sync_server,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let out = Out::new(out_server, "out_server")?;
         let mut config = sync_config(bind_addr, bind_addr_len, 0)?;
         if let Some(a) = opt_text(allow, allow_len, "allow")? {
             config.access = a.parse()?;
         }
         let server = block(&s.store, s.store.serve(config))?;
-        out.write(Box::into_raw(Box::new(cfs_sync_server {
+        out.write(to_boxed_mut_ptr(cfs_sync_server {
             store: s.store.clone(),
             server: Some(server),
-        })));
+        }));
         Ok(())
     })
 }
 
 fn server_ref<'a>(p: *const cfs_sync_server) -> Result<&'a SyncServer, Fail> {
-    // SAFETY: a non-NULL server came from `cfs_store_serve` and is not freed.
-    unsafe { p.as_ref() }
-        .and_then(|s| s.server.as_ref())
+    try_ref_from_ptr(p)?
+        .server
+        .as_ref()
         .ok_or_else(|| Fail::null("server"))
 }
 
@@ -152,7 +158,7 @@ pub extern "C" fn cfs_sync_server_ticket(
     out_ticket: *mut cfs_string,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let s = server_ref(server)?;
         let out = Out::new(out_ticket, "out_ticket")?;
         out.write(cfs_string::from_str(&s.ticket()));
@@ -169,8 +175,8 @@ pub extern "C" fn cfs_store_sync_node_id(
     out_node_id: *mut cfs_string,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let out = Out::new(out_node_id, "out_node_id")?;
         let id = block(&s.store, s.store.sync_node_id())?;
         out.write(cfs_string::from_str(&id));
@@ -186,7 +192,7 @@ pub extern "C" fn cfs_sync_server_address(
     out_address: *mut cfs_string,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
+    ffi_boundary!(err, {
         let s = server_ref(server)?;
         let out = Out::new(out_address, "out_address")?;
         out.write(cfs_string::from_str(&s.addr().to_direct_string()));
@@ -198,22 +204,18 @@ pub extern "C" fn cfs_sync_server_address(
 /// open.
 #[no_mangle]
 pub extern "C" fn cfs_sync_server_free(server: *mut cfs_sync_server) {
-    if server.is_null() {
-        return;
-    }
-    let _ = guard(std::ptr::null_mut(), || {
-        // SAFETY: `server` came from `cfs_store_serve`.
-        let mut b = unsafe { Box::from_raw(server) };
-        if let Some(srv) = b.server.take() {
-            let store = b.store.clone();
-            let _ = block(&store, async move {
-                let r = srv.shutdown().await;
-                drop(srv);
-                r
-            });
+    ffi_boundary!(value, {
+        if let Some(mut b) = try_box_from_ptr(server) {
+            if let Some(srv) = b.server.take() {
+                let store = b.store.clone();
+                let _ = block(&store, async move {
+                    let r = srv.shutdown().await;
+                    drop(srv);
+                    r
+                });
+            }
         }
-        Ok(())
-    });
+    })
 }
 
 /// Pull every operation the peer (`peer`: a ticket or `{node id}@ip:port`)
@@ -237,8 +239,8 @@ pub extern "C" fn cfs_store_sync_from(
     out_report: *mut cfs_sync_report,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let peer = text(peer, peer_len, "peer")?;
         let config = sync_config(bind_addr, bind_addr_len, connect_timeout_ms)?;
         let progress: Option<ProgressFn> = progress.map(|cb| {
@@ -254,10 +256,7 @@ pub extern "C" fn cfs_store_sync_from(
             &s.store,
             s.store.sync_from_with_progress(peer, &config, progress),
         )?;
-        if !out_report.is_null() {
-            // SAFETY: the caller promises a writable report when not NULL.
-            unsafe { out_report.write(cfs_sync_report::from(&r)) };
-        }
+        OptOut::new(out_report).write(cfs_sync_report::from(&r));
         Ok(())
     })
 }
@@ -278,24 +277,19 @@ pub extern "C" fn cfs_store_sync_start(
     out_handle: *mut *mut cfs_sync_handle,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let s = store_ref(store)?;
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
         let peer = text(peer, peer_len, "peer")?;
         let out = Out::new(out_handle, "out_handle")?;
         let config = sync_config(bind_addr, bind_addr_len, connect_timeout_ms)?;
         let h = s.store.sync_continuous(peer, config, None)?;
-        out.write(Box::into_raw(Box::new(cfs_sync_handle {
+        out.write(to_boxed_mut_ptr(cfs_sync_handle {
             store: s.store.clone(),
             handle: Mutex::new(Some(h)),
             last: Mutex::new(SyncReport::default()),
-        })));
+        }));
         Ok(())
     })
-}
-
-fn handle_ref<'a>(p: *const cfs_sync_handle) -> Result<&'a cfs_sync_handle, Fail> {
-    // SAFETY: a non-NULL handle came from `cfs_store_sync_start`.
-    unsafe { p.as_ref() }.ok_or_else(|| Fail::null("handle"))
 }
 
 impl cfs_sync_handle {
@@ -316,8 +310,8 @@ pub extern "C" fn cfs_sync_handle_report(
     out_report: *mut cfs_sync_report,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let h = handle_ref(handle)?;
+    ffi_boundary!(err, {
+        let h = try_ref_from_ptr(handle)?;
         let out = Out::new(out_report, "out_report")?;
         let r = match h.handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             Some(running) => running.report(),
@@ -337,13 +331,10 @@ pub extern "C" fn cfs_sync_handle_stop(
     out_report: *mut cfs_sync_report,
     err: *mut *mut cfs_error,
 ) -> cfs_result {
-    guard(err, || {
-        let h = handle_ref(handle)?;
+    ffi_boundary!(err, {
+        let h = try_ref_from_ptr(handle)?;
         let r = h.stop()?;
-        if !out_report.is_null() {
-            // SAFETY: the caller promises a writable report when not NULL.
-            unsafe { out_report.write(cfs_sync_report::from(&r)) };
-        }
+        OptOut::new(out_report).write(cfs_sync_report::from(&r));
         Ok(())
     })
 }
@@ -351,14 +342,12 @@ pub extern "C" fn cfs_sync_handle_stop(
 /// Stop (if running) and free a continuous sync (NULL is a no-op).
 #[no_mangle]
 pub extern "C" fn cfs_sync_handle_free(handle: *mut cfs_sync_handle) {
-    if handle.is_null() {
-        return;
-    }
-    let _ = guard(std::ptr::null_mut(), || {
-        // SAFETY: `handle` came from `cfs_store_sync_start`.
-        let b = unsafe { Box::from_raw(handle) };
-        b.stop().map(|_| ())
-    });
+    ffi_boundary!(value, {
+        if let Some(b) = try_box_from_ptr(handle) {
+            // Errors are dropped: call `cfs_sync_handle_stop` to see them.
+            let _ = b.stop();
+        }
+    })
 }
 
 #[cfg(test)]
