@@ -321,9 +321,7 @@ class Bench:
                     await s.set_many(items[i : i + 1000])
             async with cyberfly_store.open(d, durability=mode) as s:
                 rng = random.Random(5)
-                plan = [
-                    [(rng.random() < 0.9, self.keys[rng.randrange(n)]) for _ in range(50)] for _ in range(1000)
-                ]
+                plan = [[(rng.random() < 0.9, self.keys[rng.randrange(n)]) for _ in range(50)] for _ in range(1000)]
                 rlat: list[float] = []
                 wlat: list[float] = []
                 get, set_ = s.get, s.set

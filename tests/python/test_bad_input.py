@@ -22,9 +22,7 @@ def signed(kp: Keypair, db: str, key: str, value: str, **kw: Any) -> SignedOpera
 
 
 async def seeded(path: pathlib.Path) -> tuple[Store, Keypair, str, SignedOperation]:
-    s = await cyberfly_store.open(
-        path, max_key_len=128, max_value_len=10_000, sweep_interval=0, gc_interval=0
-    )
+    s = await cyberfly_store.open(path, max_key_len=128, max_value_len=10_000, sweep_interval=0, gc_interval=0)
     kp = Keypair.generate()
     db = f"db-{kp.public_key}"
     # some state of every kind

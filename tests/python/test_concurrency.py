@@ -102,9 +102,7 @@ def test_an_open_store_does_not_keep_the_interpreter_alive(tmp_path: pathlib.Pat
         """
     )
     t0 = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "done"
     assert time.monotonic() - t0 < 30

@@ -165,9 +165,7 @@ async def test_apply_many_and_types(store: Store) -> None:
 
 def test_signed_operation_fields_and_json() -> None:
     kp = Keypair.generate()
-    op = SignedOperation(
-        f"db-{kp.public_key}", "k", "v", "sorted_set", score=1.5, op_id="id-1", timestamp=123
-    )
+    op = SignedOperation(f"db-{kp.public_key}", "k", "v", "sorted_set", score=1.5, op_id="id-1", timestamp=123)
     assert op.store_type == "SortedSet" and op.score == 1.5 and op.op_id == "id-1"
     assert op.timestamp == 123 and op.full_key == f"db-{kp.public_key}:k"
     assert "unsigned" in repr(op)
