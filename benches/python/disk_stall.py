@@ -4,7 +4,13 @@ shuffled order from an asyncio loop; reports the longest inline read (what
 the loop waited for one key), the guard's trips, inline vs pool reads, and
 the longest gap seen by a 1 ms ticker task on the same loop."""
 
-import asyncio, os, random, sys, tempfile, time
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+
 import cyberfly_store
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 import pathlib
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable
+from typing import Any, Callable
 
 import pytest
 

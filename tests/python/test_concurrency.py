@@ -44,7 +44,7 @@ async def test_64_threads_each_with_its_own_event_loop(store: Store) -> None:
     for th in threads:
         th.start()
     # The test's own loop stays responsive meanwhile (nothing blocks it).
-    while any(th.is_alive() for th in threads):
+    while any(th.is_alive() for th in threads):  # noqa: ASYNC110 - OS threads, no event to await
         await asyncio.sleep(0.01)
     assert not errors, errors[:3]
     assert await store.llen("db:shared-list") == n_threads

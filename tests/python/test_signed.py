@@ -133,7 +133,7 @@ async def test_apply_many_and_types(store: Store) -> None:
     ]
     bad = signed(kp, "app", "bad", "v")
     bad.signature = "00" * 64
-    outcomes = await store.apply_many(ops + [bad, ops[0]])
+    outcomes = await store.apply_many([*ops, bad, ops[0]])
     assert [str(o) for o in outcomes] == ["applied"] * 9 + ["rejected", "duplicate"]
     assert isinstance(outcomes[9].error, cyberfly_store.InvalidSignature)
     assert outcomes[9].error.code == 13

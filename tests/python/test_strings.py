@@ -166,7 +166,7 @@ async def test_scan_is_an_async_iterator_in_key_order(store_path: pathlib.Path) 
         cur = store.scan("db:0")
         first = await cur.__anext__()
         rest = await cur
-        assert [first] + rest == sorted(items.items())[:50]
+        assert [first, *rest] == sorted(items.items())[:50]
         assert await store.scan("nothing:") == []
         everything = await store.scan()
         assert len(everything) == 51
@@ -237,7 +237,7 @@ async def test_flush_close_idempotent_and_closed_errors(store_path: pathlib.Path
 
 
 async def test_properties_and_config(store: Store, store_path: pathlib.Path) -> None:
-    assert pathlib.Path(store.path) == store_path.resolve()
+    assert pathlib.Path(store.path) == store_path.resolve()  # noqa: ASYNC240 - a local path
     cfg = store.config()
     assert cfg["durability"] == "none"
     assert cfg["sweep_interval"] == 0
