@@ -4,6 +4,7 @@ apply_many with outcomes, the operation log."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def test_keypair() -> None:
     with pytest.raises(cyberfly_store.InvalidArgument):
         Keypair.from_secret(b"short")
     with pytest.raises(TypeError):
-        kp.sign("text")
+        kp.sign("text")  # type: ignore[arg-type]
 
 
 def test_verify_accepts_bytes_and_hex() -> None:
@@ -57,16 +58,16 @@ async def test_verify_many() -> None:
     assert got == [i % 97 != 0 for i in range(600)]
     assert await cyberfly_store.verify_many([]) == []
     with pytest.raises(TypeError):
-        await cyberfly_store.verify_many([("a", b"b")])
+        await cyberfly_store.verify_many([("a", b"b")])  # type: ignore[list-item]
     with pytest.raises(TypeError):
-        await cyberfly_store.verify_many([(1, b"m", b"s")])
+        await cyberfly_store.verify_many([(1, b"m", b"s")])  # type: ignore[list-item]
 
 
 async def test_verify_many_malformed_item_is_false_alone() -> None:
     """One malformed item among 64 (short signature, bad hex, long key) is
     False; every other item keeps its verdict, from bytes or hex alike."""
     kp = Keypair.generate()
-    items: list[tuple[object, bytes, object]] = []
+    items: list[tuple[Any, bytes, Any]] = []
     for i in range(64):
         msg = f"m{i}".encode()
         sig = kp.sign(msg)
@@ -79,7 +80,7 @@ async def test_verify_many_malformed_item_is_false_alone() -> None:
     assert got == [i not in (5, 9, 13, 40) for i in range(64)]
 
 
-def signed(kp: Keypair, db: str, key: str, value: str, **kw) -> SignedOperation:
+def signed(kp: Keypair, db: str, key: str, value: str, **kw: Any) -> SignedOperation:
     return SignedOperation(db_name=f"{db}-{kp.public_key}", key=key, value=value, **kw).sign(kp)
 
 

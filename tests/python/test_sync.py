@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ async def test_serve_and_sync_from(tmp_path: pathlib.Path) -> None:
     assert str(server) == server.ticket and "@127.0.0.1:" in server.address
     assert len(server.node_id) == 64
 
-    seen: list[dict] = []
+    seen: list[dict[str, Any]] = []
     report = await b.sync_from(server.ticket, progress=seen.append, bind="127.0.0.1:0", page_ops=16)
     assert report["received"] == report["applied"] == 100
     assert report["forged"] == 0 and report["pages"] == 7
