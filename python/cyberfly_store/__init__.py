@@ -24,7 +24,8 @@ from __future__ import annotations
 import atexit
 import os
 import weakref
-from typing import Any, Generator, Optional, Union
+from collections.abc import Generator
+from typing import Any
 
 from . import _native
 from ._native import (
@@ -96,7 +97,7 @@ __all__ = [
 # closed (flushed) then, so that durability="none" loses nothing on a normal
 # exit. Weak references: an open store never keeps itself (or the
 # interpreter) alive.
-_open_stores: "weakref.WeakSet[Store]" = weakref.WeakSet()
+_open_stores: weakref.WeakSet[Store] = weakref.WeakSet()
 
 
 @atexit.register
@@ -104,7 +105,7 @@ def _at_exit() -> None:
     for store in list(_open_stores):
         try:
             store.close_blocking()
-        except Exception:  # pragma: no cover - best effort at exit
+        except Exception:  # noqa: BLE001  # pragma: no cover - best effort at exit
             pass
     # No runtime thread may enter the interpreter once it finalizes.
     _native._shutdown()
@@ -116,10 +117,10 @@ class Opener:
 
     __slots__ = ("_path", "_config", "_store")
 
-    def __init__(self, path: Union[str, "os.PathLike[str]"], config: dict[str, Any]) -> None:
+    def __init__(self, path: str | os.PathLike[str], config: dict[str, Any]) -> None:
         self._path = path
         self._config = config
-        self._store: Optional[Store] = None
+        self._store: Store | None = None
 
     async def _open(self) -> Store:
         store = await Store.open(self._path, **self._config)
@@ -141,7 +142,7 @@ class Opener:
             await self._store.close()
 
 
-def open(path: Union[str, "os.PathLike[str]"], **config: Any) -> Opener:  # noqa: A001
+def open(path: str | os.PathLike[str], **config: Any) -> Opener:  # noqa: A001
     """Open (or create) the store at ``path``.
 
     Keywords mirror the Rust ``Config``: ``durability`` ("none", "batch"

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 import pathlib
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable
+from typing import Any, Callable
 
 import pytest
 
@@ -22,9 +23,7 @@ def signed(kp: Keypair, db: str, key: str, value: str, **kw: Any) -> SignedOpera
 
 
 async def seeded(path: pathlib.Path) -> tuple[Store, Keypair, str, SignedOperation]:
-    s = await cyberfly_store.open(
-        path, max_key_len=128, max_value_len=10_000, sweep_interval=0, gc_interval=0
-    )
+    s = await cyberfly_store.open(path, max_key_len=128, max_value_len=10_000, sweep_interval=0, gc_interval=0)
     kp = Keypair.generate()
     db = f"db-{kp.public_key}"
     # some state of every kind

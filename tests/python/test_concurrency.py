@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from typing import cast
 
 import pytest
 
@@ -44,7 +45,7 @@ async def test_64_threads_each_with_its_own_event_loop(store: Store) -> None:
     for th in threads:
         th.start()
     # The test's own loop stays responsive meanwhile (nothing blocks it).
-    while any(th.is_alive() for th in threads):
+    while any(th.is_alive() for th in threads):  # noqa: ASYNC110 - OS threads, no event to await
         await asyncio.sleep(0.01)
     assert not errors, errors[:3]
     assert await store.llen("db:shared-list") == n_threads
@@ -102,9 +103,7 @@ def test_an_open_store_does_not_keep_the_interpreter_alive(tmp_path: pathlib.Pat
         """
     )
     t0 = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "done"
     assert time.monotonic() - t0 < 30
@@ -133,9 +132,9 @@ async def test_writes_acknowledged_by_callback(store_path: pathlib.Path) -> None
         assert await asyncio.gather(*futs) == [None] * 500
         assert await s.get_many([f"k{i}" for i in range(500)]) == ["v" * (i % 3) for i in range(500)]
         big = "b" * 50_000  # stored as a blob: through the runtime first
-        assert await s.set("big", big) is None
+        assert await s.set("big", big) is None  # type: ignore[func-returns-value]
         assert await s.get("big") == big
-        assert await s.set("ttl", "x", ex=100) is None
+        assert await s.set("ttl", "x", ex=100) is None  # type: ignore[func-returns-value]
         assert 0 < await s.ttl("ttl") <= 100
         assert await s.delete("ttl") is True
         assert await s.delete("ttl") is False
@@ -171,15 +170,16 @@ async def _cancel_writes(store: Store) -> None:
     sys.unraisablehook = lambda u: seen.append(u)
     try:
         for _ in range(5):
-            futs = [store.set(f"db:q{i}", str(i)) for i in range(300)]
+            # Queued writes: asyncio futures (cancellable), not Ready.
+            futs = [cast("asyncio.Future[None]", store.set(f"db:q{i}", str(i))) for i in range(300)]
             for f in futs[::3]:
                 f.cancel()
             res = await asyncio.gather(*futs, return_exceptions=True)
             assert all(f.cancelled() for f in futs[::3])
             assert all(r is None for i, r in enumerate(res) if i % 3)
-            dels = [store.delete(f"db:q{i}") for i in range(300)]
-            for f in dels[1::3]:
-                f.cancel()
+            dels = [cast("asyncio.Future[bool]", store.delete(f"db:q{i}")) for i in range(300)]
+            for d in dels[1::3]:
+                d.cancel()
             await asyncio.gather(*dels, return_exceptions=True)
         await store.set("db:after", "ok")
         assert await store.get("db:after") == "ok"
@@ -198,8 +198,8 @@ async def test_writes_applied_inline_are_complete_awaitables(store_path: pathlib
     async with cyberfly_store.open(store_path, durability="batch", sweep_interval=0, inline_read_limit=1.0) as s:
         aw = s.set("k", "v")
         assert not isinstance(aw, asyncio.Future)
-        assert await aw is None
-        assert await s.set("t", "x", ex=100) is None
+        assert await aw is None  # type: ignore[func-returns-value]
+        assert await s.set("t", "x", ex=100) is None  # type: ignore[func-returns-value]
         assert 0 < await s.ttl("t") <= 100
         assert await s.delete("t") is True
         assert await s.delete("t") is False

@@ -103,7 +103,7 @@ async def test_io_error(tmp_path: pathlib.Path) -> None:
 
 async def test_already_open_in_another_process(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "s"
-    holder = subprocess.Popen(
+    holder = subprocess.Popen(  # noqa: ASYNC220 - a holder process that runs alongside
         [
             sys.executable,
             "-c",
@@ -159,5 +159,5 @@ async def test_blob_missing(tmp_path: pathlib.Path) -> None:
 
 
 def test_exceptions_are_documented() -> None:
-    for name in list(CODES) + ["StoreError"]:
+    for name in [*list(CODES), "StoreError"]:
         assert getattr(cyberfly_store, name).__module__ == "cyberfly_store"

@@ -20,9 +20,7 @@ def test_readme_python_quickstart_runs(tmp_path: pathlib.Path) -> None:
     blocks = readme_python_blocks()
     assert blocks, "README.md has no python block under '## Use from Python'"
     code = blocks[0].replace("/var/lib/cyberfly", str(tmp_path / "store"))
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
 
 

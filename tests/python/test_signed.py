@@ -4,6 +4,7 @@ apply_many with outcomes, the operation log."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def test_keypair() -> None:
     with pytest.raises(cyberfly_store.InvalidArgument):
         Keypair.from_secret(b"short")
     with pytest.raises(TypeError):
-        kp.sign("text")
+        kp.sign("text")  # type: ignore[arg-type]
 
 
 def test_verify_accepts_bytes_and_hex() -> None:
@@ -57,16 +58,16 @@ async def test_verify_many() -> None:
     assert got == [i % 97 != 0 for i in range(600)]
     assert await cyberfly_store.verify_many([]) == []
     with pytest.raises(TypeError):
-        await cyberfly_store.verify_many([("a", b"b")])
+        await cyberfly_store.verify_many([("a", b"b")])  # type: ignore[list-item]
     with pytest.raises(TypeError):
-        await cyberfly_store.verify_many([(1, b"m", b"s")])
+        await cyberfly_store.verify_many([(1, b"m", b"s")])  # type: ignore[list-item]
 
 
 async def test_verify_many_malformed_item_is_false_alone() -> None:
     """One malformed item among 64 (short signature, bad hex, long key) is
     False; every other item keeps its verdict, from bytes or hex alike."""
     kp = Keypair.generate()
-    items: list[tuple[object, bytes, object]] = []
+    items: list[tuple[Any, bytes, Any]] = []
     for i in range(64):
         msg = f"m{i}".encode()
         sig = kp.sign(msg)
@@ -79,7 +80,7 @@ async def test_verify_many_malformed_item_is_false_alone() -> None:
     assert got == [i not in (5, 9, 13, 40) for i in range(64)]
 
 
-def signed(kp: Keypair, db: str, key: str, value: str, **kw) -> SignedOperation:
+def signed(kp: Keypair, db: str, key: str, value: str, **kw: Any) -> SignedOperation:
     return SignedOperation(db_name=f"{db}-{kp.public_key}", key=key, value=value, **kw).sign(kp)
 
 
@@ -133,7 +134,7 @@ async def test_apply_many_and_types(store: Store) -> None:
     ]
     bad = signed(kp, "app", "bad", "v")
     bad.signature = "00" * 64
-    outcomes = await store.apply_many(ops + [bad, ops[0]])
+    outcomes = await store.apply_many([*ops, bad, ops[0]])
     assert [str(o) for o in outcomes] == ["applied"] * 9 + ["rejected", "duplicate"]
     assert isinstance(outcomes[9].error, cyberfly_store.InvalidSignature)
     assert outcomes[9].error.code == 13
@@ -165,9 +166,7 @@ async def test_apply_many_and_types(store: Store) -> None:
 
 def test_signed_operation_fields_and_json() -> None:
     kp = Keypair.generate()
-    op = SignedOperation(
-        f"db-{kp.public_key}", "k", "v", "sorted_set", score=1.5, op_id="id-1", timestamp=123
-    )
+    op = SignedOperation(f"db-{kp.public_key}", "k", "v", "sorted_set", score=1.5, op_id="id-1", timestamp=123)
     assert op.store_type == "SortedSet" and op.score == 1.5 and op.op_id == "id-1"
     assert op.timestamp == 123 and op.full_key == f"db-{kp.public_key}:k"
     assert "unsigned" in repr(op)

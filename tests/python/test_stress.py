@@ -67,9 +67,7 @@ async def task_loop(store: Store, t: Task, kp: Keypair, db: str, deadline: float
         else:
             v = await store.get(f"{db}:t{t.tid}")
             assert v == (str(t.last_signed) if t.last_signed else None)
-            assert await store.hget("shared-h", str(t.tid)) == (
-                str(t.last_hset) if t.last_hset else None
-            )
+            assert await store.hget("shared-h", str(t.tid)) == (str(t.last_hset) if t.last_hset else None)
         t.ops += 1
 
 
@@ -86,9 +84,7 @@ async def test_64_threads_1000_tasks_mixed(tmp_path: pathlib.Path) -> None:
     def run(th: int) -> None:
         async def main() -> None:
             mine = tasks[th::THREADS]
-            await asyncio.gather(
-                *(task_loop(store, t, keys[th], dbs[th], deadline_box[0]) for t in mine)
-            )
+            await asyncio.gather(*(task_loop(store, t, keys[th], dbs[th], deadline_box[0]) for t in mine))
 
         try:
             if barrier.wait() == 0:
@@ -104,7 +100,7 @@ async def test_64_threads_1000_tasks_mixed(tmp_path: pathlib.Path) -> None:
         th.start()
     # No deadlock: everything ends within a generous margin of the deadline.
     limit = t0 + seconds + 120
-    while any(th.is_alive() for th in threads) and time.monotonic() < limit:
+    while any(th.is_alive() for th in threads) and time.monotonic() < limit:  # noqa: ASYNC110 - OS threads
         await asyncio.sleep(0.05)
     stuck = [i for i, th in enumerate(threads) if th.is_alive()]
     assert not stuck, f"threads still running after {seconds + 120:.0f} s: {stuck[:8]}"

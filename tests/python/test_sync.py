@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+from typing import Any
 
 import pytest
 
@@ -18,9 +19,7 @@ def ops(kp: Keypair, n: int, prefix: str) -> list[SignedOperation]:
     out = []
     for i in range(n):
         out.append(SignedOperation(db_name=db, key=f"{prefix}{i}", value=str(i)).sign(kp))
-        out.append(
-            SignedOperation(db_name=db, key="log", value=f"{prefix}{i}", store_type="List").sign(kp)
-        )
+        out.append(SignedOperation(db_name=db, key="log", value=f"{prefix}{i}", store_type="List").sign(kp))
     return out
 
 
@@ -39,10 +38,8 @@ async def test_serve_and_sync_from(tmp_path: pathlib.Path) -> None:
     assert str(server) == server.ticket and "@127.0.0.1:" in server.address
     assert len(server.node_id) == 64
 
-    seen: list[dict] = []
-    report = await b.sync_from(
-        server.ticket, progress=seen.append, bind="127.0.0.1:0", page_ops=16
-    )
+    seen: list[dict[str, Any]] = []
+    report = await b.sync_from(server.ticket, progress=seen.append, bind="127.0.0.1:0", page_ops=16)
     assert report["received"] == report["applied"] == 100
     assert report["forged"] == 0 and report["pages"] == 7
     assert report["peer_store"] == await a.store_id()
@@ -66,9 +63,7 @@ async def test_continuous(tmp_path: pathlib.Path) -> None:
     a, b = await open_store(tmp_path / "a"), await open_store(tmp_path / "b")
     kp = Keypair.generate()
     server = await a.serve(bind="127.0.0.1:0", allow="*")
-    handle = b.sync_continuous(
-        server.ticket, bind="127.0.0.1:0", poll_wait=0.5, retry_after=0.05
-    )
+    handle = b.sync_continuous(server.ticket, bind="127.0.0.1:0", poll_wait=0.5, retry_after=0.05)
     assert handle.running
     await a.apply_many(ops(kp, 20, "c"))
     for _ in range(500):

@@ -1,6 +1,6 @@
 //! `Store`: the façade of `cyberfly_store::store` for Python — opening and closing,
 //! strings, blobs, scans, stats and metrics. The container types are in
-//! `types.rs` (a second `#[pymethods]` block on the same class).
+//! `types/` (one `#[pymethods]` block per type on the same class).
 
 use std::path::PathBuf;
 
