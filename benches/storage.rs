@@ -225,7 +225,7 @@ fn write_1000_items(c: &mut Criterion) {
                     }
                     total
                 }
-            })
+            });
         });
         close_store(&rt, &format!("write/{name}"), state);
     }
@@ -260,7 +260,7 @@ fn set_many_1000(c: &mut Criterion) {
                     }
                     total
                 }
-            })
+            });
         });
         close_store(&rt, &format!("set_many/{name}"), state);
     }
@@ -310,7 +310,7 @@ fn read_1000_items(c: &mut Criterion) {
             for k in &keys {
                 black_box(store.get(k).await.unwrap());
             }
-        })
+        });
     });
     // The synchronous hit path, no future at all.
     g.bench_function("get_cached_hot", |b| {
@@ -321,7 +321,7 @@ fn read_1000_items(c: &mut Criterion) {
             for k in &keys {
                 black_box(store.get_cached(k).unwrap().unwrap());
             }
-        })
+        });
     });
     close_store(&rt, "read/cached", cached);
 
@@ -335,7 +335,7 @@ fn read_1000_items(c: &mut Criterion) {
             for k in &keys {
                 black_box(store.get(k).await.unwrap());
             }
-        })
+        });
     });
     close_store(&rt, "read/uncached", uncached);
     g.finish();
@@ -361,9 +361,9 @@ fn get_many_1000(c: &mut Criterion) {
                 .1;
             b.to_async(&rt).iter(|| async {
                 let out = store.get_many(&keys).await.unwrap();
-                debug_assert!(out.iter().all(|o| o.is_some()));
+                debug_assert!(out.iter().all(Option::is_some));
                 black_box(out)
-            })
+            });
         });
         close_store(&rt, &format!("get_many/{name}"), state);
     }
@@ -419,7 +419,7 @@ fn mixed_90_10_64_tasks(c: &mut Criterion) {
                     }
                     t.elapsed()
                 }
-            })
+            });
         });
         close_store(&rt, &format!("mixed/{name}"), state);
     }
@@ -493,7 +493,7 @@ fn sled_raw(c: &mut Criterion) {
                 total += t.elapsed();
             }
             total
-        })
+        });
     });
     drop(state);
 
@@ -516,7 +516,7 @@ fn sled_raw(c: &mut Criterion) {
                 total += t.elapsed();
             }
             total
-        })
+        });
     });
     drop(state);
 
@@ -536,7 +536,7 @@ fn sled_raw(c: &mut Criterion) {
                 total += t.elapsed();
             }
             total
-        })
+        });
     });
     drop(state);
 
@@ -557,7 +557,7 @@ fn sled_raw(c: &mut Criterion) {
             for k in &keys {
                 black_box(tree.get(k.as_bytes()).unwrap().unwrap());
             }
-        })
+        });
     });
     g.finish();
 }
@@ -608,7 +608,7 @@ fn sled_modes(c: &mut Criterion, group: &str, growing: bool) {
                     total += t.elapsed();
                 }
                 total
-            })
+            });
         });
         if let Some(s) = state {
             s.db.flush().unwrap();

@@ -7,8 +7,8 @@ use std::cell::OnceCell;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use cyberfly_store::oplog::SignedOperation;
-use cyberfly_store::verify::{verify_uncached, Keypair, Verifier, VerifyItem};
+use cyberfly_store::SignedOperation;
+use cyberfly_store::{verify_uncached, Keypair, Verifier, VerifyItem};
 use cyberfly_store::{Config, Durability, GeoUnit, LogCheck, RadiusOpts, Store, ValueKind};
 
 fn rt() -> tokio::runtime::Runtime {
@@ -102,7 +102,7 @@ fn appends(c: &mut Criterion) {
         );
         g.bench_with_input(BenchmarkId::new("rpush", n), &n, |b, _| {
             let (s, _) = setup();
-            b.to_async(&rt).iter(|| s.rpush(&list, ["new item"]))
+            b.to_async(&rt).iter(|| s.rpush(&list, ["new item"]));
         });
         g.bench_with_input(BenchmarkId::new("zadd", n), &n, |b, _| {
             let (s, _) = setup();
@@ -111,7 +111,7 @@ fn appends(c: &mut Criterion) {
                 let m = format!("new{seq}");
                 let (s, k) = (s.clone(), zset.clone());
                 async move { s.zadd(&k, [(m, seq as f64)]).await }
-            })
+            });
         });
         g.bench_with_input(BenchmarkId::new("ts_add", n), &n, |b, _| {
             let (s, _) = setup();
@@ -120,11 +120,11 @@ fn appends(c: &mut Criterion) {
                 let (s, k) = (s.clone(), ts.clone());
                 let t = seq as i64;
                 async move { s.ts_add(&k, t, 1.0).await }
-            })
+            });
         });
         g.bench_with_input(BenchmarkId::new("xadd", n), &n, |b, _| {
             let (s, _) = setup();
-            b.to_async(&rt).iter(|| s.xadd(&stream, "*", [("v", "x")]))
+            b.to_async(&rt).iter(|| s.xadd(&stream, "*", [("v", "x")]));
         });
     }
     // ranges of 1 000 out of 1 000 000
@@ -132,22 +132,22 @@ fn appends(c: &mut Criterion) {
     g.bench_function("range_1000_of_1m/lrange", |b| {
         let (s, _) = setup();
         b.to_async(&rt)
-            .iter(|| s.lrange("list:1000000", 500_000, 500_999))
+            .iter(|| s.lrange("list:1000000", 500_000, 500_999));
     });
     g.bench_function("range_1000_of_1m/xrange", |b| {
         let (s, mid) = setup();
         b.to_async(&rt)
-            .iter(|| s.xrange("stream:1000000", mid, "+", Some(1000)))
+            .iter(|| s.xrange("stream:1000000", mid, "+", Some(1000)));
     });
     g.bench_function("range_1000_of_1m/ts_range", |b| {
         let (s, _) = setup();
         b.to_async(&rt)
-            .iter(|| s.ts_range("ts:1000000", 500_000, 500_999))
+            .iter(|| s.ts_range("ts:1000000", 500_000, 500_999));
     });
     g.bench_function("range_1000_of_1m/zrangebyscore", |b| {
         let (s, _) = setup();
         b.to_async(&rt)
-            .iter(|| s.zrangebyscore("zset:1000000", 500_000.0, 500_999.0))
+            .iter(|| s.zrangebyscore("zset:1000000", 500_000.0, 500_999.0));
     });
     g.finish();
     if let Some((s, _)) = state.get() {
@@ -187,7 +187,7 @@ fn georadius(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("radius_km", km as u64), &km, |b, km| {
             let s = setup();
             b.to_async(&rt)
-                .iter(|| s.georadius("geo", 13.4, 52.5, *km, GeoUnit::Km, RadiusOpts::default()))
+                .iter(|| s.georadius("geo", 13.4, 52.5, *km, GeoUnit::Km, RadiusOpts::default()));
         });
     }
     g.finish();
@@ -221,7 +221,7 @@ fn verification(c: &mut Criterion) {
                 .iter()
                 .filter(|(pk, m, s)| verify_uncached(pk, m, s))
                 .count()
-        })
+        });
     });
     // The baseline of the row above, same run: ed25519-dalek's
     // `verify_strict` (cofactorless, small-order R and A refused), the
@@ -239,7 +239,7 @@ fn verification(c: &mut Criterion) {
                     vk.verify_strict(m, &sig).is_ok()
                 })
                 .count()
-        })
+        });
     });
     let distinct = signed_items_by(10_000, 10_000);
     for (name, items) in [
@@ -258,7 +258,7 @@ fn verification(c: &mut Criterion) {
                     assert!(r.iter().all(|x| *x));
                 }
                 total
-            })
+            });
         });
     }
     g.finish();
@@ -269,7 +269,7 @@ fn verification(c: &mut Criterion) {
     // A hit, one call per item: BLAKE3 of (key, message, signature) and a
     // lookup in the verdict cache.
     g.bench_function("hits_10000", |b| {
-        b.iter(|| items.iter().filter(|(pk, m, s)| v.verify(pk, m, s)).count())
+        b.iter(|| items.iter().filter(|(pk, m, s)| v.verify(pk, m, s)).count());
     });
     // The same hit path with the verdicts in a moka cache, as before the
     // set-associative table (the baseline of the row above, same run).
@@ -292,11 +292,11 @@ fn verification(c: &mut Criterion) {
                 .iter()
                 .filter(|(pk, m, s)| moka.get(&key(pk, m, s)).unwrap_or(false))
                 .count()
-        })
+        });
     });
     // All 10 000 as one verify_many: lookups in parallel on the pool.
     g.bench_function("verify_many_all_cached_10000", |b| {
-        b.iter(|| v.verify_many(&items).len())
+        b.iter(|| v.verify_many(&items).len());
     });
     g.finish();
 }
@@ -399,7 +399,7 @@ fn open_with_log(c: &mut Criterion) {
                     rt.block_on(s.close()).unwrap();
                 }
                 total
-            })
+            });
         });
     }
     // A trusted open of a log never checked before (a new store, or one

@@ -95,7 +95,7 @@ async fn main() -> cyberfly_store::Result<()> {
     let read = t.elapsed();
     let after_read = vm_hwm_bytes();
     let t_trim = Instant::now();
-    cyberfly_store::engine::memory::trim();
+    cyberfly_store::internals::trim();
     let trim_took = t_trim.elapsed();
     let budget = hot + warm + sled + 128 * MIB;
     let st = store.stats();

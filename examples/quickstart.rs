@@ -25,7 +25,7 @@ async fn main() -> cyberfly_store::Result<()> {
         .set_many((0..1000).map(|i| {
             (
                 format!("sensors:temp:{i:04}"),
-                format!("{}", 20.0 + i as f64 / 100.0),
+                format!("{}", 20.0 + f64::from(i) / 100.0),
             )
         }))
         .await?;

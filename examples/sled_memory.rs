@@ -19,18 +19,28 @@ fn grew(by: isize) {
     PEAK.fetch_max(now, Ordering::Relaxed);
 }
 
+// SAFETY: every method forwards to `System` unchanged, adding only a counter.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        grew(l.size() as isize);
-        System.alloc(l)
+        // SAFETY: the pointer was just returned by the library under test and is valid.
+        unsafe {
+            grew(l.size() as isize);
+            System.alloc(l)
+        }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        System.dealloc(p, l)
+        // SAFETY: the pointer was just returned by the library under test and is valid.
+        unsafe {
+            LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+            System.dealloc(p, l);
+        }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        grew(new as isize - l.size() as isize);
-        System.realloc(p, l, new)
+        // SAFETY: the pointer was just returned by the library under test and is valid.
+        unsafe {
+            grew(new as isize - l.size() as isize);
+            System.realloc(p, l, new)
+        }
     }
 }
 

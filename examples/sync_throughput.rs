@@ -16,10 +16,10 @@
 
 use std::time::{Duration, Instant};
 
-use cyberfly_store::oplog::SignedOperation;
-use cyberfly_store::sync::{ServeAccess, SyncConfig, SyncReport};
-use cyberfly_store::verify::Keypair;
+use cyberfly_store::Keypair;
+use cyberfly_store::SignedOperation;
 use cyberfly_store::{Config, Store, ValueKind};
+use cyberfly_store::{ServeAccess, SyncConfig, SyncReport};
 
 fn config() -> Config {
     Config::builder()

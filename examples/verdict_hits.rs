@@ -13,7 +13,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use cyberfly_store::verify::{Keypair, Verifier, VerifyItem};
+use cyberfly_store::{Keypair, Verifier, VerifyItem};
 
 const ITEMS: usize = 2_000;
 const ROUNDS: usize = 5;

@@ -15,28 +15,47 @@
 //! # Ok(()) }
 //! ```
 
-pub mod engine;
-pub mod error;
-
-// Private: the wall clock, and the key space's bytes and reserved keys.
+// Every module is private; the public API is the list below (rustc then
+// reports what nothing uses). docs/ARCHITECTURE.md draws the layers.
+mod engine;
+mod error;
 mod keyspace;
+mod oplog;
+mod store;
+mod sync;
+mod types;
+mod value;
+mod verify;
 
-pub mod oplog;
-pub mod store;
-pub mod sync;
-pub mod types;
-pub mod value;
-pub mod verify;
-
-pub use engine::config;
 pub use engine::config::{Config, ConfigBuilder, Durability, LogCheck, ThroughputMode};
 pub use error::{Error, ErrorCode, Result};
-pub use store::{ContentHash, GetMany, GetManyPending, Miss, PendingGet, Scan, Stats, Store};
+pub use oplog::{
+    check_owner, new_op_id, parse_store_type, store_type_name, LoadReport, OpLogScan, Outcome,
+    SignedOperation,
+};
+pub use store::{
+    now_ms, ContentHash, GetMany, GetManyPending, Miss, PendingGet, Scan, Stats, Store,
+};
+pub use sync::{ProgressFn, ServeAccess, SyncConfig, SyncHandle, SyncReport, SyncServer, ALPN};
 pub use types::geo::{GeoMatch, GeoUnit, RadiusOpts};
 pub use types::stream::{StreamEntry, StreamId};
 pub use types::ttl::{KeyInfo, SweepReport};
 pub use types::{GetAll, SubScan, TypedValue};
-pub use value::{SigMeta, ValueKind};
+pub use value::{hash_hex, SigMeta, ValueKind};
+pub use verify::{decode_hex, verify, verify_many, verify_uncached, Keypair, Verifier, VerifyItem};
+
+/// Internals that the crate's own benches, fuzz targets, examples and tests
+/// reach for: not API, no stability promise, hidden from the docs.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::engine::cache::{Cached, CachedValue, TieredCache};
+    pub use crate::engine::memory::trim;
+    pub use crate::engine::metrics::Metrics;
+    pub use crate::engine::snapshot::FILE as WARM_RESTART_FILE;
+    pub use crate::types::json::set_at_path;
+    pub use crate::types::Meta;
+    pub use crate::value::{Entry, EntryHeader};
+}
 
 /// The README's Rust examples, compiled as doc tests so they cannot drift.
 #[cfg(doctest)]

@@ -290,11 +290,6 @@ impl VerdictCache {
         }
     }
 
-    /// Slots the table holds.
-    pub fn capacity(&self) -> usize {
-        self.shards.len() * (self.bucket_mask + 1) * WAYS
-    }
-
     fn locate(&self, k: &[u8; 32]) -> (std::sync::MutexGuard<'_, Shard>, usize) {
         let a = u64::from_le_bytes(k[..8].try_into().expect("8 bytes"));
         let b = u64::from_le_bytes(k[8..16].try_into().expect("8 bytes"));
@@ -720,7 +715,7 @@ mod tests {
         let l: [u8; 32] = (-Scalar::ONE).to_bytes(); // l - 1
         let mut carry = 1u16;
         for j in 0..32 {
-            let t = raw[32 + j] as u16 + l[j] as u16 + carry;
+            let t = u16::from(raw[32 + j]) + u16::from(l[j]) + carry;
             raw[32 + j] = t as u8;
             carry = t >> 8;
         }

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use cyberfly_store::oplog::{Outcome, SignedOperation};
-use cyberfly_store::verify::Keypair;
+use cyberfly_store::Keypair;
 use cyberfly_store::{Config, ContentHash, ErrorCode, GeoUnit, RadiusOpts, Store, ValueKind};
+use cyberfly_store::{Outcome, SignedOperation};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

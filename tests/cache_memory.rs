@@ -14,24 +14,34 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cyberfly_store::engine::cache::{Cached, CachedValue, TieredCache};
-use cyberfly_store::engine::metrics::Metrics;
+use cyberfly_store::internals::Metrics;
+use cyberfly_store::internals::{Cached, CachedValue, TieredCache};
 
 struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
+// SAFETY: every method forwards to `System` unchanged, adding only a counter.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        System.alloc(l)
+        // SAFETY: the pointer was just returned by the library under test and is valid.
+        unsafe {
+            LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+            System.alloc(l)
+        }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        System.dealloc(p, l)
+        // SAFETY: the pointer was just returned by the library under test and is valid.
+        unsafe {
+            LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+            System.dealloc(p, l);
+        }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        System.realloc(p, l, new)
+        // SAFETY: the pointer was just returned by the library under test and is valid.
+        unsafe {
+            LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+            System.realloc(p, l, new)
+        }
     }
 }
 
@@ -81,7 +91,7 @@ fn a_full_cache_holds_no_more_heap_than_it_accounts() {
             accounted / 1048576.0,
         );
         // Both tiers are full or nearly so (entries move between them).
-        assert!(accounted >= (7 << 20) as f64, "tiers not filled");
+        assert!(accounted >= f64::from(7 << 20), "tiers not filled");
         // moka's fixed structures are outside the weigher (~0.2 MiB here);
         // per-entry costs must be inside it.
         assert!(

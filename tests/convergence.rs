@@ -28,10 +28,10 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use cyberfly_store::oplog::{Outcome, SignedOperation};
-use cyberfly_store::sync::{ServeAccess, SyncConfig};
-use cyberfly_store::verify::Keypair;
+use cyberfly_store::Keypair;
 use cyberfly_store::{Config, Store, ValueKind};
+use cyberfly_store::{Outcome, SignedOperation};
+use cyberfly_store::{ServeAccess, SyncConfig};
 
 fn cfg() -> Config {
     Config::builder()
@@ -264,7 +264,10 @@ fn node() {
             }
             ["dump", path] => {
                 let log = store.block_on(store.ops_since(0).collect_all()).unwrap();
-                let text: Vec<String> = log.iter().map(|o| o.to_json()).collect();
+                let text: Vec<String> = log
+                    .iter()
+                    .map(cyberfly_store::SignedOperation::to_json)
+                    .collect();
                 std::fs::write(path, text.join("\n")).unwrap();
                 say("ok".into());
             }
@@ -344,7 +347,10 @@ impl Node {
             return;
         }
         let f = dir.join("ops.jsonl");
-        let text: Vec<String> = ops.iter().map(|o| o.to_json()).collect();
+        let text: Vec<String> = ops
+            .iter()
+            .map(cyberfly_store::SignedOperation::to_json)
+            .collect();
         std::fs::write(&f, text.join("\n")).unwrap();
         self.cmd(&format!("apply {} {chunk}", f.display()), "ok");
     }

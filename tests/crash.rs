@@ -21,8 +21,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cyberfly_store::oplog::SignedOperation;
-use cyberfly_store::verify::Keypair;
+use cyberfly_store::Keypair;
+use cyberfly_store::SignedOperation;
 use cyberfly_store::{Config, Durability, Store, ValueKind};
 use serde_json::json;
 

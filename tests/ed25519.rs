@@ -21,10 +21,10 @@ mod mixed_order;
 use std::time::Duration;
 
 use curve25519_dalek::edwards::CompressedEdwardsY;
-use cyberfly_store::oplog::{Outcome, SignedOperation};
-use cyberfly_store::sync::{ServeAccess, SyncConfig};
-use cyberfly_store::verify::{verify_uncached, Keypair, Verifier, VerifyItem};
+use cyberfly_store::{verify_uncached, Keypair, Verifier, VerifyItem};
 use cyberfly_store::{Config, Store, ValueKind};
+use cyberfly_store::{Outcome, SignedOperation};
+use cyberfly_store::{ServeAccess, SyncConfig};
 use mixed_order::{torsion_order, Rng, TorsionKey};
 use proptest::prelude::*;
 

@@ -13,7 +13,7 @@ use cyberfly_store::{Config, Miss, Store};
 
 /// The longest inline read allowed: generous, so that a descheduled read
 /// on a loaded machine does not trip the guard and move the counts.
-fn config() -> cyberfly_store::engine::config::ConfigBuilder {
+fn config() -> cyberfly_store::ConfigBuilder {
     Config::builder()
         .inline_read_limit(Duration::from_secs(1))
         .gc_interval(Duration::ZERO)
@@ -22,7 +22,7 @@ fn config() -> cyberfly_store::engine::config::ConfigBuilder {
 }
 
 /// No cache at all: every read is a miss.
-fn uncached() -> cyberfly_store::engine::config::ConfigBuilder {
+fn uncached() -> cyberfly_store::ConfigBuilder {
     config().hot_cache_bytes(0).warm_cache_bytes(0)
 }
 
@@ -58,7 +58,7 @@ fn a_miss_from_a_plain_thread_is_read_inline() {
     let p = s.get_many_cached(&keys[50..]).unwrap();
     let done = s.get_many_inline(p).unwrap();
     match done {
-        cyberfly_store::GetMany::Done(v) => assert!(v.iter().all(|v| v.is_some())),
+        cyberfly_store::GetMany::Done(v) => assert!(v.iter().all(std::option::Option::is_some)),
         cyberfly_store::GetMany::Pending(_) => panic!("misses left for the pool"),
     }
     assert_eq!(s.stats().inline_reads, 352);
@@ -107,7 +107,12 @@ async fn async_callers_use_the_pool() {
     for k in &keys {
         assert!(s.get(k).await.unwrap().is_some());
     }
-    assert!(s.get_many(&keys).await.unwrap().iter().all(|v| v.is_some()));
+    assert!(s
+        .get_many(&keys)
+        .await
+        .unwrap()
+        .iter()
+        .all(std::option::Option::is_some));
     let st = s.stats();
     assert_eq!(st.inline_reads, 0, "no sled call on a runtime worker");
     assert_eq!(st.pool_reads, 200);
@@ -181,7 +186,7 @@ fn a_blob_backed_value_costs_one_hop() {
     s.block_on(s.set("k:big", big.clone())).unwrap();
     match s.get_miss("k:big") {
         Miss::Pending(p) => {
-            assert_eq!(s.block_on(s.finish_get(p)).unwrap().as_deref(), Some(&*big))
+            assert_eq!(s.block_on(s.finish_get(p)).unwrap().as_deref(), Some(&*big));
         }
         Miss::Done(r) => panic!("a blob needs the blob store: {r:?}"),
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cyberfly_store::{Config, Durability, Error, Store};
 
-fn config(d: Durability) -> cyberfly_store::engine::config::ConfigBuilder {
+fn config(d: Durability) -> cyberfly_store::ConfigBuilder {
     Config::builder()
         .durability(d)
         .inline_read_limit(Duration::from_secs(1))

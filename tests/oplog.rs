@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cyberfly_store::oplog::{Outcome, SignedOperation};
-use cyberfly_store::verify::Keypair;
+use cyberfly_store::Keypair;
 use cyberfly_store::{Config, ErrorCode, LogCheck, Store, TypedValue, ValueKind};
+use cyberfly_store::{Outcome, SignedOperation};
 use serde_json::json;
 
 fn cfg() -> Config {
@@ -684,8 +684,7 @@ async fn concurrent_older_json_ops_give_the_document_of_their_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn op_ids_are_scoped_to_their_signer() {
     let (a, b) = (Keypair::generate(), Keypair::generate());
-    let now =
-        cyberfly_store::oplog::SignedOperation::new("x", "k", "v", ValueKind::String).timestamp;
+    let now = SignedOperation::new("x", "k", "v", ValueKind::String).timestamp;
     let mk = |kp: &Keypair, v: &str| {
         let mut o = op(kp, "k", v, ValueKind::String);
         o.timestamp = now;

@@ -66,7 +66,7 @@ async fn reads_run_on_a_fixed_pool_joined_at_close_and_drop() {
         }
     }
     let many = s.get_many(&keys).await.unwrap();
-    assert!(many.iter().all(|v| v.is_some()));
+    assert!(many.iter().all(std::option::Option::is_some));
     assert!(s.exists("k:0001").await.unwrap());
     assert_eq!(s.scan("k:").collect_all().await.unwrap().len(), 200);
     assert!(s.stats().misses >= 2200);

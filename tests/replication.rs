@@ -24,10 +24,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use cyberfly_store::oplog::{Outcome, SignedOperation};
-use cyberfly_store::sync::{ServeAccess, SyncConfig};
-use cyberfly_store::verify::Keypair;
+use cyberfly_store::Keypair;
 use cyberfly_store::{Config, Store, ValueKind};
+use cyberfly_store::{Outcome, SignedOperation};
+use cyberfly_store::{ServeAccess, SyncConfig};
 
 /// Every store writes for one database, owned by this key (the owner's
 /// devices each write through their own store).
@@ -207,7 +207,7 @@ fn node_process() {
                 say("ok".into());
             }
             ["sync", ticket] => {
-                let progress: cyberfly_store::sync::ProgressFn = std::sync::Arc::new(|r| {
+                let progress: cyberfly_store::ProgressFn = std::sync::Arc::new(|r| {
                     let mut o = std::io::stdout().lock();
                     writeln!(o, "@@ progress {}", r.received).unwrap();
                     o.flush().unwrap();
@@ -254,7 +254,10 @@ fn node_process() {
             }
             ["dump", path] => {
                 let log = store.block_on(store.ops_since(0).collect_all()).unwrap();
-                let text: Vec<String> = log.iter().map(|o| o.to_json()).collect();
+                let text: Vec<String> = log
+                    .iter()
+                    .map(cyberfly_store::SignedOperation::to_json)
+                    .collect();
                 std::fs::write(path, text.join("\n")).unwrap();
                 say("ok".into());
             }
@@ -474,7 +477,7 @@ fn three_stores_converge() {
     nodes[2].sync_from(&t[0]); // C ← A: everything
     nodes[1].sync_from(&t[0]); // B ← A: everything
     nodes[0].sync_from(&t[2]); // A ← C
-    let digests: Vec<_> = nodes.iter_mut().map(|n| n.digest()).collect();
+    let digests: Vec<_> = nodes.iter_mut().map(Node::digest).collect();
     assert_eq!(digests[0], digests[1]);
     assert_eq!(digests[1], digests[2]);
     // everyone writes again, mesh in yet another order
@@ -484,7 +487,7 @@ fn three_stores_converge() {
         let r = nodes[a].sync_from(&tb);
         assert_eq!(get(&r, "forged"), 0, "{r:?}");
     }
-    let digests: Vec<_> = nodes.iter_mut().map(|n| n.digest()).collect();
+    let digests: Vec<_> = nodes.iter_mut().map(Node::digest).collect();
     assert_eq!(digests[0], digests[1]);
     assert_eq!(digests[1], digests[2]);
     assert_eq!(replay_union_reversed(&mut nodes, base.path()), digests[0].0);

@@ -387,7 +387,9 @@ async fn concurrent_read_modify_writes_lose_nothing() {
                 if i % 10 == 0 {
                     s.hset("H", &format!("{t}:{i}"), "v").await.unwrap();
                     s.sadd("S", [format!("{t}:{i}")]).await.unwrap();
-                    s.zadd("Z", [(format!("{t}:{i}"), i as f64)]).await.unwrap();
+                    s.zadd("Z", [(format!("{t}:{i}"), f64::from(i))])
+                        .await
+                        .unwrap();
                 }
             }
         }));
@@ -572,7 +574,9 @@ async fn filters_stream_pages_over_large_containers() {
         .iter()
         .all(|(t, v)| (100..=899).contains(t) && (10.0..=12.0).contains(v)));
     assert!(pages >= 1);
-    let zs: Vec<(String, f64)> = (0..500).map(|i| (format!("m{i:03}"), i as f64)).collect();
+    let zs: Vec<(String, f64)> = (0..500)
+        .map(|i| (format!("m{i:03}"), f64::from(i)))
+        .collect();
     s.zadd("z", zs).await.unwrap();
     let r = s
         .filter_sorted_set("z", 100.0, 149.0)

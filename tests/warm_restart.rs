@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cyberfly_store::engine::config::Durability;
-use cyberfly_store::engine::snapshot::FILE;
+use cyberfly_store::internals::WARM_RESTART_FILE as FILE;
+use cyberfly_store::Durability;
 use cyberfly_store::{Config, Store};
 
 const N: usize = 4000;
@@ -16,7 +16,7 @@ const N: usize = 4000;
 /// tier: the background warm-up does not preload (the index does not fit
 /// in 90 % of the tier), so a hot entry right after open came from the
 /// snapshot.
-fn config() -> cyberfly_store::engine::config::ConfigBuilder {
+fn config() -> cyberfly_store::ConfigBuilder {
     Config::builder()
         .hot_cache_bytes(4 << 20)
         .durability(Durability::Sync)

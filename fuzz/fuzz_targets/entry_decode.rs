@@ -1,8 +1,8 @@
 //! Index entries and container metadata: decoding arbitrary bytes never
 //! panics, and whatever decodes re-encodes to itself.
 #![no_main]
-use cyberfly_store::types::Meta;
-use cyberfly_store::value::{Entry, EntryHeader};
+use cyberfly_store::internals::Meta;
+use cyberfly_store::internals::{Entry, EntryHeader};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

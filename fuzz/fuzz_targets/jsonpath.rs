@@ -1,7 +1,7 @@
 //! JSONPath inputs against JSON documents: the first line is the path, the
 //! rest the document. Parsing, querying and setting never panic.
 #![no_main]
-use cyberfly_store::types::json::set_at_path;
+use cyberfly_store::internals::set_at_path;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,8 +1,8 @@
 //! Signed-operation parsing: JSON and hex inputs. Nothing panics; a parsed
 //! operation round-trips through JSON and has a canonical message.
 #![no_main]
-use cyberfly_store::oplog::{check_owner, SignedOperation};
-use cyberfly_store::verify::{decode_hex, verify_uncached};
+use cyberfly_store::{check_owner, SignedOperation};
+use cyberfly_store::{decode_hex, verify_uncached};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -364,7 +364,7 @@ struct Entry {
     referenced: AtomicU8,
 }
 
-const _: () = assert!(std::mem::size_of::<Entry>() == 64);
+const _: () = assert!(size_of::<Entry>() == 64);
 
 impl Entry {
     #[inline]
@@ -417,7 +417,7 @@ impl Shard {
     /// (`w <= budget`, `w` the weight of `key` with `value`).
     #[cfg(test)]
     fn insert(&mut self, h: u64, key: &str, value: &Cached, w: u64, budget: u64) {
-        self.insert_as(h, key, value, w, budget, true)
+        self.insert_as(h, key, value, w, budget, true);
     }
 
     /// [`insert`](Self::insert), a new entry starting with CLOCK's bit
@@ -455,7 +455,7 @@ impl Shard {
                     value,
                     expires,
                     // Promoted by a read: one pass of the hand before eviction.
-                    referenced: AtomicU8::new(referenced as u8),
+                    referenced: AtomicU8::new(u8::from(referenced)),
                 });
                 let entries = &self.entries;
                 self.index
@@ -1318,7 +1318,7 @@ mod tests {
         // the hand passed (bits cleared), then k1 and k2 were read
         for e in s.entries.iter_mut() {
             *e.referenced.get_mut() =
-                matches!(&e.key, Key::Inline(_, b) if b[1] == b'1' || b[1] == b'2') as u8;
+                u8::from(matches!(&e.key, Key::Inline(_, b) if b[1] == b'1' || b[1] == b'2'));
         }
         ins(&mut s, "k4");
         let has = |s: &Shard, k: &str| s.find(hash(k), k).is_some();

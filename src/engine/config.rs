@@ -218,7 +218,7 @@ impl Default for Config {
             verdict_cache_entries: 1 << 20,
             runtime_threads: 2,
             reader_threads: std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
+                .map_or(2, std::num::NonZero::get)
                 .max(2),
             inline_read_limit: Duration::from_micros(500),
             warm_restart: true,

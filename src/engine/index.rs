@@ -119,11 +119,6 @@ impl Index {
         Ok(self.tree.get(k)?)
     }
 
-    /// Whether a blob is pinned.
-    pub fn is_pinned(&self, hash: &[u8; 32]) -> Result<bool> {
-        Ok(self.tree.contains_key(pin_key(hash))?)
-    }
-
     /// A new container version: unique and increasing for the life of the
     /// store (sled persists the counter).
     pub fn new_version(&self) -> Result<u64> {
@@ -201,15 +196,5 @@ impl Index {
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
-    }
-
-    /// Number of keys (entries), counted by a scan of the entry namespace.
-    pub fn count_keys(&self) -> usize {
-        self.tree.scan_prefix([NS_ENTRY]).keys().count()
-    }
-
-    /// Bytes sled uses on disk.
-    pub fn size_on_disk(&self) -> Result<u64> {
-        Ok(self.db.size_on_disk()?)
     }
 }

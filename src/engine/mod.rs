@@ -327,7 +327,7 @@ impl Engine {
                 migrate(&ix)?;
                 // Before the writer exists: the snapshot's nonce is removed
                 // durably ahead of any write (src/snapshot.rs).
-                let snap = crate::engine::snapshot::take(
+                let snap = snapshot::take(
                     &dir,
                     &ix,
                     cfg.warm_restart && cfg.hot_cache_bytes > 0,
@@ -352,7 +352,7 @@ impl Engine {
         ));
         // Warm restart: the hot tier as the last clean close left it, loaded
         // before the store answers reads or accepts writes.
-        let warm = snap.outcome == crate::engine::snapshot::Outcome::Loaded;
+        let warm = snap.outcome == snapshot::Outcome::Loaded;
         metrics
             .warm_restart
             .with_label_values(&[snap.outcome.label()])
@@ -360,7 +360,7 @@ impl Engine {
         if warm {
             let t0 = Instant::now();
             let offered = snap.entries.len();
-            let n = crate::engine::snapshot::load(&cache, snap.entries);
+            let n = snapshot::load(&cache, snap.entries);
             metrics.warm_restart_entries.inc_by(n);
             tracing::info!(
                 loaded = n,
@@ -458,11 +458,7 @@ impl Engine {
             // hit rate that way; docs/PERFORMANCE.md).
             let mut preload = preload;
             let mut need = 0u64;
-            for (n, item) in index
-                .tree
-                .scan_prefix([crate::engine::index::NS_ENTRY])
-                .enumerate()
-            {
+            for (n, item) in index.tree.scan_prefix([index::NS_ENTRY]).enumerate() {
                 let Ok((k, v)) = item else { return };
                 need += (k.len() + v.len() + 256) as u64;
                 if need > hot_budget / 10 * 9 {
@@ -475,7 +471,7 @@ impl Engine {
             }
             let mut bytes = 0u64;
             let mut refused = 0;
-            let mut iter = index.tree.scan_prefix([crate::engine::index::NS_ENTRY]);
+            let mut iter = index.tree.scan_prefix([index::NS_ENTRY]);
             for n in 0usize.. {
                 let generation = cache.generation();
                 let Some(Ok((k, v))) = iter.next() else {
@@ -486,7 +482,7 @@ impl Engine {
                     return;
                 }
                 if preload && refused < 64 {
-                    match crate::engine::cache::written_string(&k, &v, now_ms()) {
+                    match cache::written_string(&k, &v, now_ms()) {
                         Some((_, key, c)) if cache.preload(&key, generation, &c) => refused = 0,
                         _ => refused += 1,
                     }
@@ -521,11 +517,7 @@ impl Engine {
                     due
                 };
                 if due {
-                    let _ = store
-                        .inner
-                        .handle
-                        .spawn_blocking(crate::engine::memory::trim)
-                        .await;
+                    let _ = store.inner.handle.spawn_blocking(memory::trim).await;
                 }
                 true
             }
@@ -747,7 +739,7 @@ impl Engine {
                     pending.blob = Some(BlobRef {
                         hash,
                         expires_at_ms,
-                    })
+                    });
                 }
                 Ok(r) => {
                     let out = self.finish_local(key, epoch, r);
@@ -883,7 +875,7 @@ impl Engine {
                         key: k.to_owned(),
                         epoch: self.inner.cache.epoch(k),
                         blob: None,
-                    })
+                    });
                 }
             }
         }
@@ -1192,13 +1184,15 @@ impl Engine {
         let mut large = Vec::new();
         for (k, v) in items {
             if v.len() <= threshold {
-                ops.push(WriteOp::Put {
+                ops.push(Some(WriteOp::Put {
                     key: k,
                     entry: Entry::inline(ValueKind::String, v.into_bytes()).encode(),
-                });
+                }));
             } else {
+                // filled in once its blob is stored, below (the batch keeps
+                // the caller's order: the last write of a key wins)
                 large.push((ops.len(), k, v));
-                ops.push(WriteOp::Delete { key: String::new() }); // placeholder, replaced below
+                ops.push(None);
             }
         }
         let mut tags = Vec::new();
@@ -1210,16 +1204,17 @@ impl Engine {
             }))
             .await?;
             for (i, k, len, tag) in added {
-                ops[i] = WriteOp::Put {
+                ops[i] = Some(WriteOp::Put {
                     key: k,
                     entry: Entry::blob(ValueKind::String, *tag.hash().as_bytes(), len).encode(),
-                };
+                });
                 tags.push(tag);
             }
             // before the index can reference them (see prepare_entry)
             self.inner.blobs.sync().await?;
         }
-        self.submit(ops, tags).await?;
+        self.submit(ops.into_iter().flatten().collect(), tags)
+            .await?;
         Ok(())
     }
 
@@ -1268,7 +1263,7 @@ impl Engine {
         let metrics = self.inner.metrics.clone();
         let ack = Ack::Call(CallAck::new(Box::new(move |r: Result<Vec<Reply>>| {
             metrics.write_latency.observe(t0.elapsed().as_secs_f64());
-            done(r)
+            done(r);
         })));
         let msg = Msg::Write {
             ops,
@@ -1403,7 +1398,7 @@ impl Engine {
                         None,
                     )
                     .await,
-                )
+                );
             });
             return Ok(());
         }
@@ -1608,17 +1603,8 @@ impl Engine {
             inline_reads: m.inline_reads.get(),
             inline_writes: m.inline_writes.get(),
             pool_reads: m.pool_reads.get(),
-            longest_inline_read: self
-                .inner
-                .guard
-                .longest_ns
-                .load(std::sync::atomic::Ordering::Relaxed) as f64
-                / 1e9,
-            inline_guard_trips: self
-                .inner
-                .guard
-                .trips
-                .load(std::sync::atomic::Ordering::Relaxed),
+            longest_inline_read: self.inner.guard.longest_ns.load(Ordering::Relaxed) as f64 / 1e9,
+            inline_guard_trips: self.inner.guard.trips.load(Ordering::Relaxed),
         }
     }
 
@@ -1656,7 +1642,7 @@ impl Inner {
             if r.is_ok() && writer_ok && self.config.warm_restart && self.config.hot_cache_bytes > 0
             {
                 let t0 = Instant::now();
-                match crate::engine::snapshot::write(&self.path, &index, &self.cache, now_ms()) {
+                match snapshot::write(&self.path, &index, &self.cache, now_ms()) {
                     Ok(n) => tracing::debug!(
                         entries = n,
                         ms = t0.elapsed().as_secs_f64() * 1e3,

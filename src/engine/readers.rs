@@ -102,7 +102,10 @@ impl ReaderPool {
             let _ = otx.send(r);
         });
         let sent = {
-            let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+            let tx = self
+                .tx
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             match tx.as_ref() {
                 Some(tx) => tx.send(job).is_ok(),
                 None => false,
@@ -128,8 +131,16 @@ impl ReaderPool {
     /// was queued and exit (never joins the calling thread itself), else
     /// let them exit on their own. Idempotent.
     pub(crate) fn shutdown(&self, join: bool) {
-        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        self.tx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let threads = std::mem::take(
+            &mut *self
+                .threads
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         if !join {
             return;
         }
@@ -185,7 +196,7 @@ pub(crate) const MAX_COOLDOWN: Duration = Duration::from_millis(3200);
 impl InlineGuard {
     pub(crate) fn new(limit: Duration) -> Self {
         InlineGuard {
-            limit_ns: limit.as_nanos().min(u64::MAX as u128) as u64,
+            limit_ns: limit.as_nanos().min(u128::from(u64::MAX)) as u64,
             start: Instant::now(),
             pool_until: AtomicU64::new(0),
             trips_in_row: AtomicU32::new(0),
@@ -196,7 +207,7 @@ impl InlineGuard {
     }
 
     fn now_ns(&self) -> u64 {
-        (self.start.elapsed().as_nanos().min(u64::MAX as u128) as u64).max(1)
+        (self.start.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64).max(1)
     }
 
     /// Whether a miss may be read on the calling thread now.
@@ -228,7 +239,7 @@ impl InlineGuard {
     /// two threads may lose a bit, which only delays a trip.)
     #[inline]
     pub(crate) fn record(&self, t0: Instant) -> bool {
-        let ns = t0.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+        let ns = t0.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
         if ns > self.longest_ns.load(Ordering::Relaxed) {
             self.longest_ns.fetch_max(ns, Ordering::Relaxed);
         }
@@ -374,7 +385,7 @@ mod tests {
         let slow = {
             let (tx, rx) = oneshot::channel();
             let job: Job = Box::new(move || {
-                std::thread::sleep(std::time::Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(50));
                 let _ = tx.send(5u8);
             });
             pool.tx.lock().unwrap().as_ref().unwrap().send(job).unwrap();
@@ -412,7 +423,7 @@ mod tests {
         };
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for _ in 0..15 {
-            let t = std::time::Instant::now();
+            let t = Instant::now();
             for k in &keys {
                 let (db, k) = (db.clone(), k.clone());
                 pool.run(move || db.get(k.as_bytes()).unwrap())
@@ -420,7 +431,7 @@ mod tests {
                     .unwrap();
             }
             a.push(t.elapsed().as_secs_f64() * 1e6 / 1000.0);
-            let t = std::time::Instant::now();
+            let t = Instant::now();
             for k in &keys {
                 let (db, k) = (db.clone(), k.clone());
                 tokio::task::spawn_blocking(move || db.get(k.as_bytes()).unwrap())

@@ -238,7 +238,7 @@ pub fn load(cache: &TieredCache, entries: Vec<(String, Cached)>) -> u64 {
     let generation = cache.generation();
     let mut n = 0;
     for (key, c) in entries {
-        n += cache.preload(&key, generation, &c) as u64;
+        n += u64::from(cache.preload(&key, generation, &c));
     }
     n
 }

@@ -118,7 +118,7 @@ impl Ack {
             }
             Ack::Call(mut c) => {
                 if let Some(f) = c.0.take() {
-                    f(r)
+                    f(r);
                 }
             }
         }
@@ -137,7 +137,7 @@ impl CallAck {
 impl Drop for CallAck {
     fn drop(&mut self) {
         if let Some(f) = self.0.take() {
-            f(Err(Error::Closed))
+            f(Err(Error::Closed));
         }
     }
 }
@@ -722,7 +722,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let t = tx.clone();
         drop(Ack::Call(CallAck::new(Box::new(move |r| {
-            t.send(r).unwrap()
+            t.send(r).unwrap();
         }))));
         assert!(matches!(rx.try_recv().unwrap(), Err(Error::Closed)));
         let t = tx.clone();

@@ -179,7 +179,7 @@ pub(crate) async fn load_log(
     if check == LogCheck::Skip {
         return Ok(LoadReport::default());
     }
-    let total = crate::oplog::scan::log_len(e).await?;
+    let total = scan::log_len(e).await?;
     let verifier = e.verifier().clone();
     let legacy = e.config().legacy_signatures;
     let t0 = Instant::now();
@@ -351,7 +351,7 @@ fn log_ranges(ix: &crate::engine::index::Index, parts: usize) -> Result<Vec<(Vec
     let span = u128::from(last - first) + 1;
     let mut bounds = vec![vec![NS_LOG]];
     for i in 1..parts as u128 {
-        let t = first as u128 + span * i / parts as u128;
+        let t = u128::from(first) + span * i / parts as u128;
         let mut k = vec![NS_LOG];
         k.extend_from_slice(&(t as u64).to_be_bytes());
         if Some(&k) != bounds.last() {

@@ -143,7 +143,7 @@ impl SignedOperation {
         put_str(&mut b, kind);
         put_opt(&mut b, &self.field, |b, s| put_str(b, s));
         put_opt(&mut b, &self.score, |b, f| {
-            b.extend_from_slice(&f.to_bits().to_be_bytes())
+            b.extend_from_slice(&f.to_bits().to_be_bytes());
         });
         put_opt(&mut b, &self.json_path, |b, s| put_str(b, s));
         put_opt(&mut b, &self.stream_fields, |b, fs| {
@@ -154,13 +154,13 @@ impl SignedOperation {
             }
         });
         put_opt(&mut b, &self.ts_timestamp, |b, t| {
-            b.extend_from_slice(&t.to_be_bytes())
+            b.extend_from_slice(&t.to_be_bytes());
         });
         put_opt(&mut b, &self.longitude, |b, f| {
-            b.extend_from_slice(&f.to_bits().to_be_bytes())
+            b.extend_from_slice(&f.to_bits().to_be_bytes());
         });
         put_opt(&mut b, &self.latitude, |b, f| {
-            b.extend_from_slice(&f.to_bits().to_be_bytes())
+            b.extend_from_slice(&f.to_bits().to_be_bytes());
         });
         b
     }
@@ -257,7 +257,7 @@ impl SignedOperation {
                     crate::types::json::parse_path(p)?;
                 }
             }
-            ValueKind::Stream if self.stream_fields.as_ref().is_some_and(|f| f.is_empty()) => {
+            ValueKind::Stream if self.stream_fields.as_ref().is_some_and(Vec::is_empty) => {
                 return Err(Error::invalid("stream_fields must not be empty"));
             }
             _ => {}

@@ -300,7 +300,7 @@ mod tests {
     use super::*;
 
     fn j(ts: u64, id: &str, path: Option<&str>, v: &str) -> SignedOperation {
-        let mut o = SignedOperation::new("db", "k", v, crate::ValueKind::Json);
+        let mut o = SignedOperation::new("db", "k", v, ValueKind::Json);
         o.timestamp = ts;
         o.op_id = id.into();
         o.json_path = path.map(str::to_owned);
@@ -334,7 +334,7 @@ mod tests {
         // serde_json parses some floats 1 ulp off unless `float_roundtrip`
         // is on (13.0 + 0.7 + 0.01 was one of them), and the logged op then
         // no longer verifies: on replay, on reload with `verify`, on sync.
-        let mut o = SignedOperation::new("db", "g", "p", crate::ValueKind::Geo);
+        let mut o = SignedOperation::new("db", "g", "p", ValueKind::Geo);
         for i in 0..2000u32 {
             o.longitude = Some(13.0 + f64::from(i % 10) / 10.0 + f64::from(i % 7) / 100.0);
             o.latitude = Some(f64::from(i) / 3.0 - 300.0);

@@ -274,7 +274,7 @@ async fn verify_and_apply(store: &Engine, ops: Vec<SignedOperation>) -> Result<P
             Outcome::Rejected(e @ Error::Internal(_)) => return Err(e),
             Outcome::Rejected(e) => {
                 tracing::debug!("sync: operation refused: {e}");
-                c.rejected += 1
+                c.rejected += 1;
             }
         }
     }
@@ -324,7 +324,7 @@ async fn run_session(
         r.watermark = wm;
     }
     let wait_ms = if stop.is_some() {
-        config.poll_wait.as_millis().min(u32::MAX as u128) as u32
+        config.poll_wait.as_millis().min(u128::from(u32::MAX)) as u32
     } else {
         0
     };

@@ -99,12 +99,10 @@ async fn pull_resume_and_forgeries() {
         lk.extend_from_slice(&forged.timestamp.to_be_bytes());
         lk.extend_from_slice(forged.op_id.as_bytes());
         ix.tree.insert(&lk, forged.to_json().as_bytes()).unwrap();
-        let head = crate::oplog::replica::head_seq(&ix).unwrap();
+        let head = replica::head_seq(&ix).unwrap();
+        ix.tree.insert(replica::seq_key(head + 1), lk).unwrap();
         ix.tree
-            .insert(crate::oplog::replica::seq_key(head + 1), lk)
-            .unwrap();
-        ix.tree
-            .insert(crate::oplog::replica::SEQ_KEY, &(head + 1).to_be_bytes())
+            .insert(replica::SEQ_KEY, &(head + 1).to_be_bytes())
             .unwrap();
         let other = Keypair::generate();
         let mut not_owner = op(&kp, "evil2", "x", ValueKind::String);
@@ -113,11 +111,9 @@ async fn pull_resume_and_forgeries() {
         lk.extend_from_slice(&not_owner.timestamp.to_be_bytes());
         lk.extend_from_slice(not_owner.op_id.as_bytes());
         ix.tree.insert(&lk, not_owner.to_json().as_bytes()).unwrap();
+        ix.tree.insert(replica::seq_key(head + 2), lk).unwrap();
         ix.tree
-            .insert(crate::oplog::replica::seq_key(head + 2), lk)
-            .unwrap();
-        ix.tree
-            .insert(crate::oplog::replica::SEQ_KEY, &(head + 2).to_be_bytes())
+            .insert(replica::SEQ_KEY, &(head + 2).to_be_bytes())
             .unwrap();
     }
     let r = b.sync_from(&ticket, &small_config()).await.unwrap();
@@ -135,7 +131,7 @@ async fn pull_resume_and_forgeries() {
     write_raw(
         b.engine(),
         vec![(
-            crate::oplog::replica::watermark_key(
+            replica::watermark_key(
                 &hex::decode(a.store_id().await.unwrap())
                     .unwrap()
                     .try_into()

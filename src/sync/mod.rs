@@ -179,7 +179,7 @@ pub struct PeerAddr(pub EndpointAddr);
 impl PeerAddr {
     /// The `{node id}@{ip:port},…` form.
     pub fn to_direct_string(&self) -> String {
-        let addrs: Vec<String> = self.0.ip_addrs().map(|a| a.to_string()).collect();
+        let addrs: Vec<String> = self.0.ip_addrs().map(ToString::to_string).collect();
         format!("{}@{}", self.0.id, addrs.join(","))
     }
 

@@ -153,9 +153,8 @@ impl ProtocolHandler for SyncHandler {
             return Ok(());
         }
         loop {
-            let (send, recv) = match conn.accept_bi().await {
-                Ok(s) => s,
-                Err(_) => return Ok(()), // the peer closed the connection
+            let Ok((send, recv)) = conn.accept_bi().await else {
+                return Ok(()); // the peer closed the connection
             };
             if let Err(e) = self.serve_stream(send, recv).await {
                 tracing::debug!("sync stream ended: {e}");

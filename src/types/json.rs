@@ -104,7 +104,7 @@ pub fn set_at_path(doc: &mut Value, path: &str, value: &Value) -> Result<usize> 
     let pointers: Vec<String> = jp
         .query_located(doc)
         .locations()
-        .map(|l| l.to_json_pointer())
+        .map(serde_json_path::NormalizedPath::to_json_pointer)
         .collect();
     if !pointers.is_empty() {
         for p in &pointers {
@@ -126,7 +126,7 @@ pub fn set_at_path(doc: &mut Value, path: &str, value: &Value) -> Result<usize> 
     let parents: Vec<String> = pj
         .query_located(doc)
         .locations()
-        .map(|l| l.to_json_pointer())
+        .map(serde_json_path::NormalizedPath::to_json_pointer)
         .collect();
     let mut n = 0;
     for p in parents {

@@ -185,6 +185,7 @@ mod tests {
         let r = guard(&mut err, || panic!("boom"));
         assert_eq!(r, cfs_result::Panic);
         assert_eq!(cfs_error_code(err), cfs_result::Panic);
+        // SAFETY: the pointer was just returned by the library under test and is valid.
         let m = unsafe { std::ffi::CStr::from_ptr(cfs_error_message(err)) };
         assert!(m.to_str().unwrap().contains("boom"));
         cfs_error_free(err);

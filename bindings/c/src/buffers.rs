@@ -34,6 +34,7 @@ impl Owned {
     /// # Safety
     /// `data`/`len` came from [`Owned::into_raw`].
     unsafe fn from_raw(data: *mut u8, len: usize) -> Self {
+        // SAFETY: `data` and `len` come from a buffer this library allocated (a boxed slice of `len + 1` bytes), per this function's contract.
         Owned(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, len + 1)) })
     }
 }
@@ -87,7 +88,7 @@ pub extern "C" fn cfs_string_free(s: *mut cfs_string) {
             s.data = std::ptr::null_mut();
             s.len = 0;
         }
-    })
+    });
 }
 
 /// Free the bytes of a `cfs_bytes` and zero it. NULL, or a zeroed value, is
@@ -103,7 +104,7 @@ pub extern "C" fn cfs_bytes_free(b: *mut cfs_bytes) {
             b.data = std::ptr::null_mut();
             b.len = 0;
         }
-    })
+    });
 }
 
 // ---------------------------------------------------------------- lists
@@ -230,7 +231,7 @@ pub extern "C" fn cfs_str_list_get(list: *const cfs_str_list, i: usize) -> cfs_s
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_str_list_free(list: *mut cfs_str_list) {
-    ffi_boundary!(value, { free_box(list) })
+    ffi_boundary!(value, { free_box(list) });
 }
 
 /// Number of pairs (0 for NULL).
@@ -254,7 +255,7 @@ pub extern "C" fn cfs_str_pair_list_get(list: *const cfs_str_pair_list, i: usize
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_str_pair_list_free(list: *mut cfs_str_pair_list) {
-    ffi_boundary!(value, { free_box(list) })
+    ffi_boundary!(value, { free_box(list) });
 }
 
 /// Number of members (0 for NULL).
@@ -285,7 +286,7 @@ pub extern "C" fn cfs_scored_list_get(list: *const cfs_scored_list, i: usize) ->
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_scored_list_free(list: *mut cfs_scored_list) {
-    ffi_boundary!(value, { free_box(list) })
+    ffi_boundary!(value, { free_box(list) });
 }
 
 /// Number of points (0 for NULL).
@@ -310,7 +311,7 @@ pub extern "C" fn cfs_ts_point_list_get(list: *const cfs_ts_point_list, i: usize
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_ts_point_list_free(list: *mut cfs_ts_point_list) {
-    ffi_boundary!(value, { free_box(list) })
+    ffi_boundary!(value, { free_box(list) });
 }
 
 /// Number of positions (0 for NULL).
@@ -335,7 +336,7 @@ pub extern "C" fn cfs_geo_pos_list_get(list: *const cfs_geo_pos_list, i: usize) 
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_geo_pos_list_free(list: *mut cfs_geo_pos_list) {
-    ffi_boundary!(value, { free_box(list) })
+    ffi_boundary!(value, { free_box(list) });
 }
 
 /// Number of matches (0 for NULL).
@@ -371,7 +372,7 @@ pub extern "C" fn cfs_geo_match_list_get(
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_geo_match_list_free(list: *mut cfs_geo_match_list) {
-    ffi_boundary!(value, { free_box(list) })
+    ffi_boundary!(value, { free_box(list) });
 }
 
 /// Number of entries (0 for NULL).
@@ -426,7 +427,7 @@ pub extern "C" fn cfs_stream_entry_list_field(
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_stream_entry_list_free(list: *mut cfs_stream_entry_list) {
-    ffi_boundary!(value, { free_box(list) })
+    ffi_boundary!(value, { free_box(list) });
 }
 
 // ------------------------------------------------------------ constructors

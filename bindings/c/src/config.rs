@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::castable::{castable, free_box, to_boxed_mut_ptr, try_mut_from_ptr, try_ref_from_ptr};
 use super::error::Fail;
 use super::{cfs_error, cfs_result, Out};
-use cyberfly_store::config::{Config, Durability, LogCheck, ThroughputMode};
+use cyberfly_store::{Config, Durability, LogCheck, ThroughputMode};
 
 /// Store options; start from the defaults with `cfs_config_new`, change
 /// fields with the setters, pass to `cfs_store_open`, free with
@@ -68,7 +68,7 @@ pub extern "C" fn cfs_config_new(out: *mut *mut cfs_config) -> cfs_result {
 /// Free a config. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_config_free(config: *mut cfs_config) {
-    ffi_boundary!(value, { free_box(config) })
+    ffi_boundary!(value, { free_box(config) });
 }
 
 /// Check every field now (`cfs_store_open` does it too); the first bad one
@@ -563,6 +563,7 @@ mod tests {
             inline_read_limit: Duration::from_micros(25),
             warm_restart: false,
         };
+        // SAFETY: the pointer was just returned by the library under test and is valid.
         assert_eq!(unsafe { &(*p).config }, &expected);
         assert_eq!(cfs_config_validate(p, std::ptr::null_mut()), cfs_result::Ok);
         assert_eq!(cfs_config_set_durability(p, 9), cfs_result::InvalidConfig);
@@ -570,6 +571,7 @@ mod tests {
         assert_eq!(cfs_config_set_max_key_len(p, 0), cfs_result::Ok);
         let mut err: *mut cfs_error = std::ptr::null_mut();
         assert_eq!(cfs_config_validate(p, &mut err), cfs_result::InvalidConfig);
+        // SAFETY: the pointer was just returned by the library under test and is valid.
         let m = unsafe { std::ffi::CStr::from_ptr(super::super::cfs_error_message(err)) };
         assert!(m.to_str().unwrap().contains("max_key_len"));
         super::super::cfs_error_free(err);

@@ -6,7 +6,7 @@ use std::ffi::{c_char, CString};
 
 use super::castable::{castable, free_box, opt_ref_from_ptr, to_boxed_mut_ptr};
 
-use cyberfly_store::error::{Error, ErrorCode};
+use cyberfly_store::{Error, ErrorCode};
 
 /// The result of every fallible call. 0 is success; 1..=99 are the core's
 /// stable error codes (shared with the Python module); 100 and up can only
@@ -188,7 +188,7 @@ pub extern "C" fn cfs_error_message(err: *const cfs_error) -> *const c_char {
 /// Free an error object. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_error_free(err: *mut cfs_error) {
-    ffi_boundary!(value, { free_box(err) })
+    ffi_boundary!(value, { free_box(err) });
 }
 
 /// Render a result code as text into `buf` (`len` bytes, NUL-terminated).
@@ -251,11 +251,13 @@ mod tests {
         let r = cfs_result_message(5, buf.as_mut_ptr(), buf.len(), &mut n);
         assert_eq!(r, cfs_result::BufferTooSmall);
         assert_eq!(n, 7);
+        // SAFETY: the pointer was just returned by the library under test and is valid.
         let s = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
         assert_eq!(s.to_str().unwrap(), "store c");
         let mut big = [0 as c_char; 64];
         let r = cfs_result_message(5, big.as_mut_ptr(), big.len(), &mut n);
         assert_eq!(r, cfs_result::Ok);
+        // SAFETY: the pointer was just returned by the library under test and is valid.
         let s = unsafe { std::ffi::CStr::from_ptr(big.as_ptr()) };
         assert_eq!(s.to_str().unwrap(), "store closed");
     }

@@ -6,7 +6,7 @@ use super::castable::{castable, free_box, to_boxed_mut_ptr, try_ref_from_ptr};
 use super::error::Fail;
 use super::store::{spawn_completion, UserData};
 use super::{array, bytes, cfs_error, cfs_result, cfs_store, text, Out};
-use cyberfly_store::verify::{self, Keypair, VerifyItem};
+use cyberfly_store::{verify, verify_many, Keypair, VerifyItem};
 
 /// An ed25519 key pair; free with `cfs_keypair_free`.
 pub struct cfs_keypair {
@@ -121,7 +121,7 @@ pub extern "C" fn cfs_keypair_from_secret_hex(
 /// Free a key pair. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_keypair_free(kp: *mut cfs_keypair) {
-    ffi_boundary!(value, { free_box(kp) })
+    ffi_boundary!(value, { free_box(kp) });
 }
 
 /// The 32-byte public key into `buf` (at least 32 bytes).
@@ -202,7 +202,7 @@ pub extern "C" fn cfs_verify(
         let msg = bytes(message, message_len, "message")?;
         let sig = bytes(signature, signature_len, "signature")?;
         let out = Out::new(out_valid, "out_valid")?;
-        out.write(verify::verify(pk, msg, sig));
+        out.write(verify(pk, msg, sig));
         Ok(())
     })
 }
@@ -265,7 +265,7 @@ pub extern "C" fn cfs_verify_many(
                 format!("out_valid holds {out_len} verdicts, {count} needed"),
             ));
         }
-        let v = verify::verify_many(&items);
+        let v = verify_many(&items);
         if !v.is_empty() {
             write_verdicts(out_valid, out_len, &v)?;
         }
@@ -339,7 +339,7 @@ pub extern "C" fn cfs_store_verify_many_async(
                 ),
                 Err(f) => {
                     let code = f.code;
-                    cb(ud.get(), code, std::ptr::null(), 0, cfs_error::boxed(f))
+                    cb(ud.get(), code, std::ptr::null(), 0, cfs_error::boxed(f));
                 }
             },
         )

@@ -75,7 +75,7 @@ pub mod types;
 use std::ffi::c_char;
 use std::future::Future;
 
-use cyberfly_store::store::Store;
+use cyberfly_store::Store;
 
 pub use buffers::*;
 pub use config::*;
@@ -185,7 +185,7 @@ pub(crate) fn array<'a, T>(p: *const T, n: usize, what: &str) -> Result<&'a [T],
     if p.is_null() {
         return Err(Fail::null(what));
     }
-    if n > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+    if n > isize::MAX as usize / size_of::<T>().max(1) {
         return Err(Fail::new(
             cfs_result::InvalidArgument,
             format!("{what}: count {n} is too large"),
@@ -283,6 +283,7 @@ mod tests {
             "{CYBERFLY_STORE_VERSION_MAJOR}.{CYBERFLY_STORE_VERSION_MINOR}.{CYBERFLY_STORE_VERSION_PATCH}"
         );
         assert_eq!(v, env!("CARGO_PKG_VERSION"));
+        // SAFETY: the pointer was just returned by the library under test and is valid.
         let s = unsafe { std::ffi::CStr::from_ptr(cfs_version()) };
         assert_eq!(s.to_str().unwrap(), v);
     }

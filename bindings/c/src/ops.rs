@@ -14,9 +14,9 @@ use super::store::{spawn_completion, UserData};
 use super::{
     array, block, cfs_bytes, cfs_error, cfs_result, cfs_store, cfs_str, cfs_string, text, Out,
 };
-use cyberfly_store::oplog::{Outcome, SignedOperation};
-use cyberfly_store::value::ValueKind;
-use cyberfly_store::verify::decode_hex;
+use cyberfly_store::decode_hex;
+use cyberfly_store::ValueKind;
+use cyberfly_store::{Outcome, SignedOperation};
 
 /// A signed operation (the Cyberfly node's fields); free with
 /// `cfs_signed_op_free`.
@@ -183,7 +183,7 @@ pub extern "C" fn cfs_signed_op_to_json(
 /// Free an operation. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_signed_op_free(op: *mut cfs_signed_op) {
-    ffi_boundary!(value, { free_box(op) })
+    ffi_boundary!(value, { free_box(op) });
 }
 
 /// A copy of the op_id into `*out_op_id`; free with `cfs_string_free`.
@@ -420,7 +420,7 @@ pub extern "C" fn cfs_outcome_list_get(list: *const cfs_outcome_list, i: usize) 
 /// Free a list. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_outcome_list_free(list: *mut cfs_outcome_list) {
-    ffi_boundary!(value, { free_box(list) })
+    ffi_boundary!(value, { free_box(list) });
 }
 
 // ---------------------------------------------------------------- apply
@@ -524,7 +524,7 @@ pub extern "C" fn cfs_store_apply_many_async(
                 ),
                 Err(f) => {
                     let code = f.code;
-                    cb(ud.get(), code, std::ptr::null_mut(), cfs_error::boxed(f))
+                    cb(ud.get(), code, std::ptr::null_mut(), cfs_error::boxed(f));
                 }
             },
         )
@@ -552,7 +552,7 @@ pub extern "C" fn cfs_store_log_len(
 /// (timestamp, op_id) order (for sync and replay); free with
 /// `cfs_op_scan_free`.
 pub struct cfs_op_scan {
-    pages: Pages<cyberfly_store::oplog::OpLogScan>,
+    pages: Pages<cyberfly_store::OpLogScan>,
 }
 
 /// Start a scan of the operation log from `since_ms`.
@@ -585,7 +585,7 @@ pub extern "C" fn cfs_op_scan_next(
     ffi_boundary!(err, {
         let sc = try_ref_from_ptr(scan)?;
         let out = Out::new(out_op, "out_op")?;
-        let op = sc.pages.with(|st, store| st.take_next(store))?;
+        let op = sc.pages.with(super::page::PageState::take_next)?;
         out.write(match op {
             Some(op) => to_boxed_mut_ptr(cfs_signed_op { op }),
             None => std::ptr::null_mut(),
@@ -597,5 +597,5 @@ pub extern "C" fn cfs_op_scan_next(
 /// Free a log scan. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_op_scan_free(scan: *mut cfs_op_scan) {
-    ffi_boundary!(value, { free_box(scan) })
+    ffi_boundary!(value, { free_box(scan) });
 }

@@ -32,10 +32,10 @@ impl Pager for cyberfly_store::Scan {
     }
 }
 
-impl Pager for cyberfly_store::oplog::OpLogScan {
-    type Item = cyberfly_store::oplog::SignedOperation;
+impl Pager for cyberfly_store::OpLogScan {
+    type Item = cyberfly_store::SignedOperation;
     fn next_page(&mut self, store: &Store) -> Result<Option<Vec<Self::Item>>, Fail> {
-        block(store, cyberfly_store::oplog::OpLogScan::next_page(self))
+        block(store, cyberfly_store::OpLogScan::next_page(self))
     }
 }
 
@@ -78,8 +78,10 @@ impl<P: Pager> Pages<P> {
         &self,
         f: impl FnOnce(&mut PageState<P>, &Store) -> Result<R, Fail>,
     ) -> Result<R, Fail> {
-        let mut g: MutexGuard<'_, PageState<P>> =
-            self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g: MutexGuard<'_, PageState<P>> = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut g, &self.store)
     }
 }
@@ -165,7 +167,7 @@ mod tests {
         // Page by page.
         let keys = Pages::new(s.clone(), s.scan("k"));
         let mut n = 0;
-        while let Some(p) = keys.with(|st, store| st.next_page(store)).unwrap() {
+        while let Some(p) = keys.with(super::PageState::next_page).unwrap() {
             assert!(!p.is_empty() && p.len() <= 2);
             n += p.len();
         }
@@ -174,7 +176,7 @@ mod tests {
         // A container sub-scan, handed over item by item.
         let members = Pages::new(s.clone(), s.filter_set("set", ""));
         let mut all = Vec::new();
-        while let Some(m) = members.with(|st, store| st.take_next(store)).unwrap() {
+        while let Some(m) = members.with(super::PageState::take_next).unwrap() {
             all.push(m);
         }
         assert_eq!(all, ["a", "b", "c", "d", "e"]);

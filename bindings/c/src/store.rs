@@ -16,8 +16,8 @@ use super::{
     array, block, bytes, cfs_bytes, cfs_config, cfs_error, cfs_result, cfs_str, cfs_str_list,
     cfs_str_pair, cfs_str_pair_list, cfs_string, text, text_pairs, texts, OptOut, Out,
 };
-use cyberfly_store::config::Config;
-use cyberfly_store::store::{ContentHash, GetMany, Miss, Store};
+use cyberfly_store::Config;
+use cyberfly_store::{ContentHash, GetMany, Miss, Store};
 
 /// An open store. Every call on it blocks the calling thread until done and
 /// is safe from many threads at once; free it with `cfs_store_free` once no
@@ -73,7 +73,10 @@ pub type cfs_str_list_callback = Option<
 
 impl cfs_store {
     fn completion_sender(&self) -> Result<mpsc::Sender<Job>, Fail> {
-        let mut g = self.callbacks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self
+            .callbacks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(d) = g.as_ref() {
             return Ok(d.tx.clone());
         }
@@ -98,7 +101,7 @@ impl cfs_store {
         let d = self
             .callbacks
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
         if let Some(Dispatcher { tx, thread }) = d {
             drop(tx);
@@ -233,7 +236,7 @@ pub extern "C" fn cfs_store_free(store: *mut cfs_store) {
             }
         }
         drop(s);
-    })
+    });
 }
 
 // ------------------------------------------------------------ string values
@@ -546,7 +549,7 @@ pub extern "C" fn cfs_scan_next_page(
     ffi_boundary!(err, {
         let sc = try_ref_from_ptr(scan)?;
         let out = Out::new(out_page, "out_page")?;
-        let page = sc.pages.with(|st, store| st.next_page(store))?;
+        let page = sc.pages.with(super::page::PageState::next_page)?;
         out.write(match page {
             Some(items) => to_boxed_mut_ptr(cfs_str_pair_list { items }),
             None => std::ptr::null_mut(),
@@ -558,7 +561,7 @@ pub extern "C" fn cfs_scan_next_page(
 /// Free a scan. NULL is accepted.
 #[no_mangle]
 pub extern "C" fn cfs_scan_free(scan: *mut cfs_scan) {
-    ffi_boundary!(value, { free_box(scan) })
+    ffi_boundary!(value, { free_box(scan) });
 }
 
 // ------------------------------------------------------------------ blobs

@@ -8,8 +8,8 @@ use super::castable::{castable, to_boxed_mut_ptr, try_box_from_ptr, try_ref_from
 use super::error::{cfs_error, cfs_result, Fail};
 use super::store::{cfs_store, UserData};
 use super::{block, cfs_string, opt_text, text, OptOut, Out};
-use cyberfly_store::store::Store;
-use cyberfly_store::sync::{ProgressFn, SyncConfig, SyncHandle, SyncReport, SyncServer};
+use cyberfly_store::Store;
+use cyberfly_store::{ProgressFn, SyncConfig, SyncHandle, SyncReport, SyncServer};
 
 /// What a sync did (totals so far for a continuous sync). Durations in
 /// microseconds; `transfer`, `verify` and `apply` overlap, so they add up
@@ -215,7 +215,7 @@ pub extern "C" fn cfs_sync_server_free(server: *mut cfs_sync_server) {
                 });
             }
         }
-    })
+    });
 }
 
 /// Pull every operation the peer (`peer`: a ticket or `{node id}@ip:port`)
@@ -247,7 +247,10 @@ pub extern "C" fn cfs_store_sync_from(
             let ud = Mutex::new(UserData(userdata));
             let f: ProgressFn = std::sync::Arc::new(move |r: &SyncReport| {
                 let c = cfs_sync_report::from(r);
-                let ud = ud.lock().unwrap_or_else(|e| e.into_inner()).get();
+                let ud = ud
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get();
                 cb(ud, &c);
             });
             f
@@ -294,8 +297,15 @@ pub extern "C" fn cfs_store_sync_start(
 
 impl cfs_sync_handle {
     fn stop(&self) -> Result<SyncReport, Fail> {
-        let h = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let h = self
+            .handle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(h) = h {
             *last = block(&self.store, h.stop())?;
         }
@@ -313,9 +323,18 @@ pub extern "C" fn cfs_sync_handle_report(
     ffi_boundary!(err, {
         let h = try_ref_from_ptr(handle)?;
         let out = Out::new(out_report, "out_report")?;
-        let r = match h.handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        let r = match h
+            .handle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
             Some(running) => running.report(),
-            None => h.last.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            None => h
+                .last
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         };
         out.write(cfs_sync_report::from(&r));
         Ok(())
@@ -347,7 +366,7 @@ pub extern "C" fn cfs_sync_handle_free(handle: *mut cfs_sync_handle) {
             // Errors are dropped: call `cfs_sync_handle_stop` to see them.
             let _ = b.stop();
         }
-    })
+    });
 }
 
 #[cfg(test)]
@@ -378,14 +397,15 @@ mod tests {
     fn serve_sync_and_follow_from_c() {
         let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (ca, cb) = (open(da.path()), open(db.path()));
-        let kp = cyberfly_store::verify::Keypair::generate();
-        let mut op = cyberfly_store::oplog::SignedOperation::new(
+        let kp = cyberfly_store::Keypair::generate();
+        let mut op = cyberfly_store::SignedOperation::new(
             format!("c-{}", kp.public_key_hex()),
             "k",
             "v",
             cyberfly_store::ValueKind::String,
         );
         op.sign(&kp);
+        // SAFETY: the pointer was just returned by the library under test and is valid.
         let a = unsafe { &(*ca).store };
         a.block_on(a.apply(op)).unwrap();
         let bind = "127.0.0.1:0";
@@ -408,6 +428,7 @@ mod tests {
             cfs_sync_server_ticket(server, &mut ticket, std::ptr::null_mut()),
             cfs_result::Ok
         );
+        // SAFETY: the pointer was just returned by the library under test and is valid.
         let t = unsafe { std::slice::from_raw_parts(ticket.data as *const u8, ticket.len) };
         let t = std::str::from_utf8(t).unwrap().to_owned();
         cfs_string_free(&mut ticket);

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 use super::error::{invalid_config, IntoPyResult};
-use cyberfly_store::config::{Config, Durability, LogCheck, ThroughputMode};
+use cyberfly_store::{Config, Durability, LogCheck, ThroughputMode};
 
 /// The keywords `open` accepts, in the order of [`Config`].
 pub const KEYWORDS: &[&str] = &[
@@ -100,7 +100,7 @@ pub fn from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
             "sled_cache_capacity" => c.sled_cache_capacity = int("sled_cache_capacity", v)?,
             "flush_every_ms" => c.flush_every_ms = int("flush_every_ms", v)?,
             "throughput_mode" => {
-                c.throughput_mode = ThroughputMode::parse(&text("throughput_mode", v)?).py_err()?
+                c.throughput_mode = ThroughputMode::parse(&text("throughput_mode", v)?).py_err()?;
             }
             "compression" => c.compression = boolean("compression", v)?,
             "compression_factor" => c.compression_factor = int("compression_factor", v)?,

@@ -11,9 +11,9 @@ use pyo3::IntoPyObjectExt;
 use serde_json::Value;
 
 use super::error::invalid;
-use cyberfly_store::types::stream::StreamEntry;
-use cyberfly_store::types::TypedValue;
-use cyberfly_store::value::{hash_hex, SigMeta};
+use cyberfly_store::StreamEntry;
+use cyberfly_store::TypedValue;
+use cyberfly_store::{hash_hex, SigMeta};
 
 /// Python object to JSON: dict (str keys), list/tuple, str, int, float,
 /// bool, None. NaN and infinities are `InvalidArgument` (JSON has none).
@@ -285,7 +285,7 @@ pub enum Row {
     /// `get_all`: (key, value, signature metadata or None).
     Keyed(String, TypedValue, Option<SigMeta>),
     /// `ops_since`: a SignedOperation.
-    Op(Box<cyberfly_store::oplog::SignedOperation>),
+    Op(Box<cyberfly_store::SignedOperation>),
 }
 
 impl<'py> IntoPyObject<'py> for Row {

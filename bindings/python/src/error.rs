@@ -9,7 +9,7 @@
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-use cyberfly_store::error::{Error, ErrorCode};
+use cyberfly_store::{Error, ErrorCode};
 
 pyo3::create_exception!(
     cyberfly_store,

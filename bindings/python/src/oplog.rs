@@ -11,10 +11,8 @@ use super::scan::{Cursor, Pager};
 use super::spawn;
 use super::store::{pairs, PyStore, Text};
 use super::verify::{key_bytes, PyKeypair};
-use cyberfly_store::oplog::{
-    new_op_id, parse_store_type, store_type_name, Outcome, SignedOperation,
-};
-use cyberfly_store::store::now_ms;
+use cyberfly_store::now_ms;
+use cyberfly_store::{new_op_id, parse_store_type, store_type_name, Outcome, SignedOperation};
 
 /// A signed write with the Cyberfly node's fields. Build it with keywords,
 /// then `.sign(keypair)` fills `public_key` and `signature` over the
@@ -109,7 +107,7 @@ impl PySignedOperation {
         py.detach(
             move || match (hex::decode(&op.public_key), hex::decode(&op.signature)) {
                 (Ok(pk), Ok(sig)) => {
-                    cyberfly_store::verify::verify_uncached(&pk, &op.canonical_message(), &sig)
+                    cyberfly_store::verify_uncached(&pk, &op.canonical_message(), &sig)
                 }
                 _ => false,
             },
@@ -222,7 +220,7 @@ impl PySignedOperation {
     }
     #[setter]
     fn set_stream_fields(&mut self, v: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        self.op.stream_fields = self::stream_fields(v)?;
+        self.op.stream_fields = stream_fields(v)?;
         Ok(())
     }
     #[getter]

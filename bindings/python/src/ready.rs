@@ -33,46 +33,59 @@ const PYGEN_RETURN: c_int = 0;
 
 #[inline]
 unsafe fn value_of(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
-    (*(o as *mut ReadyObject)).value
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe { (*(o as *mut ReadyObject)).value }
 }
 
 /// Raise `StopIteration(value)` the cheap way: a non-tuple value is handed
 /// over as is (no exception instance is made on 3.9–3.11); a tuple must be
 /// wrapped or it would be taken as the exception's arguments.
 unsafe fn set_stop(v: *mut ffi::PyObject) {
-    if ffi::PyTuple_Check(v) != 0 {
-        let t = ffi::PyTuple_Pack(1, v);
-        if !t.is_null() {
-            ffi::PyErr_SetObject(ffi::PyExc_StopIteration, t);
-            ffi::Py_DECREF(t);
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe {
+        if ffi::PyTuple_Check(v) != 0 {
+            let t = ffi::PyTuple_Pack(1, v);
+            if !t.is_null() {
+                ffi::PyErr_SetObject(ffi::PyExc_StopIteration, t);
+                ffi::Py_DECREF(t);
+            }
+        } else {
+            ffi::PyErr_SetObject(ffi::PyExc_StopIteration, v);
         }
-    } else {
-        ffi::PyErr_SetObject(ffi::PyExc_StopIteration, v);
     }
 }
 
 unsafe extern "C" fn ready_dealloc(o: *mut ffi::PyObject) {
-    let r = o as *mut ReadyObject;
-    let v = (*r).value;
-    (*r).value = null_mut();
-    if !v.is_null() {
-        ffi::Py_DECREF(v);
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe {
+        let r = o as *mut ReadyObject;
+        let v = (*r).value;
+        (*r).value = null_mut();
+        if !v.is_null() {
+            ffi::Py_DECREF(v);
+        }
+        let tp = ffi::Py_TYPE(o);
+        let free = ffi::PyType_GetSlot(tp, ffi::Py_tp_free);
+        let free: ffi::freefunc = std::mem::transmute::<*mut c_void, ffi::freefunc>(free);
+        free(o as *mut c_void);
+        ffi::Py_DECREF(tp as *mut ffi::PyObject);
     }
-    let tp = ffi::Py_TYPE(o);
-    let free = ffi::PyType_GetSlot(tp, ffi::Py_tp_free);
-    let free: ffi::freefunc = std::mem::transmute::<*mut c_void, ffi::freefunc>(free);
-    free(o as *mut c_void);
-    ffi::Py_DECREF(tp as *mut ffi::PyObject);
 }
 
 unsafe extern "C" fn ready_self(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
-    ffi::Py_INCREF(o);
-    o
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe {
+        ffi::Py_INCREF(o);
+        o
+    }
 }
 
 unsafe extern "C" fn ready_next(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
-    set_stop(value_of(o));
-    null_mut()
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe {
+        set_stop(value_of(o));
+        null_mut()
+    }
 }
 
 unsafe extern "C" fn ready_am_send(
@@ -80,74 +93,90 @@ unsafe extern "C" fn ready_am_send(
     _arg: *mut ffi::PyObject,
     result: *mut *mut ffi::PyObject,
 ) -> c_int {
-    let v = value_of(o);
-    ffi::Py_INCREF(v);
-    *result = v;
-    PYGEN_RETURN
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe {
+        let v = value_of(o);
+        ffi::Py_INCREF(v);
+        *result = v;
+        PYGEN_RETURN
+    }
 }
 
 unsafe extern "C" fn ready_send(
     o: *mut ffi::PyObject,
     _arg: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    set_stop(value_of(o));
-    null_mut()
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe {
+        set_stop(value_of(o));
+        null_mut()
+    }
 }
 
 unsafe extern "C" fn ready_throw(
     _o: *mut ffi::PyObject,
     args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    let n = ffi::PyTuple_Size(args);
-    if n < 1 {
-        ffi::PyErr_SetString(
-            ffi::PyExc_TypeError,
-            c"throw expected at least 1 argument".as_ptr(),
-        );
-        return null_mut();
-    }
-    let typ = ffi::PyTuple_GetItem(args, 0);
-    let val = if n > 1 {
-        ffi::PyTuple_GetItem(args, 1)
-    } else {
-        null_mut()
-    };
-    if !val.is_null() && val != ffi::Py_None() {
-        if ffi::PyExceptionInstance_Check(val) != 0 {
-            ffi::PyErr_SetObject(ffi::Py_TYPE(val) as *mut ffi::PyObject, val);
-        } else {
-            ffi::PyErr_SetObject(typ, val);
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe {
+        let n = ffi::PyTuple_Size(args);
+        if n < 1 {
+            ffi::PyErr_SetString(
+                ffi::PyExc_TypeError,
+                c"throw expected at least 1 argument".as_ptr(),
+            );
+            return null_mut();
         }
-    } else if ffi::PyExceptionInstance_Check(typ) != 0 {
-        ffi::PyErr_SetObject(ffi::Py_TYPE(typ) as *mut ffi::PyObject, typ);
-    } else if ffi::PyExceptionClass_Check(typ) != 0 {
-        ffi::PyErr_SetNone(typ);
-    } else {
-        ffi::PyErr_SetString(
-            ffi::PyExc_TypeError,
-            c"exceptions must be classes or instances deriving from BaseException".as_ptr(),
-        );
+        let typ = ffi::PyTuple_GetItem(args, 0);
+        let val = if n > 1 {
+            ffi::PyTuple_GetItem(args, 1)
+        } else {
+            null_mut()
+        };
+        if !val.is_null() && val != ffi::Py_None() {
+            if ffi::PyExceptionInstance_Check(val) != 0 {
+                ffi::PyErr_SetObject(ffi::Py_TYPE(val) as *mut ffi::PyObject, val);
+            } else {
+                ffi::PyErr_SetObject(typ, val);
+            }
+        } else if ffi::PyExceptionInstance_Check(typ) != 0 {
+            ffi::PyErr_SetObject(ffi::Py_TYPE(typ) as *mut ffi::PyObject, typ);
+        } else if ffi::PyExceptionClass_Check(typ) != 0 {
+            ffi::PyErr_SetNone(typ);
+        } else {
+            ffi::PyErr_SetString(
+                ffi::PyExc_TypeError,
+                c"exceptions must be classes or instances deriving from BaseException".as_ptr(),
+            );
+        }
+        null_mut()
     }
-    null_mut()
 }
 
 unsafe extern "C" fn ready_close(
     _o: *mut ffi::PyObject,
     _a: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    let none = ffi::Py_None();
-    ffi::Py_INCREF(none);
-    none
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe {
+        let none = ffi::Py_None();
+        ffi::Py_INCREF(none);
+        none
+    }
 }
 
 unsafe extern "C" fn ready_value(o: *mut ffi::PyObject, _c: *mut c_void) -> *mut ffi::PyObject {
-    let v = value_of(o);
-    ffi::Py_INCREF(v);
-    v
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe {
+        let v = value_of(o);
+        ffi::Py_INCREF(v);
+        v
+    }
 }
 
 unsafe extern "C" fn ready_repr(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
-    ffi::PyUnicode_FromFormat(c"<Ready %R>".as_ptr(), value_of(o))
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe { ffi::PyUnicode_FromFormat(c"<Ready %R>".as_ptr(), value_of(o)) }
 }
 
 unsafe extern "C" fn ready_new(
@@ -155,11 +184,14 @@ unsafe extern "C" fn ready_new(
     _a: *mut ffi::PyObject,
     _k: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    ffi::PyErr_SetString(
-        ffi::PyExc_TypeError,
-        c"Ready objects are made by the store (a completed read)".as_ptr(),
-    );
-    null_mut()
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
+    unsafe {
+        ffi::PyErr_SetString(
+            ffi::PyExc_TypeError,
+            c"Ready objects are made by the store (a completed read)".as_ptr(),
+        );
+        null_mut()
+    }
 }
 
 const DOC: &CStr = c"An awaitable that is already complete: what a read answered by the cache returns.\n\nAwaiting it (once or more) gives `value` without a thread hop or an event-loop round trip.";
@@ -173,6 +205,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let existing = TYPE.load(Ordering::Acquire);
     if !existing.is_null() {
+        // SAFETY: the type object is live (registered once per interpreter, never freed) and the GIL is held.
         let t = unsafe { Bound::from_borrowed_ptr(py, existing as *mut ffi::PyObject) };
         return m.add("Ready", t);
     }
@@ -239,17 +272,19 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let slots: &'static mut [ffi::PyType_Slot] = Box::leak(slots.into_boxed_slice());
     let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
         name: c"cyberfly_store._native.Ready".as_ptr() as *const c_char,
-        basicsize: std::mem::size_of::<ReadyObject>() as c_int,
+        basicsize: size_of::<ReadyObject>() as c_int,
         itemsize: 0,
         flags: ffi::Py_TPFLAGS_DEFAULT as _,
         slots: slots.as_mut_ptr(),
     }));
+    // SAFETY: the type object is live (registered once per interpreter, never freed) and the GIL is held.
     let t = unsafe { ffi::PyType_FromSpec(spec) };
     if t.is_null() {
         return Err(PyErr::fetch(py));
     }
     // The type lives as long as the process (one strong reference kept).
     TYPE.store(t as *mut ffi::PyTypeObject, Ordering::Release);
+    // SAFETY: the type object is live (registered once per interpreter, never freed) and the GIL is held.
     let t = unsafe { Bound::from_borrowed_ptr(py, t) };
     m.add("Ready", t)
 }
@@ -259,6 +294,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 pub fn wrap(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, PyAny>> {
     let tp = TYPE.load(Ordering::Acquire);
     debug_assert!(!tp.is_null(), "Ready type not registered");
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
     unsafe {
         let o = ffi::PyType_GenericAlloc(tp, 0);
         if o.is_null() {
@@ -316,6 +352,7 @@ pub fn borrow_str<'a>(
     // SAFETY: `f` is CPython's PyUnicode_AsUTF8AndSize (resolve_as_utf8).
     let f = unsafe { std::mem::transmute::<*mut c_void, AsUtf8AndSize>(f) };
     let mut n: ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live str object and the GIL is held.
     let p = unsafe { f(s.as_ptr(), &mut n) };
     if p.is_null() {
         // A `str` with a lone surrogate has no UTF-8 form: the bad-input
@@ -328,6 +365,7 @@ pub fn borrow_str<'a>(
     // SAFETY: CPython returns valid UTF-8 of length n that lives as long as
     // the string object, which `s` keeps alive for 'a.
     let bytes = unsafe { std::slice::from_raw_parts(p as *const u8, n as usize) };
+    // SAFETY: called by CPython through the type's slots (or by this module) with `o` a live Ready object and the GIL held.
     Ok(std::borrow::Cow::Borrowed(unsafe {
         std::str::from_utf8_unchecked(bytes)
     }))

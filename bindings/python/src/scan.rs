@@ -15,9 +15,9 @@ use pyo3::prelude::*;
 use super::convert::{Row, Rows};
 use super::error::to_pyerr;
 use super::{spawn_py, Ready};
-use cyberfly_store::store::Scan;
-use cyberfly_store::types::stream::StreamEntry;
-use cyberfly_store::types::{GetAll, SubScan};
+use cyberfly_store::Scan;
+use cyberfly_store::StreamEntry;
+use cyberfly_store::{GetAll, SubScan};
 
 /// The core's paged scans, each yielding [`Row`]s.
 pub enum Pager {
@@ -28,7 +28,7 @@ pub enum Pager {
     Entry(SubScan<StreamEntry>),
     Point(SubScan<(i64, f64)>),
     All(GetAll),
-    Ops(cyberfly_store::oplog::OpLogScan),
+    Ops(cyberfly_store::OpLogScan),
 }
 
 impl Pager {
@@ -76,7 +76,7 @@ impl Cursor {
 }
 
 fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[pymethods]

@@ -13,7 +13,7 @@ use super::convert::{OptStr, OptStrs};
 use super::error::{invalid, IntoPyResult};
 use super::scan::{Cursor, Pager};
 use super::{config, none, ready_or_spawn, spawn, Ready};
-use cyberfly_store::store::{ContentHash, GetMany, Miss, Store};
+use cyberfly_store::{ContentHash, GetMany, Miss, Store};
 
 /// An open store. Create it with `await cyberfly_store.open(path, **config)`.
 ///
@@ -45,7 +45,7 @@ impl PyStore {
 #[inline]
 pub(crate) fn text(v: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     match v.cast::<PyString>() {
-        Ok(s) => super::ready::borrow_str(s).map(|c| c.into_owned()),
+        Ok(s) => super::ready::borrow_str(s).map(std::borrow::Cow::into_owned),
         Err(_) => Err(PyTypeError::new_err(format!(
             "{what} must be str, not {}",
             v.get_type().name()?
@@ -572,8 +572,10 @@ impl PyStore {
         batch: usize,
     ) -> PyResult<f64> {
         let items = pairs(items)?;
-        let batches: Vec<Vec<(String, String)>> =
-            items.chunks(batch.max(1)).map(|c| c.to_vec()).collect();
+        let batches: Vec<Vec<(String, String)>> = items
+            .chunks(batch.max(1))
+            .map(<[(String, String)]>::to_vec)
+            .collect();
         let s = self.s();
         py.detach(move || {
             super::runtime().block_on(async move {

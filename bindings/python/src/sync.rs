@@ -16,9 +16,7 @@ use pyo3::types::PyDict;
 use super::error::{invalid, to_pyerr};
 use super::store::PyStore;
 use super::{none, runtime, spawn, Ready, ENTERING, EXITING};
-use cyberfly_store::sync::{
-    ProgressFn, ServeAccess, SyncConfig, SyncHandle, SyncReport, SyncServer,
-};
+use cyberfly_store::{ProgressFn, ServeAccess, SyncConfig, SyncHandle, SyncReport, SyncServer};
 
 /// A report as a Python dict.
 pub(crate) struct PyReport(SyncReport);
@@ -163,7 +161,11 @@ impl PySyncServer {
 
     /// Stop serving (the store stays open). Idempotent.
     fn shutdown<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let taken = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let taken = self
+            .server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         let Some(s) = taken else {
             return Ready::wrap(py, py.None());
         };
@@ -194,11 +196,16 @@ impl PySyncHandle {
         match self
             .handle
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
         {
             Some(h) => PyReport(h.report()),
-            None => PyReport(self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+            None => PyReport(
+                self.last
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone(),
+            ),
         }
     }
 
@@ -206,9 +213,9 @@ impl PySyncHandle {
     fn errors(&self) -> Vec<String> {
         self.handle
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
-            .map(|h| h.errors())
+            .map(SyncHandle::errors)
             .unwrap_or_default()
     }
 
@@ -217,22 +224,31 @@ impl PySyncHandle {
     fn running(&self) -> bool {
         self.handle
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .is_some()
     }
 
     /// Stop after checkpointing what was applied; returns the totals.
     /// Stopping twice returns the same totals.
     fn stop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let taken = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let taken = self
+            .handle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         let last = self.last.clone();
         let Some(h) = taken else {
-            let r = last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let r = last
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
             return Ready::wrap(py, PyReport(r).into_pyobject(py)?.into_any().unbind());
         };
         spawn(py, async move {
             let r = h.stop().await?;
-            *last.lock().unwrap_or_else(|e| e.into_inner()) = r.clone();
+            *last
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = r.clone();
             Ok(PyReport(r))
         })
     }

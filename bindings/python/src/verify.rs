@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyString, PyTuple};
 use super::convert::hex;
 use super::error::{invalid, IntoPyResult};
 use super::spawn;
-use cyberfly_store::verify::{decode_hex, Keypair, Verifier, VerifyItem};
+use cyberfly_store::{decode_hex, Keypair, Verifier, VerifyItem};
 
 /// The verifier behind the module-level functions (its verdict cache is
 /// keyed by public key, message and signature together).

@@ -10,7 +10,7 @@ use crate::{
     array, block, cfs_error, cfs_geo_match_list, cfs_geo_pos, cfs_geo_pos_list, cfs_result,
     cfs_store, cfs_str, text, texts, OptOut, Out,
 };
-use cyberfly_store::types::geo::{GeoUnit, RadiusOpts};
+use cyberfly_store::{GeoUnit, RadiusOpts};
 
 /// Distance units of the geo calls (pass as `uint32_t`).
 #[repr(u32)]

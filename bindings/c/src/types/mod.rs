@@ -24,7 +24,7 @@ pub use timeseries::*;
 pub use ttl::*;
 pub use zset::*;
 
-use cyberfly_store::value::ValueKind;
+use cyberfly_store::ValueKind;
 
 /// The type of a stored value (`cfs_store_key_type`).
 #[repr(u32)]

@@ -56,7 +56,9 @@ impl PyStore {
         let k = text(key, "key")?;
         let s = self.s();
         spawn(py, async move {
-            s.key_type(&k).await.map(|t| t.map(|t| t.name()))
+            s.key_type(&k)
+                .await
+                .map(|t| t.map(cyberfly_store::ValueKind::name))
         })
     }
 }
