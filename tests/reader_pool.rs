@@ -1,5 +1,5 @@
 //! The store's index reads run on a fixed pool of `reader_threads` threads
-//! (src/readers.rs), not on tokio's elastic blocking pool: a loop of
+//! (src/engine/readers.rs), not on tokio's elastic blocking pool: a loop of
 //! uncached gets does not grow the process's threads, close joins the
 //! readers, and a store dropped without close stops them too. One test in
 //! its own file: it counts the threads of the whole process.

@@ -1127,7 +1127,7 @@ impl TieredCache {
 
     /// `f(key, value, expiry)` for each entry of the hot tier, shard by
     /// shard, under each shard's read lock while `f` runs (keep it short).
-    /// For the warm-restart snapshot at close (`src/snapshot.rs`), which
+    /// For the warm-restart snapshot at close (`src/engine/snapshot.rs`), which
     /// loads it back with [`preload`](Self::preload).
     pub fn for_each_hot(&self, mut f: impl FnMut(&[u8], &CachedValue, Option<u64>)) {
         for s in self.hot.shards.iter() {

@@ -326,7 +326,7 @@ impl Engine {
                 let ix = Index::open(&index_dir, &cfg)?;
                 migrate(&ix)?;
                 // Before the writer exists: the snapshot's nonce is removed
-                // durably ahead of any write (src/snapshot.rs).
+                // durably ahead of any write (src/engine/snapshot.rs).
                 let snap = snapshot::take(
                     &dir,
                     &ix,

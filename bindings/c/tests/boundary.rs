@@ -99,7 +99,8 @@ fn unguarded(src: &str) -> (Vec<String>, usize) {
         let ok = body.starts_with("ffi_boundary!(") && {
             let m = open + 1 + src[open + 1..].find("ffi_boundary!(").unwrap();
             let end = matching(b, m + "ffi_boundary!".len());
-            src[end..close - 1].trim().is_empty()
+            // (a trailing `;` when the function returns nothing)
+            matches!(src[end..close - 1].trim(), "" | ";")
         };
         if !ok {
             bad.push(name);
