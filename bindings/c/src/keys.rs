@@ -1,4 +1,4 @@
-//! ed25519 key pairs, signing and verification (`cyberfly_store::verify`).
+//! ed25519 key pairs, signing and verification (`src/verify.rs`).
 
 use std::ffi::{c_char, c_void};
 

@@ -1,4 +1,4 @@
-//! Signed operations (`cyberfly_store::oplog`): build, sign, serialise, apply one or
+//! Signed operations (`src/oplog/`): build, sign, serialise, apply one or
 //! many with per-operation outcomes, and read the operation log.
 
 use std::ffi::{c_char, c_void};

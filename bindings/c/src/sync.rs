@@ -1,4 +1,4 @@
-//! Replication (`cyberfly_store::sync`) for C: serve a store, pull from a peer once
+//! Replication (`src/sync/`) for C: serve a store, pull from a peer once
 //! or continuously.
 
 use std::ffi::{c_char, c_void};

@@ -2,10 +2,10 @@
 //! `python` feature. Thin: argument conversion, error mapping and the bridge
 //! from the core's futures to asyncio; every rule lives in the core.
 //!
-//! Files mirror the core: [`store`] wraps `cyberfly_store::store` (strings, blobs,
-//! lifecycle, metrics), [`types`] the container types of `cyberfly_store::types`,
-//! [`scan`] the paged scans, [`config`] `cyberfly_store::config`, [`error`] maps
-//! `cyberfly_store::error` (all of it, in one place), [`verify`] and [`oplog`] the
+//! Files mirror the core: [`store`] wraps `src/store.rs` (strings, blobs,
+//! lifecycle, metrics), [`types`] the container types of `src/types/`,
+//! [`scan`] the paged scans, [`config`] `src/engine/config.rs`, [`error`] maps
+//! `src/error.rs` (all of it, in one place), [`verify`] and [`oplog`] the
 //! signed operations, [`convert`] the value shapes.
 //!
 //! Async: the core's futures run on the tokio runtime of

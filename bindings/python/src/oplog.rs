@@ -1,4 +1,4 @@
-//! `cyberfly_store::oplog` for Python: `SignedOperation`, `Outcome`, and the
+//! `src/oplog/` for Python: `SignedOperation`, `Outcome`, and the
 //! `apply` / `apply_many` / `ops_since` methods of `Store`.
 
 use pyo3::exceptions::PyTypeError;

@@ -1,5 +1,5 @@
-//! Paged reads as async iterators: `scan` (`cyberfly_store::store::Scan`), the
-//! filters (`cyberfly_store::types::SubScan`) and `get_all` (`cyberfly_store::types::GetAll`).
+//! Paged reads as async iterators: `scan` (`Store::scan`), the
+//! filters (`SubScan`) and `get_all` (`GetAll`).
 //!
 //! A [`Cursor`] fetches one page per trip to the runtime and hands out its
 //! items from a buffer: `__anext__` on a buffered item returns an already

@@ -1,4 +1,4 @@
-//! `Store`: the façade of `cyberfly_store::store` for Python — opening and closing,
+//! `Store`: the façade of `src/store.rs` for Python — opening and closing,
 //! strings, blobs, scans, stats and metrics. The container types are in
 //! `types/` (one `#[pymethods]` block per type on the same class).
 

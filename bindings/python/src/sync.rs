@@ -1,4 +1,4 @@
-//! `cyberfly_store::sync` for Python: `Store.serve`, `Store.sync_from`,
+//! `src/sync/` for Python: `Store.serve`, `Store.sync_from`,
 //! `Store.sync_continuous`, and the `SyncServer` and `SyncHandle` objects.
 //!
 //! A report is a dict: the counters of `SyncReport` and its durations in

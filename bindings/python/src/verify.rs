@@ -1,4 +1,4 @@
-//! `cyberfly_store::verify` for Python: `Keypair`, and the module-level `verify` and
+//! `src/verify.rs` for Python: `Keypair`, and the module-level `verify` and
 //! `verify_many`. Public keys and signatures are accepted as bytes or hex
 //! strings, messages as bytes.
 

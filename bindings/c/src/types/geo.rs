@@ -1,4 +1,4 @@
-//! Geo sets (`cyberfly_store::types::geo`): members with positions, distance
+//! Geo sets (`src/types/geo.rs`): members with positions, distance
 //! and radius queries.
 
 use std::ffi::c_char;

@@ -1,4 +1,4 @@
-//! Hashes (`cyberfly_store::types::hash`): fields and values of one key.
+//! Hashes (`src/types/hash.rs`): fields and values of one key.
 
 use std::ffi::c_char;
 

@@ -1,4 +1,4 @@
-//! JSON documents (`cyberfly_store::types::json`), as text, with JSONPath.
+//! JSON documents (`src/types/json.rs`), as text, with JSONPath.
 
 use std::ffi::c_char;
 

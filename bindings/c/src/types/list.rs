@@ -1,4 +1,4 @@
-//! Lists (`cyberfly_store::types::list`): push at either end, ranges, length.
+//! Lists (`src/types/list.rs`): push at either end, ranges, length.
 
 use std::ffi::c_char;
 

@@ -1,4 +1,4 @@
-//! Sets (`cyberfly_store::types::set`): members in byte order.
+//! Sets (`src/types/set.rs`): members in byte order.
 
 use std::ffi::c_char;
 

@@ -1,4 +1,4 @@
-//! Streams (`cyberfly_store::types::stream`): entries of (field, value)
+//! Streams (`src/types/stream.rs`): entries of (field, value)
 //! pairs under increasing ids.
 
 use std::ffi::c_char;

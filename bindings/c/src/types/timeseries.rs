@@ -1,4 +1,4 @@
-//! Time series (`cyberfly_store::types::timeseries`): (timestamp, value)
+//! Time series (`src/types/timeseries.rs`): (timestamp, value)
 //! points.
 
 use std::ffi::c_char;

@@ -1,4 +1,4 @@
-//! Key-level calls for every type (`cyberfly_store::types::ttl`): expiry and
+//! Key-level calls for every type (`src/types/ttl.rs`): expiry and
 //! the type of a key.
 
 use std::ffi::c_char;

@@ -1,4 +1,4 @@
-//! Sorted sets (`cyberfly_store::types::zset`): members with finite scores.
+//! Sorted sets (`src/types/zset.rs`): members with finite scores.
 
 use std::ffi::c_char;
 

@@ -1,4 +1,4 @@
-//! Geo sets (`cyberfly_store::types::geo`): `geoadd`, `geopos`, `geodist`,
+//! Geo sets (`src/types/geo.rs`): `geoadd`, `geopos`, `geodist`,
 //! `georadius`, `georadiusbymember`, with redis-py's result shapes.
 
 use pyo3::prelude::*;

@@ -1,4 +1,4 @@
-//! Hashes (`cyberfly_store::types::hash`): `hset`, `hset_many`, `hget`,
+//! Hashes (`src/types/hash.rs`): `hset`, `hset_many`, `hget`,
 //! `hgetall`, `hdel`, `hlen`, and the filter `filter_hash`.
 
 use pyo3::prelude::*;

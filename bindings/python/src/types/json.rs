@@ -1,4 +1,4 @@
-//! JSON documents (`cyberfly_store::types::json`): `json_set`, `json_get`,
+//! JSON documents (`src/types/json.rs`): `json_set`, `json_get`,
 //! `json_filter`.
 
 use pyo3::prelude::*;

@@ -1,4 +1,4 @@
-//! Lists (`cyberfly_store::types::list`): `lpush`, `rpush`, `lrange`, `llen`,
+//! Lists (`src/types/list.rs`): `lpush`, `rpush`, `lrange`, `llen`,
 //! and the filter `filter_list`.
 
 use pyo3::prelude::*;

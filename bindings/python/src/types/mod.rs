@@ -1,4 +1,4 @@
-//! The container types of `cyberfly_store::types` on `Store`, with redis-py's names,
+//! The container types of `src/types/` on `Store`, with redis-py's names,
 //! arguments and result shapes where redis-py has the operation: hash, list,
 //! set, sorted set, JSON, stream, time series, geo; TTLs; the node's filters
 //! and `get_all`.

@@ -1,4 +1,4 @@
-//! The node's `get_all` (`cyberfly_store::types::scan`, `GetAll`): every key
+//! The node's `get_all` (`src/types/scan.rs`, `GetAll`): every key
 //! of one type in one database, as a cursor. The filters of each type are in
 //! that type's file.
 

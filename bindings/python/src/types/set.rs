@@ -1,4 +1,4 @@
-//! Sets (`cyberfly_store::types::set`): `sadd`, `srem`, `smembers`,
+//! Sets (`src/types/set.rs`): `sadd`, `srem`, `smembers`,
 //! `sismember`, `scard`, and the filter `filter_set`.
 
 use pyo3::prelude::*;

@@ -1,4 +1,4 @@
-//! Streams (`cyberfly_store::types::stream`): `xadd`, `xrange`, `xrevrange`,
+//! Streams (`src/types/stream.rs`): `xadd`, `xrange`, `xrevrange`,
 //! `xlen`, and the filter `filter_stream`.
 
 use pyo3::prelude::*;

@@ -1,4 +1,4 @@
-//! Time series (`cyberfly_store::types::timeseries`): `ts_add`, `ts_range`,
+//! Time series (`src/types/timeseries.rs`): `ts_add`, `ts_range`,
 //! `ts_get`, and the filter `filter_timeseries`.
 
 use pyo3::prelude::*;

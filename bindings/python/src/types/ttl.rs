@@ -1,4 +1,4 @@
-//! Expiry and key types (`cyberfly_store::types::ttl`): `expire`, `ttl`,
+//! Expiry and key types (`src/types/ttl.rs`): `expire`, `ttl`,
 //! `pttl`, `persist`, `key_type`.
 
 use pyo3::prelude::*;

@@ -1,4 +1,4 @@
-//! Sorted sets (`cyberfly_store::types::zset`): `zadd`, `zrem`, `zrange`,
+//! Sorted sets (`src/types/zset.rs`): `zadd`, `zrem`, `zrange`,
 //! `zrangebyscore`, `zscore`, `zcard`, and the filter `filter_sorted_set`.
 
 use pyo3::exceptions::PyTypeError;
