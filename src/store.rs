@@ -962,3 +962,43 @@ impl Store {
         crate::sync::log_head(&self.e).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer's panic boundary: an operation that panics fails alone,
+    /// with Internal and the panic's message, its staged writes dropped; the
+    /// writer goes on applying later writes (before, every later write
+    /// failed with Closed while reads went on).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_operation_fails_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), Config::default()).await.unwrap();
+        s.set("before", "1").await.unwrap();
+        let r = s
+            .engine()
+            .update("h", |txn| {
+                crate::types::hash::txn_hset(txn, "h", vec![("f".into(), "v".into())])?;
+                panic!("boom in an operation");
+            })
+            .await;
+        assert!(
+            matches!(&r, Err(Error::Internal(m)) if m.contains("boom in an operation")),
+            "{r:?}"
+        );
+        assert_eq!(
+            s.hget("h", "f").await.unwrap(),
+            None,
+            "staged write dropped"
+        );
+        s.set("after", "2").await.unwrap();
+        assert_eq!(s.get("after").await.unwrap().as_deref(), Some("2"));
+        assert_eq!(s.hset("h", "f", "v").await.unwrap(), 1);
+        s.close().await.unwrap();
+        let s = Store::open(dir.path(), Config::default()).await.unwrap();
+        assert_eq!(s.get("before").await.unwrap().as_deref(), Some("1"));
+        assert_eq!(s.hget("h", "f").await.unwrap().as_deref(), Some("v"));
+        s.close().await.unwrap();
+    }
+}

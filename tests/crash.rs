@@ -342,6 +342,12 @@ fn cycles(mode: &str) {
             }
         };
         let s = Store::open_blocking(&store, cfg(d)).unwrap();
+        // a kill during a blob import leaves its partial file in
+        // blobs/temp; the reopen removed it (issue 18)
+        let temp: Vec<_> = std::fs::read_dir(store.join("blobs").join("temp"))
+            .map(|it| it.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(temp.is_empty(), "partial imports left at open: {temp:?}");
         s.block_on(check(&s, &required, &db));
         s.close_blocking().unwrap();
         eprintln!(

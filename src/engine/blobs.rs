@@ -25,6 +25,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -75,6 +76,10 @@ pub struct Blobs {
     store: FsStore,
     gc: Arc<Mutex<GcState>>,
     live: Arc<Mutex<Option<LiveFn>>>,
+    /// Set when shutdown begins: a call that fails after it failed because
+    /// the store is closing, and says so (`Closed`), not with the blob
+    /// store's own "Oneshot recv error".
+    shut: AtomicBool,
 }
 
 impl Blobs {
@@ -91,6 +96,14 @@ impl Blobs {
             let live = cb_live.clone();
             protect(gc, live, interval, set)
         });
+        let leftovers = clear_temp(&dir.join("temp"))?;
+        if leftovers.0 > 0 {
+            tracing::info!(
+                files = leftovers.0,
+                bytes = leftovers.1,
+                "removed partial blob imports left by a crash (blobs/temp)"
+            );
+        }
         let mut opts = Options::new(dir);
         opts.gc = Some(GcConfig {
             interval: TICK,
@@ -99,7 +112,12 @@ impl Blobs {
         let store = FsStore::load_with_opts(dir.join("blobs.db"), opts)
             .await
             .map_err(Error::blobs)?;
-        Ok(Blobs { store, gc, live })
+        Ok(Blobs {
+            store,
+            gc,
+            live,
+            shut: AtomicBool::new(false),
+        })
     }
 
     /// The iroh-blobs store API (serving and fetching blobs for sync).
@@ -112,6 +130,16 @@ impl Blobs {
         *self.live.lock().expect("gc lock") = Some(f);
     }
 
+    /// A blob-store failure as the caller should see it: `Closed` once the
+    /// store is shutting down.
+    fn fail(&self, e: impl std::fmt::Display) -> Error {
+        if self.shut.load(Ordering::Acquire) {
+            Error::Closed
+        } else {
+            Error::blobs(e)
+        }
+    }
+
     /// Store bytes; the returned temp tag protects them until dropped.
     pub async fn add(&self, data: Bytes) -> Result<TempTag> {
         self.store
@@ -119,18 +147,18 @@ impl Blobs {
             .add_bytes(data)
             .temp_tag()
             .await
-            .map_err(Error::blobs)
+            .map_err(|e| self.fail(e))
     }
 
     /// Read a blob; `None` if the store does not have it (complete).
     pub async fn get(&self, hash: &[u8; 32]) -> Result<Option<Bytes>> {
         let h = Hash::from_bytes(*hash);
-        if !self.store.blobs().has(h).await.map_err(Error::blobs)? {
+        if !self.store.blobs().has(h).await.map_err(|e| self.fail(e))? {
             return Ok(None);
         }
         match self.store.blobs().get_bytes(h).await {
             Ok(b) => Ok(Some(b)),
-            Err(e) => Err(Error::blobs(e)),
+            Err(e) => Err(self.fail(e)),
         }
     }
 
@@ -141,6 +169,9 @@ impl Blobs {
             .get_bytes(Hash::from_bytes(*hash))
             .await
             .map_err(|e| {
+                if self.shut.load(Ordering::Acquire) {
+                    return Error::Closed;
+                }
                 tracing::error!(
                     "blob {} referenced by the index: {e}",
                     Hash::from_bytes(*hash)
@@ -159,7 +190,7 @@ impl Blobs {
 
     /// Commit the blob store's metadata (called for `sync` writes and `flush`).
     pub async fn sync(&self) -> Result<()> {
-        self.store.sync_db().await.map_err(Error::blobs)
+        self.store.sync_db().await.map_err(|e| self.fail(e))
     }
 
     /// Run a garbage collection now and wait for it to finish.
@@ -200,15 +231,16 @@ impl Blobs {
             .list()
             .stream()
             .await
-            .map_err(Error::blobs)?;
+            .map_err(|e| self.fail(e))?;
         while let Some(h) = s.next().await {
-            h.map_err(Error::blobs)?;
+            h.map_err(|e| self.fail(e))?;
             n += 1;
         }
         Ok(n)
     }
 
     pub async fn shutdown(&self) -> Result<()> {
+        self.shut.store(true, Ordering::Release);
         let waiting = {
             let mut g = self.gc.lock().expect("gc lock");
             g.pending.clear();
@@ -304,4 +336,28 @@ fn fail(
             "garbage collection skipped: {why}"
         ))));
     }
+}
+
+/// Remove the partial imports a crash left in `blobs/temp` (iroh-blobs
+/// writes an import there before moving it into place, and never looks at
+/// the directory again). Called at open, before the blob store loads and
+/// while the store's directory lock is held, so no import of this or
+/// another process can be in flight. Returns (files, bytes) removed.
+pub(crate) fn clear_temp(temp: &Path) -> Result<(u64, u64)> {
+    let entries = match std::fs::read_dir(temp) {
+        Ok(it) => it,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+        Err(e) => return Err(e.into()),
+    };
+    let (mut files, mut bytes) = (0, 0);
+    for e in entries {
+        let e = e?;
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "temp") && e.file_type()?.is_file() {
+            bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+            std::fs::remove_file(&path)?;
+            files += 1;
+        }
+    }
+    Ok((files, bytes))
 }

@@ -1610,6 +1610,7 @@ impl Engine {
 
     /// Bytes on disk under the store's directory (index and blobs).
     pub fn disk_usage(&self) -> Result<u64> {
+        std::fs::metadata(&self.inner.path)?;
         dir_size(&self.inner.path)
     }
 }
@@ -1735,13 +1736,28 @@ fn resolve(index: &Index, key: &str) -> Result<Resolved> {
     })
 }
 
+/// Bytes of the files under `p`. Files and directories that vanish during
+/// the walk (blob GC, a blob import finishing, sled rewriting a segment)
+/// count as zero instead of failing the whole call.
 fn dir_size(p: &Path) -> Result<u64> {
+    fn gone(e: &std::io::Error) -> bool {
+        e.kind() == std::io::ErrorKind::NotFound
+    }
     let mut total = 0;
-    for e in std::fs::read_dir(p)? {
-        let e = e?;
-        let md = e.metadata()?;
+    let entries = match std::fs::read_dir(p) {
+        Ok(it) => it,
+        Err(e) if gone(&e) => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    for e in entries {
+        let md = match e.and_then(|e| e.metadata().map(|md| (e.path(), md))) {
+            Ok(x) => x,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let (path, md) = md;
         if md.is_dir() {
-            total += dir_size(&e.path())?;
+            total += dir_size(&path)?;
         } else {
             total += md.len();
         }
@@ -1764,54 +1780,58 @@ impl Scan {
         if !self.page.is_empty() {
             return Ok(Some(self.page.drain(..).collect()));
         }
-        if self.done {
-            return Ok(None);
-        }
-        self.store.check_open()?;
-        self.store.inner.metrics.op(Op::Scan);
-        let index = self.store.index()?;
-        let prefix = self.prefix.clone();
-        let after = self.after.clone();
-        let limit = self.store.inner.config.scan_page_size;
-        let raw = self
-            .store
-            .inner
-            .readers
-            .run(move || index.scan_page(&prefix, after.as_deref(), limit))
-            .await??;
-        if raw.len() < limit {
-            self.done = true;
-        }
-        let Some((last, _)) = raw.last() else {
-            self.done = true;
-            return Ok(None);
-        };
-        self.after = Some(last.clone());
-        let mut out = Vec::with_capacity(raw.len());
-        for (k, v) in raw {
-            let entry = Entry::decode(&v)?;
-            if entry.kind != ValueKind::String || is_expired(entry.expires_at_ms) {
+        // A loop, not a call per page: a prefix over many keys of other
+        // types (or expired ones) must not nest a future per empty page.
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            self.store.check_open()?;
+            self.store.inner.metrics.op(Op::Scan);
+            let index = self.store.index()?;
+            let prefix = self.prefix.clone();
+            let after = self.after.clone();
+            let limit = self.store.inner.config.scan_page_size;
+            let raw = self
+                .store
+                .inner
+                .readers
+                .run(move || index.scan_page(&prefix, after.as_deref(), limit))
+                .await??;
+            if raw.len() < limit {
+                self.done = true;
+            }
+            let Some((last, _)) = raw.last() else {
+                self.done = true;
+                return Ok(None);
+            };
+            self.after = Some(last.clone());
+            let mut out = Vec::with_capacity(raw.len());
+            for (k, v) in raw {
+                let entry = Entry::decode(&v)?;
+                if entry.kind != ValueKind::String || is_expired(entry.expires_at_ms) {
+                    continue;
+                }
+                let key =
+                    String::from_utf8(k).map_err(|_| Error::Corrupt("key is not UTF-8".into()))?;
+                let value: Arc<str> = match entry.payload {
+                    Payload::Inline(b) => decode_string(b)?.into(),
+                    Payload::Blob => {
+                        let b = self.store.inner.blobs.get_referenced(&entry.hash).await?;
+                        decode_string(b.to_vec())?.into()
+                    }
+                };
+                out.push((key, value));
+            }
+            if out.is_empty() && !self.done {
+                // Every entry of this page was of another type or expired.
                 continue;
             }
-            let key =
-                String::from_utf8(k).map_err(|_| Error::Corrupt("key is not UTF-8".into()))?;
-            let value: Arc<str> = match entry.payload {
-                Payload::Inline(b) => decode_string(b)?.into(),
-                Payload::Blob => {
-                    let b = self.store.inner.blobs.get_referenced(&entry.hash).await?;
-                    decode_string(b.to_vec())?.into()
-                }
-            };
-            out.push((key, value));
+            if out.is_empty() {
+                return Ok(None);
+            }
+            return Ok(Some(out));
         }
-        if out.is_empty() && !self.done {
-            // Every entry of this page was of another type or expired.
-            return Box::pin(self.next_page()).await;
-        }
-        if out.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(out))
     }
 
     /// The next (key, value) pair; `None` at the end.

@@ -554,7 +554,21 @@ fn run_op(txn: &mut Txn<'_>, op: WriteOp) -> Result<Reply> {
             }
             Ok(Reply::Int(n as i64))
         }
-        WriteOp::Update { f, .. } => f(txn),
+        // The writer's panic boundary: a panic in one operation's closure
+        // (a bug) fails that operation with Internal, its staged writes are
+        // dropped like any failed op's, and the writer goes on.
+        WriteOp::Update { key, f } => {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(txn))).unwrap_or_else(|p| {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Error::internal(format!(
+                    "the operation on {key:?} panicked: {what}"
+                )))
+            })
+        }
     }
 }
 
