@@ -467,7 +467,8 @@ impl Store {
         crate::types::geo::georadius(&self.e, key, longitude, latitude, radius, unit, opts).await
     }
 
-    /// Members within `radius` of another member; empty if it is missing.
+    /// Members within `radius` of another member: empty when the key does
+    /// not exist, `InvalidArgument` when the member is not in it (as Redis).
     pub async fn georadiusbymember(
         &self,
         key: &str,

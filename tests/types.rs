@@ -589,3 +589,53 @@ async fn filters_stream_pages_over_large_containers() {
     assert!(s.filter_sorted_set("z", f64::NAN, 1.0).is_err());
     s.close().await.unwrap();
 }
+
+/// Redis semantics (issue 19), each checked against redis-server 7.0 by
+/// hand in the report: a key of another type whose TTL ran out is gone for
+/// `get` too (it said WrongType until the sweeper ran); a radius query with
+/// a count and no order keeps the nearest (COUNT implies ASC), a count of 0
+/// is refused, and georadiusbymember with a member not in the set is an
+/// error while a missing key is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_semantics_of_expiry_and_radius_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir).await;
+    s.hset("e", "f", "v").await.unwrap();
+    assert!(s.expire("e", 0).await.unwrap());
+    assert_eq!(s.get("e").await.unwrap(), None);
+
+    s.geoadd("g", [(13.4, 52.5, "p1")]).await.unwrap();
+    s.geoadd("g", [(13.473355, 52.625239, "p0")]).await.unwrap();
+    let opts = |count, ascending| RadiusOpts {
+        with_dist: true,
+        count,
+        ascending,
+        ..Default::default()
+    };
+    let feet = GeoUnit::parse("ft").unwrap();
+    let near = |count, asc| s.georadius("g", 13.39495, 52.538552, 984252.0, feet, opts(count, asc));
+    let names =
+        |v: Vec<cyberfly_store::GeoMatch>| v.into_iter().map(|m| m.member).collect::<Vec<_>>();
+    assert_eq!(names(near(Some(1), None).await.unwrap()), ["p1"]);
+    assert_eq!(names(near(Some(2), None).await.unwrap()), ["p1", "p0"]);
+    assert_eq!(names(near(Some(1), Some(false)).await.unwrap()), ["p0"]);
+    assert_eq!(
+        names(near(None, None).await.unwrap()),
+        ["p0", "p1"],
+        "no count, no order: member order"
+    );
+    assert_eq!(
+        near(Some(0), None).await.unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+    let by = |m: &'static str, key: &'static str| {
+        s.georadiusbymember(key, m, 100.0, GeoUnit::Km, RadiusOpts::default())
+    };
+    assert_eq!(
+        by("nope", "g").await.unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(by("p1", "absent").await.unwrap(), vec![]);
+    assert_eq!(names(by("p1", "g").await.unwrap()), ["p0", "p1"]);
+    s.close().await.unwrap();
+}

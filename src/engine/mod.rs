@@ -1714,14 +1714,16 @@ fn resolve(index: &Index, key: &str) -> Result<Resolved> {
         return Ok(Resolved::Absent);
     };
     let entry = Entry::decode(&raw)?;
+    // Expiry first, as every other read does (and Redis): a key whose TTL
+    // ran out is gone, whatever its type, even before the sweeper runs.
+    if is_expired(entry.expires_at_ms) {
+        return Ok(Resolved::Absent);
+    }
     if entry.kind != ValueKind::String {
         return Err(Error::WrongType {
             expected: ValueKind::String.name(),
             actual: entry.kind.name(),
         });
-    }
-    if is_expired(entry.expires_at_ms) {
-        return Ok(Resolved::Absent);
     }
     Ok(match entry.payload {
         Payload::Inline(bytes) => Resolved::Value(Arc::new(Cached {

@@ -52,7 +52,9 @@ pub struct RadiusOpts {
     pub with_dist: bool,
     /// Include each match's coordinates.
     pub with_coord: bool,
-    /// At most this many matches (the nearest when sorted ascending).
+    /// At most this many matches, the nearest unless `ascending` is
+    /// `Some(false)` (a count with no order sorts nearest first, as Redis);
+    /// `Some(0)` is `InvalidArgument`.
     pub count: Option<usize>,
     /// `Some(true)` nearest first, `Some(false)` farthest first, `None`:
     /// member order.
@@ -196,6 +198,9 @@ pub(crate) async fn georadius(
 ) -> Result<Vec<GeoMatch>> {
     e.check_key(key)?;
     check_coords(longitude, latitude)?;
+    if opts.count == Some(0) {
+        return Err(Error::invalid("count must be > 0"));
+    }
     if !(radius.is_finite() && radius >= 0.0) {
         return Err(Error::invalid(format!(
             "radius {radius} must be finite and >= 0"
@@ -222,7 +227,10 @@ pub(crate) async fn georadius(
                 out.push((utf8(&m)?, d, lo, la));
             }
         }
-        match opts.ascending {
+        // As Redis: a count without an order keeps the nearest (COUNT
+        // implies ASC), not the first members by name.
+        let ascending = opts.ascending.or(opts.count.map(|_| true));
+        match ascending {
             Some(true) => out.sort_by(|a, b| a.1.total_cmp(&b.1)),
             Some(false) => out.sort_by(|a, b| b.1.total_cmp(&a.1)),
             None => {}
@@ -241,7 +249,7 @@ pub(crate) async fn georadius(
     })
     .await
 }
-/// Members within `radius` of another member; empty if it is missing.
+/// Members within `radius` of another member (see `Store::georadiusbymember`).
 pub(crate) async fn georadiusbymember(
     e: &Engine,
     key: &str,
@@ -252,9 +260,17 @@ pub(crate) async fn georadiusbymember(
 ) -> Result<Vec<GeoMatch>> {
     match geopos(e, key, &[member]).await?[0] {
         Some((lo, la)) => georadius(e, key, lo, la, radius, unit, opts).await,
-        None => Ok(Vec::new()),
+        // As Redis: no key, no matches; a key without the member is an
+        // error ("could not decode requested zset member").
+        None => match crate::types::ttl::key_type(e, key).await? {
+            Some(_) => Err(Error::invalid(format!(
+                "member {member:?} is not in the geo set {key:?}"
+            ))),
+            None => Ok(Vec::new()),
+        },
     }
 }
+
 /// Every member with its position.
 pub(crate) async fn geo_members(e: &Engine, key: &str) -> Result<Vec<(String, f64, f64)>> {
     e.check_key(key)?;

@@ -140,7 +140,14 @@ async def test_geo(store: Store) -> None:
     far = await store.georadius("db:g", 15, 37, 200, "km", withdist=True, withcoord=True, sort="DESC")
     assert far[0][0] == "Palermo" and len(far[0]) == 3
     assert await store.georadiusbymember("db:g", "Palermo", 100, unit="km") == ["Palermo"]
-    assert await store.georadiusbymember("db:g", "Nowhere", 100) == []
+    # as Redis: a member not in the set is an error, a key not there is empty
+    with pytest.raises(cyberfly_store.InvalidArgument):
+        await store.georadiusbymember("db:g", "Nowhere", 100)
+    assert await store.georadiusbymember("db:nogeo", "Palermo", 100) == []
+    # as Redis: a count with no sort keeps the nearest, and must be > 0
+    assert await store.georadius("db:g", 15, 37, 200, "km", count=1) == ["Catania"]
+    with pytest.raises(cyberfly_store.InvalidArgument):
+        await store.georadius("db:g", 15, 37, 200, "km", count=0)
     with pytest.raises(cyberfly_store.InvalidArgument):
         await store.geoadd("db:g", 200, 0, "bad")
     with pytest.raises(cyberfly_store.InvalidArgument):

@@ -118,7 +118,8 @@ impl PyStore {
     /// Members within `radius` (in `unit`) of (longitude, latitude). Plain
     /// member names; with `withdist`/`withcoord`, [member, distance?,
     /// (longitude, latitude)?] lists as redis-py returns them. `sort` is
-    /// "ASC" (nearest first), "DESC" or None; `count` keeps the first n.
+    /// "ASC" (nearest first), "DESC" or None; `count` keeps the nearest n
+    /// (with no `sort`, as Redis: COUNT implies ASC) and must be > 0.
     #[pyo3(signature = (key, longitude, latitude, radius, unit="m", withdist=false, withcoord=false, count=None, sort=None))]
     #[allow(clippy::too_many_arguments)]
     fn georadius<'py>(
