@@ -637,5 +637,8 @@ async fn redis_semantics_of_expiry_and_radius_queries() {
     );
     assert_eq!(by("p1", "absent").await.unwrap(), vec![]);
     assert_eq!(names(by("p1", "g").await.unwrap()), ["p0", "p1"]);
+    // xadd 0-0 on a key of another type: the id's error, not WrongType
+    let e = s.xadd("g", "0-0", [("f", "v")]).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
     s.close().await.unwrap();
 }

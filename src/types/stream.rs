@@ -259,6 +259,10 @@ pub(crate) async fn xadd<F: Into<String>, V: Into<String>>(
         return Err(Error::invalid("a stream entry needs at least one field"));
     }
     let spec = parse_spec(id)?;
+    // As Redis, the id is judged before the key's type.
+    if matches!(spec, IdSpec::Explicit(id) if id == StreamId { ms: 0, seq: 0 }) {
+        return Err(Error::invalid("the id in xadd must be greater than 0-0"));
+    }
     let size: usize = fields.iter().map(|(f, v)| f.len() + v.len()).sum();
     e.check_value(size)?;
     let k = key.to_owned();
