@@ -437,7 +437,15 @@ async fn ttl_expire_persist_and_sweep() {
     // a recreated container starts empty
     s.rpush("l", ["fresh"]).await.unwrap();
     assert_eq!(s.lrange("l", 0, -1).await.unwrap(), ["fresh"]);
-    s.set_ex("short", "v", 0).await.unwrap();
+    // ex=0 is refused, as Redis, and writes nothing; an expiry of 0 via
+    // `expire` expires the key at once
+    assert_eq!(
+        s.set_ex("short", "v", 0).await.unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(s.get("short").await.unwrap(), None);
+    s.set("short", "v").await.unwrap();
+    assert!(s.expire("short", 0).await.unwrap());
     assert_eq!(s.get("short").await.unwrap(), None);
     // a, h and short are expired; l was recreated. The old l item and h
     // field are orphans.
@@ -637,6 +645,21 @@ async fn redis_semantics_of_expiry_and_radius_queries() {
     );
     assert_eq!(by("p1", "absent").await.unwrap(), vec![]);
     assert_eq!(names(by("p1", "g").await.unwrap()), ["p0", "p1"]);
+    // commands with no elements: "wrong number of arguments", nothing changes
+    let none: [&str; 0] = [];
+    let refused = |r: cyberfly_store::Result<i64>| {
+        assert_eq!(r.unwrap_err().code(), ErrorCode::InvalidArgument);
+    };
+    refused(s.lpush("l", none).await);
+    refused(s.rpush("l", none).await);
+    refused(s.sadd("st", none).await);
+    refused(s.srem("st", none).await);
+    refused(s.zrem("z", none).await);
+    refused(s.hdel("h", none).await);
+    refused(s.hset_many("h", none.iter().map(|f| (*f, *f))).await);
+    for k in ["l", "st", "z", "h"] {
+        assert_eq!(s.key_type(k).await.unwrap(), None, "{k} was created");
+    }
     // xadd 0-0 on a key of another type: the id's error, not WrongType
     let e = s.xadd("g", "0-0", [("f", "v")]).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");

@@ -611,6 +611,17 @@ impl Engine {
         Ok(())
     }
 
+    /// An expiry in seconds for a write (`set` with `ex`): at least 1, as
+    /// Redis ("invalid expire time in 'set' command"); nothing is written.
+    pub(crate) fn check_ex(seconds: u64) -> Result<()> {
+        if seconds == 0 {
+            return Err(Error::invalid(
+                "invalid expire time: ex must be at least 1 second",
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_value(&self, len: usize) -> Result<()> {
         let max = self.inner.config.max_value_len;
         if len > max {
@@ -1338,6 +1349,7 @@ impl Engine {
             .check_open()
             .and_then(|()| self.check_key(key))
             .and_then(|()| self.check_value(value.len()))
+            .and_then(|()| ex.map_or(Ok(()), Self::check_ex))
         {
             return Some(Err(e));
         }
@@ -1443,6 +1455,7 @@ impl Engine {
     where
         F: FnOnce(Result<()>) + Send + 'static,
     {
+        Self::check_ex(seconds)?;
         let at = now_ms().saturating_add(seconds.saturating_mul(1000));
         self.set_string_then(key, value.into(), Some(at), done)
     }

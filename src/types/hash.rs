@@ -1,6 +1,8 @@
 //! Hash: field → text. `hset`, `hget`, `hgetall`, `hdel`, `hlen`, `filter_hash`.
 
-use super::{int, load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
+use super::{
+    at_least_one, int, load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan,
+};
 use crate::engine::writer::{Reply, Txn};
 use crate::engine::Engine;
 use crate::error::Result;
@@ -17,6 +19,7 @@ where
         .into_iter()
         .map(|(f, v)| (f.into(), v.into()))
         .collect();
+    at_least_one(&fields, "hset", "field")?;
     for (_, v) in &fields {
         e.check_value(v.len())?;
     }
@@ -72,6 +75,7 @@ pub(crate) async fn hdel<F: Into<String>>(
     fields: impl IntoIterator<Item = F>,
 ) -> Result<i64> {
     let fields: Vec<String> = fields.into_iter().map(Into::into).collect();
+    at_least_one(&fields, "hdel", "field")?;
     let k = key.to_owned();
     let r = e
         .update(key, move |txn| {

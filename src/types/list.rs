@@ -11,7 +11,8 @@
 
 use super::int;
 use super::{
-    enc_i64, load_or_new, range, rank_range, read_meta, save, sub_key, tag, utf8, Meta, SubScan,
+    at_least_one, enc_i64, load_or_new, range, rank_range, read_meta, save, sub_key, tag, utf8,
+    Meta, SubScan,
 };
 use crate::engine::index::Index;
 use crate::engine::writer::{Reply, Txn};
@@ -142,6 +143,7 @@ fn read_ranks(ix: &Index, k: &str, m: &Meta, s: i64, e: i64) -> Result<Vec<Strin
 }
 
 async fn push(e: &Engine, key: &str, values: Vec<String>, left: bool) -> Result<i64> {
+    at_least_one(&values, if left { "lpush" } else { "rpush" }, "element")?;
     for v in &values {
         e.check_value(v.len())?;
     }

@@ -229,6 +229,17 @@ pub(crate) fn save(txn: &mut Txn<'_>, key: &str, mut entry: Entry, meta: &Meta) 
     txn.put_entry(key, &entry);
 }
 
+/// Redis refuses these commands with no elements ("wrong number of
+/// arguments"); so does the store, changing nothing.
+pub(crate) fn at_least_one<T>(items: &[T], command: &str, what: &str) -> Result<()> {
+    if items.is_empty() {
+        return Err(Error::invalid(format!(
+            "wrong number of arguments: {command} needs at least one {what}"
+        )));
+    }
+    Ok(())
+}
+
 impl crate::engine::Engine {
     /// Number of elements of the container at `key` (0 if absent), checking
     /// its kind: hlen, llen, scard, zcard, xlen, ts_len.

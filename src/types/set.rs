@@ -1,7 +1,7 @@
 //! Set: unique texts, one sub-entry per member (ordered bytewise).
 
 use super::int;
-use super::{load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
+use super::{at_least_one, load, load_or_new, range, read_meta, save, sub_key, tag, utf8, SubScan};
 use crate::engine::writer::{Reply, Txn};
 use crate::engine::Engine;
 use crate::error::Result;
@@ -30,6 +30,7 @@ pub(crate) async fn sadd<M: Into<String>>(
     members: impl IntoIterator<Item = M>,
 ) -> Result<i64> {
     let members: Vec<String> = members.into_iter().map(Into::into).collect();
+    at_least_one(&members, "sadd", "member")?;
     for m in &members {
         e.check_value(m.len())?;
     }
@@ -46,6 +47,7 @@ pub(crate) async fn srem<M: Into<String>>(
     members: impl IntoIterator<Item = M>,
 ) -> Result<i64> {
     let members: Vec<String> = members.into_iter().map(Into::into).collect();
+    at_least_one(&members, "srem", "member")?;
     let k = key.to_owned();
     let r = e
         .update(key, move |txn| {

@@ -157,6 +157,7 @@ pub(crate) async fn set_ex(
     value: impl Into<String>,
     seconds: u64,
 ) -> Result<()> {
+    Engine::check_ex(seconds)?;
     let at = now_ms().saturating_add(seconds.saturating_mul(1000));
     e.set_entry(
         key,

@@ -6,8 +6,8 @@
 
 use super::int;
 use super::{
-    dec_f64, enc_f64, f64_from_le, f64_le, finite, load, load_or_new, prefix_end, range,
-    rank_range, read_meta, save, sub_key, tag, utf8, Meta, SubScan,
+    at_least_one, dec_f64, enc_f64, f64_from_le, f64_le, finite, load, load_or_new, prefix_end,
+    range, rank_range, read_meta, save, sub_key, tag, utf8, Meta, SubScan,
 };
 use crate::engine::writer::{Reply, Txn};
 use crate::engine::Engine;
@@ -106,6 +106,7 @@ pub(crate) async fn zrem<M: Into<String>>(
     members: impl IntoIterator<Item = M>,
 ) -> Result<i64> {
     let members: Vec<String> = members.into_iter().map(Into::into).collect();
+    at_least_one(&members, "zrem", "member")?;
     let k = key.to_owned();
     let r = e
         .update(key, move |txn| {

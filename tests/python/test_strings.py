@@ -109,7 +109,9 @@ async def test_a_miss_is_read_inline_or_on_the_pool(store: Store) -> None:
 async def test_set_with_expiry(store: Store) -> None:
     await store.set("db:ex", "v", ex=100)
     assert 98 <= await store.ttl("db:ex") <= 100
-    await store.set("db:ex0", "v", ex=0)
+    # as Redis: ex=0 is refused and nothing is written
+    with pytest.raises(cyberfly_store.InvalidArgument):
+        await store.set("db:ex0", "v", ex=0)
     assert await store.get("db:ex0") is None
 
 

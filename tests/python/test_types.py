@@ -140,6 +140,11 @@ async def test_geo(store: Store) -> None:
     far = await store.georadius("db:g", 15, 37, 200, "km", withdist=True, withcoord=True, sort="DESC")
     assert far[0][0] == "Palermo" and len(far[0]) == 3
     assert await store.georadiusbymember("db:g", "Palermo", 100, unit="km") == ["Palermo"]
+    # as Redis: commands with no elements are refused and change nothing
+    for call in (store.sadd, store.srem, store.rpush, store.lpush, store.hdel, store.zrem):
+        with pytest.raises(cyberfly_store.InvalidArgument):
+            await call("db:empty")
+    assert await store.exists("db:empty") is False
     # as Redis: a member not in the set is an error, a key not there is empty
     with pytest.raises(cyberfly_store.InvalidArgument):
         await store.georadiusbymember("db:g", "Nowhere", 100)

@@ -1,4 +1,5 @@
-//! The C ABI (cargo feature `capi`), modelled on rustls-ffi. The header
+//! The C ABI (crate `cyberfly_store_capi`; the library is bindings/c/lib),
+//! modelled on rustls-ffi. The header
 //! `include/cyberfly_store.h` is generated from this module by cbindgen
 //! (`cbindgen.toml`; `tests/c_header.rs` fails when it is stale).
 //!

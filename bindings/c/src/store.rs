@@ -263,7 +263,8 @@ pub extern "C" fn cfs_store_set(
     })
 }
 
-/// Set `key` to `value`, expiring after `seconds`.
+/// Set `key` to `value`, expiring after `seconds` (at least 1: 0 is
+/// `CFS_RESULT_INVALID_ARGUMENT` and writes nothing, as Redis refuses it).
 #[no_mangle]
 pub extern "C" fn cfs_store_set_ex(
     store: *mut cfs_store,
