@@ -1330,7 +1330,8 @@ cfs_result cfs_store_set(struct cfs_store *store,
                          struct cfs_error **err);
 
 /**
- * Set `key` to `value`, expiring after `seconds`.
+ * Set `key` to `value`, expiring after `seconds` (at least 1: 0 is
+ * `CFS_RESULT_INVALID_ARGUMENT` and writes nothing, as Redis refuses it).
  */
 cfs_result cfs_store_set_ex(struct cfs_store *store,
                             const char *key,
