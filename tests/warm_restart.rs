@@ -112,14 +112,19 @@ fn reads_after_reopen_are_hot_hits() {
     let before = s.stats();
     check_values(&s, "a");
     let after = s.stats();
-    // Every key loaded is a hot hit; the rest are misses (nothing else
+    // Every key loaded is a hot hit, the rest are misses (nothing else
     // preloads: the warm-up does not run after a warm restart, and would
-    // not preload this index).
-    assert_eq!(after.hot_hits - before.hot_hits, st.hot_entries);
-    assert_eq!(
-        after.misses - before.misses,
-        N as u64 - st.hot_entries,
-        "misses"
+    // not preload this index) — except that the pass's own misses are
+    // admitted into the full hot tier, and TinyLFU may let one of them
+    // evict a loaded key not read yet (seen once in CI: 3254 of 3255).
+    let hits = after.hot_hits - before.hot_hits;
+    let misses = after.misses - before.misses;
+    let warm = after.warm_hits - before.warm_hits;
+    assert_eq!(hits + warm + misses, N as u64, "every read counted once");
+    assert!(
+        hits <= st.hot_entries && hits >= st.hot_entries * 99 / 100,
+        "{hits} hot hits for {} loaded",
+        st.hot_entries
     );
     s.close_blocking().unwrap();
 }
