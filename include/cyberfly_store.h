@@ -899,6 +899,14 @@ cfs_result cfs_config_set_inline_read_limit_us(struct cfs_config *config, uint64
 cfs_result cfs_config_set_warm_restart(struct cfs_config *config, bool value);
 
 /**
+ * Open an index that is behind the store's durability mark (damaged or
+ * rolled back; a normal open refuses it with `CFS_RESULT_CORRUPT`) to
+ * salvage what it holds: blob GC is off for that open, and
+ * `cfs_store_recovery_json` lists what was lost (default false).
+ */
+cfs_result cfs_config_set_recovery(struct cfs_config *config, bool value);
+
+/**
  * Worker threads of the store's own runtime (default 2).
  */
 cfs_result cfs_config_set_runtime_threads(struct cfs_config *config, size_t value);
@@ -1486,6 +1494,18 @@ cfs_result cfs_store_remove_blob(struct cfs_store *store,
  * Collect, now, the blobs that no key or pin refers to, and wait for it.
  */
 cfs_result cfs_store_collect_garbage(struct cfs_store *store, struct cfs_error **err);
+
+/**
+ * After an open with `cfs_config_set_recovery(config, true)` of an index
+ * that was behind its durability mark: `*out_json` is an object with
+ * `recorded_mark`, `index_mark` (or null) and `unreferenced_blobs` (hex
+ * hashes of blobs no key refers to any more: values of lost keys among
+ * them, readable with `cfs_store_get_blob` during this open); `null` when
+ * nothing was lost. Free it with `cfs_string_free`.
+ */
+cfs_result cfs_store_recovery_json(const struct cfs_store *store,
+                                   struct cfs_string *out_json,
+                                   struct cfs_error **err);
 
 /**
  * Write the 64 lowercase hex digits of `hash` and a NUL into `buf` (at

@@ -203,6 +203,15 @@ impl Error {
         }
     }
 
+    /// An I/O error on `path`, the path and the OS's words (with errno) in
+    /// the message.
+    pub(crate) fn io_at(path: &std::path::Path, e: std::io::Error) -> Self {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", path.display()),
+        ))
+    }
+
     pub(crate) fn blobs(e: impl std::fmt::Display) -> Self {
         Error::Blobs(e.to_string())
     }

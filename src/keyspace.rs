@@ -74,6 +74,8 @@ pub const ENDPOINT_KEY: &[u8] = b"#sync_endpoint_key";
 pub const WATERMARK_PREFIX: &[u8] = b"#sync_wm|";
 /// The nonce of the last clean close's warm-restart snapshot.
 pub const NONCE_KEY: &[u8] = b"#warm_restart_nonce";
+/// u64 BE: the durability mark last written before a flush (src/engine/mark.rs).
+pub const MARK_KEY: &[u8] = b"#durable_mark";
 
 #[cfg(test)]
 mod tests {
@@ -110,6 +112,7 @@ mod tests {
         ENDPOINT_KEY,
         WATERMARK_PREFIX,
         NONCE_KEY,
+        MARK_KEY,
     ];
 
     fn distinct(what: &str, xs: &[u8]) {

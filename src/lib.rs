@@ -28,6 +28,8 @@ mod value;
 mod verify;
 
 pub use engine::config::{Config, ConfigBuilder, Durability, LogCheck, ThroughputMode};
+pub use engine::mark::FILE as DURABILITY_MARK_FILE;
+pub use engine::Recovery;
 pub use error::{Error, ErrorCode, Result};
 pub use oplog::{
     check_owner, new_op_id, parse_store_type, store_type_name, LoadReport, OpLogScan, Outcome,

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use tokio::runtime::Handle;
 
 use crate::engine::config::{Config, LogCheck};
-use crate::engine::Engine;
+use crate::engine::{Engine, Recovery};
 use crate::error::{Error, Result};
 use crate::oplog::{LoadReport, OpLogScan, Outcome, SignedOperation};
 use crate::sync::{ProgressFn, SyncConfig, SyncHandle, SyncReport, SyncServer};
@@ -385,6 +385,14 @@ impl Store {
     /// Collect blobs no key or pin refers to, now, and wait for it.
     pub async fn collect_garbage(&self) -> Result<()> {
         self.e.collect_garbage().await
+    }
+
+    /// After an open with [`Config::recovery`] of an index that was behind
+    /// its durability mark (damaged or rolled back): the marks, and the
+    /// blobs no entry refers to any more (values of lost keys among them).
+    /// `None` when nothing was lost. Blob GC is off for such an open.
+    pub async fn recovery(&self) -> Result<Option<Recovery>> {
+        self.e.recovery().await
     }
 
     /// Number of blobs in the blob store.

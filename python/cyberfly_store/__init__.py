@@ -158,7 +158,11 @@ def open(path: str | os.PathLike[str], **config: Any) -> Opener:  # noqa: A001
     always the pool; the same guard decides whether a ``set`` or ``delete``
     under durability none or batch is applied on the calling thread),
     ``warm_restart`` (bool, default True: write the hot cache to a snapshot
-    at a clean close and load it at the next open). An unknown
+    at a clean close and load it at the next open), ``recovery`` (bool,
+    default False: open an index that is behind the store's durability mark
+    — damaged or rolled back, which a normal open refuses with
+    :class:`Corrupt` — to salvage what it holds; see ``Store.recovery()``).
+    An unknown
     keyword or a bad value raises :class:`InvalidConfig`.
 
     Use as ``store = await open(path)`` or ``async with open(path) as store:``.

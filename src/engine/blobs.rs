@@ -221,6 +221,23 @@ impl Blobs {
         }
     }
 
+    /// The hashes of the complete blobs in the store.
+    pub async fn hashes(&self) -> Result<Vec<[u8; 32]>> {
+        use futures_util::StreamExt;
+        let mut out = Vec::new();
+        let mut s = self
+            .store
+            .blobs()
+            .list()
+            .stream()
+            .await
+            .map_err(|e| self.fail(e))?;
+        while let Some(h) = s.next().await {
+            out.push(*h.map_err(|e| self.fail(e))?.as_bytes());
+        }
+        Ok(out)
+    }
+
     /// Number of complete blobs in the store.
     pub async fn count(&self) -> Result<usize> {
         use futures_util::StreamExt;

@@ -1725,7 +1725,10 @@ mod tests {
         let (hot, warm) = (7 << 20, 1 << 20);
         let hit = t.replay(hot, warm);
         let ideal = t.ideal(hot + warm);
-        eprintln!("zipf 1M: hit rate {hit:.4}, ideal {ideal:.4}, {:.3}x", hit / ideal);
+        eprintln!(
+            "zipf 1M: hit rate {hit:.4}, ideal {ideal:.4}, {:.3}x",
+            hit / ideal
+        );
         assert!(
             hit >= 0.95 * ideal,
             "hit rate {hit:.4} < 0.95 x ideal {ideal:.4}"

@@ -188,6 +188,13 @@ pub struct Config {
     /// Off: no snapshot is written or loaded (a snapshot left from before is
     /// still invalidated at open). Default true.
     pub warm_restart: bool,
+    /// Open an index that is behind the store's durability mark (damaged or
+    /// rolled back: src/engine/mark.rs) instead of refusing it with
+    /// `Corrupt`: the store answers from what the index holds, blob GC is
+    /// off for the whole open (blobs the index lost stay on disk, listed by
+    /// `Store::recovery`), and the next close records a new mark, so that
+    /// the next normal open accepts the recovered index. Default false.
+    pub recovery: bool,
 }
 
 impl Default for Config {
@@ -222,6 +229,7 @@ impl Default for Config {
                 .max(2),
             inline_read_limit: Duration::from_micros(500),
             warm_restart: true,
+            recovery: false,
         }
     }
 }
@@ -377,6 +385,7 @@ setters! {
     reader_threads: usize,
     inline_read_limit: Duration,
     warm_restart: bool,
+    recovery: bool,
 }
 
 impl ConfigBuilder {

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::engine::config::{Config, Durability, ThroughputMode};
+use crate::engine::mark::{self, Found, Marks};
 use crate::error::{Error, Result};
 use crate::value::{Entry, EntryHeader};
 
@@ -55,10 +56,16 @@ pub fn parse_sub_key(k: &[u8]) -> Option<(&[u8], u64)> {
 pub struct Index {
     db: sled::Db,
     pub(crate) tree: sled::Tree,
+    marks: std::sync::Arc<Marks>,
+    /// The durability marks found at open.
+    pub(crate) found: Found,
 }
 
 impl Index {
-    /// Open (or create) the index under `dir` with the tuned configuration.
+    /// Open (or create) the index under `dir` (the store's `index/`) with
+    /// the tuned configuration. An index that is behind the store's
+    /// durability mark (src/engine/mark.rs) is `Corrupt` unless
+    /// `cfg.recovery`; sled's panic on a damaged file is `Corrupt` too.
     pub fn open(dir: &Path, cfg: &Config) -> Result<Self> {
         let flush_every = match cfg.durability {
             // In `none` mode nothing is flushed behind the caller's back except
@@ -86,6 +93,34 @@ impl Index {
     }
 
     fn open_once(dir: &Path, cfg: &Config, flush_every: Option<u64>) -> Result<Self> {
+        let (db, tree) = crate::engine::quiet::catch("opening the index", dir, || {
+            Self::open_sled(dir, cfg, flush_every)
+        })?;
+        let store_dir = dir.parent().unwrap_or(dir);
+        let found = mark::check(store_dir, &tree)?;
+        if found.behind() {
+            if !cfg.recovery {
+                return Err(found.error(dir));
+            }
+            tracing::error!(
+                recorded = found.recorded,
+                index = found.index,
+                "recovery open: the index is behind the durability mark; blob GC is off for this open"
+            );
+        }
+        Ok(Index {
+            marks: std::sync::Arc::new(Marks::new(store_dir, found)),
+            found,
+            db,
+            tree,
+        })
+    }
+
+    fn open_sled(
+        dir: &Path,
+        cfg: &Config,
+        flush_every: Option<u64>,
+    ) -> Result<(sled::Db, sled::Tree)> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cfg.sled_cache_capacity)
@@ -98,7 +133,7 @@ impl Index {
             .compression_factor(cfg.compression_factor)
             .open()?;
         let tree = db.open_tree(DATA_TREE)?;
-        Ok(Index { db, tree })
+        Ok((db, tree))
     }
 
     /// The raw entry of a user key.
@@ -192,9 +227,26 @@ impl Index {
         Ok(live)
     }
 
-    /// Flush and fsync everything written so far.
+    /// Flush and fsync everything written so far, and record the
+    /// durability mark (at open and close).
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
+        self.marks.flush(&self.db, &self.tree, true)
+    }
+
+    /// Flush and fsync everything written so far; record the mark if the
+    /// last one is older than [`mark::INTERVAL`] (the writer's flushes,
+    /// explicit ones included).
+    pub fn flush_routine(&self) -> Result<()> {
+        self.marks.flush(&self.db, &self.tree, false)
+    }
+
+    /// Flush and record the mark if the last one is older than
+    /// [`mark::INTERVAL`]; otherwise nothing (sled's own flusher makes
+    /// writes durable in `batch` mode; this keeps the mark near it).
+    pub fn mark_if_due(&self) -> Result<()> {
+        if self.marks.due() {
+            self.marks.flush(&self.db, &self.tree, false)?;
+        }
         Ok(())
     }
 }

@@ -12,8 +12,10 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod index;
+pub mod mark;
 pub mod memory;
 pub mod metrics;
+mod quiet;
 pub mod readers;
 pub mod snapshot;
 pub mod writer;
@@ -174,6 +176,24 @@ impl Drop for DirLock {
             .expect("open-path registry")
             .remove(&self.path);
     }
+}
+
+/// Why GC is refused after a recovery open.
+const SUSPECT: &str = "blob garbage collection is off for this open: the index was \
+opened for recovery behind the durability mark, and blobs it no longer \
+references may be the only copy of lost values (see Store::recovery)";
+
+/// What a recovery open found: see [`Engine::recovery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// The durability mark recorded beside the index (what was last made
+    /// durable), and the one the index holds (lower: writes are lost).
+    pub recorded_mark: u64,
+    pub index_mark: Option<u64>,
+    /// Blobs in the blob store that no entry of the recovered index refers
+    /// to: values of lost keys among them (hex BLAKE3 hashes; readable
+    /// with `get_blob` during this open).
+    pub unreferenced_blobs: Vec<String>,
 }
 
 struct Inner {
@@ -340,8 +360,18 @@ impl Engine {
         let index = Arc::new(index);
         let blobs = Arc::new(Blobs::open(&path.join("blobs"), config.gc_interval).await?);
         let weak_index = Arc::downgrade(&index);
+        let suspect = index.found.behind();
         blobs.set_live_source(Arc::new(move || match weak_index.upgrade() {
-            Some(ix) => ix.live_blob_hashes(),
+            // A recovery open: what the index lost is still referenced by
+            // nothing, so GC would delete it. Off for the whole open.
+            Some(_) if suspect => Err(Error::Corrupt(SUSPECT.into())),
+            Some(ix) => {
+                // A blob is deleted only once the write that unreferenced
+                // it is durable: a crash after the sweep must not bring
+                // back an entry whose blob is gone.
+                ix.flush_routine()?;
+                ix.live_blob_hashes()
+            }
             None => Err(Error::Closed),
         }));
         let metrics = Arc::new(Metrics::new()?);
@@ -1530,10 +1560,45 @@ impl Engine {
     /// Collect blobs no key or pin refers to, now, and wait for it.
     pub async fn collect_garbage(&self) -> Result<()> {
         self.check_open()?;
+        if self.index()?.found.behind() {
+            return Err(Error::Corrupt(SUSPECT.into()));
+        }
         self.inner.metrics.op(Op::Gc);
         self.inner.blobs.collect(Duration::from_secs(120)).await?;
         self.inner.metrics.gc_runs.inc();
         Ok(())
+    }
+
+    /// After an open with `Config::recovery` of an index that was behind
+    /// its durability mark: the marks and the blobs nothing refers to any
+    /// more. `None` when the index was not behind (nothing was lost).
+    pub async fn recovery(&self) -> Result<Option<Recovery>> {
+        self.check_open()?;
+        let ix = self.index()?;
+        let found = ix.found;
+        if !found.behind() {
+            return Ok(None);
+        }
+        let live = self
+            .inner
+            .handle
+            .spawn_blocking(move || ix.live_blob_hashes())
+            .await??;
+        let mut unreferenced: Vec<String> = self
+            .inner
+            .blobs
+            .hashes()
+            .await?
+            .into_iter()
+            .filter(|h| !live.contains(h))
+            .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string())
+            .collect();
+        unreferenced.sort();
+        Ok(Some(Recovery {
+            recorded_mark: found.recorded.unwrap_or(0),
+            index_mark: found.index,
+            unreferenced_blobs: unreferenced,
+        }))
     }
 
     /// Number of blobs in the blob store.

@@ -458,7 +458,9 @@ pub fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>, queue_cap: usize) {
         }
         match control {
             Some(Msg::Flush(ack)) => {
-                let _ = ack.send(ctx.index.flush());
+                // An explicit flush (and a sync checkpoint per page): the
+                // mark at most once a second, like the writer's own.
+                let _ = ack.send(ctx.index.flush_routine());
             }
             Some(Msg::Shutdown) => {
                 shutting_down = true;
@@ -678,10 +680,17 @@ fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
             ctx.index.tree.apply_batch(batch)?;
         }
         if ctx.durability == Durability::Sync {
-            ctx.index.flush()?;
+            ctx.index.flush_routine()?;
         }
         Ok(())
     })();
+    if ctx.durability == Durability::Batch && applied.is_ok() {
+        // The writes are acknowledged as applied whatever this says: a
+        // failed mark only weakens the check at the next open.
+        if let Err(e) = ctx.index.mark_if_due() {
+            tracing::warn!("durability mark not recorded: {e}");
+        }
+    }
     let t_apply = t0.elapsed();
     drop(tokens);
     ctx.cache.written(touched.into_iter());

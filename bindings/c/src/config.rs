@@ -363,6 +363,20 @@ pub extern "C" fn cfs_config_set_warm_restart(config: *mut cfs_config, value: bo
     })
 }
 
+/// Open an index that is behind the store's durability mark (damaged or
+/// rolled back; a normal open refuses it with `CFS_RESULT_CORRUPT`) to
+/// salvage what it holds: blob GC is off for that open, and
+/// `cfs_store_recovery_json` lists what was lost (default false).
+#[no_mangle]
+pub extern "C" fn cfs_config_set_recovery(config: *mut cfs_config, value: bool) -> cfs_result {
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.recovery = value;
+            Ok(())
+        })
+    })
+}
+
 /// Worker threads of the store's own runtime (default 2).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_runtime_threads(
@@ -534,6 +548,7 @@ mod tests {
         assert_eq!(cfs_config_set_verdict_cache_entries(p, 23), cfs_result::Ok);
         assert_eq!(cfs_config_set_inline_read_limit_us(p, 25), cfs_result::Ok);
         assert_eq!(cfs_config_set_warm_restart(p, false), cfs_result::Ok);
+        assert_eq!(cfs_config_set_recovery(p, true), cfs_result::Ok);
         let expected = Config {
             sled_cache_capacity: 2 << 20,
             flush_every_ms: 7,
@@ -562,6 +577,7 @@ mod tests {
             reader_threads: 4,
             inline_read_limit: Duration::from_micros(25),
             warm_restart: false,
+            recovery: true,
         };
         // SAFETY: the pointer was just returned by the library under test and is valid.
         assert_eq!(unsafe { &(*p).config }, &expected);

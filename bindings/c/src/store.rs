@@ -659,6 +659,34 @@ pub extern "C" fn cfs_store_collect_garbage(
     })
 }
 
+/// After an open with `cfs_config_set_recovery(config, true)` of an index
+/// that was behind its durability mark: `*out_json` is an object with
+/// `recorded_mark`, `index_mark` (or null) and `unreferenced_blobs` (hex
+/// hashes of blobs no key refers to any more: values of lost keys among
+/// them, readable with `cfs_store_get_blob` during this open); `null` when
+/// nothing was lost. Free it with `cfs_string_free`.
+#[no_mangle]
+pub extern "C" fn cfs_store_recovery_json(
+    store: *const cfs_store,
+    out_json: *mut cfs_string,
+    err: *mut *mut cfs_error,
+) -> cfs_result {
+    ffi_boundary!(err, {
+        let s = try_ref_from_ptr(store)?;
+        let out = Out::new(out_json, "out_json")?;
+        let j = match block(&s.store, s.store.recovery())? {
+            None => serde_json::Value::Null,
+            Some(r) => serde_json::json!({
+                "recorded_mark": r.recorded_mark,
+                "index_mark": r.index_mark,
+                "unreferenced_blobs": r.unreferenced_blobs,
+            }),
+        };
+        out.write(cfs_string::from_str(&j.to_string()));
+        Ok(())
+    })
+}
+
 /// Write the 64 lowercase hex digits of `hash` and a NUL into `buf` (at
 /// least 65 bytes, else `CFS_RESULT_BUFFER_TOO_SMALL` and nothing written).
 #[no_mangle]

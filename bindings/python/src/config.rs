@@ -40,6 +40,7 @@ pub const KEYWORDS: &[&str] = &[
     "reader_threads",
     "inline_read_limit",
     "warm_restart",
+    "recovery",
 ];
 
 fn int<T: TryFrom<u64>>(field: &'static str, v: &Bound<'_, PyAny>) -> PyResult<T> {
@@ -126,6 +127,7 @@ pub fn from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
             "reader_threads" => c.reader_threads = int("reader_threads", v)?,
             "inline_read_limit" => c.inline_read_limit = duration("inline_read_limit", v)?,
             "warm_restart" => c.warm_restart = boolean("warm_restart", v)?,
+            "recovery" => c.recovery = boolean("recovery", v)?,
             other => {
                 return Err(invalid_config(
                     "config",
@@ -184,5 +186,6 @@ pub fn to_dict<'py>(py: Python<'py>, c: &Config) -> PyResult<Bound<'py, PyDict>>
     d.set_item("reader_threads", c.reader_threads)?;
     d.set_item("inline_read_limit", c.inline_read_limit.as_secs_f64())?;
     d.set_item("warm_restart", c.warm_restart)?;
+    d.set_item("recovery", c.recovery)?;
     Ok(d)
 }

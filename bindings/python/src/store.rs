@@ -399,6 +399,23 @@ impl PyStore {
         spawn(py, async move { none(s.collect_garbage().await) })
     }
 
+    /// After an open with ``recovery=True`` of an index that was behind its
+    /// durability mark (damaged or rolled back): a dict with
+    /// ``recorded_mark``, ``index_mark`` and ``unreferenced_blobs`` (hex
+    /// hashes of blobs no key refers to any more: values of lost keys among
+    /// them, readable with ``get_blob`` during this open); ``None`` when
+    /// nothing was lost. Blob GC is off for such an open.
+    fn recovery<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.s();
+        spawn(py, async move {
+            Ok(s.recovery().await?.map(|r| RecoveryDict {
+                recorded_mark: r.recorded_mark,
+                index_mark: r.index_mark,
+                unreferenced_blobs: r.unreferenced_blobs,
+            }))
+        })
+    }
+
     /// Number of blobs in the blob store.
     fn blob_count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let s = self.s();
@@ -606,4 +623,12 @@ impl PyStore {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyStore>()?;
     Ok(())
+}
+
+/// `Store.recovery()`'s answer, a dict in Python.
+#[derive(IntoPyObject)]
+struct RecoveryDict {
+    recorded_mark: u64,
+    index_mark: Option<u64>,
+    unreferenced_blobs: Vec<String>,
 }

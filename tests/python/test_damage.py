@@ -1,0 +1,38 @@
+"""A damaged or rolled-back index is refused with Corrupt, and a recovery
+open salvages what it holds (issue 18): the same behaviour as the core's
+tests/damage.rs, through the Python module."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import pytest
+
+import cyberfly_store
+
+
+async def test_deleted_index_is_refused_then_recovered(store_path: pathlib.Path) -> None:
+    big = "b" * 10_000
+    async with cyberfly_store.open(store_path, inline_threshold=64, gc_interval=0) as s:
+        await s.set("small", "v")
+        await s.set("big", big)
+    shutil.rmtree(store_path / "index")
+
+    with pytest.raises(cyberfly_store.Corrupt, match="behind.*recovery") as e:
+        await cyberfly_store.open(store_path)
+    assert e.value.code == 8
+    # Nothing was changed by the refused open: the blob is still there.
+    async with cyberfly_store.open(store_path, recovery=True, gc_interval=0) as s:
+        assert await s.get("small") is None
+        report = await s.recovery()
+        assert report is not None
+        assert report["index_mark"] is None and report["recorded_mark"] >= 1
+        [h] = report["unreferenced_blobs"]  # the lost value's blob
+        assert await s.get_blob(h) == big.encode()
+        with pytest.raises(cyberfly_store.Corrupt, match="garbage collection is off"):
+            await s.collect_garbage()
+    # After the recovery open's close, a normal open accepts the store.
+    async with cyberfly_store.open(store_path) as s:
+        assert await s.recovery() is None
+        assert await s.get("small") is None
