@@ -63,7 +63,7 @@ async def test_sorted_set(store: Store) -> None:
     with pytest.raises(cyberfly_store.InvalidArgument):
         await store.zadd("db:z", {"n": float("nan")})
     with pytest.raises(TypeError):
-        await store.zadd("db:z", [("a", 1.0)])  # type: ignore[arg-type]
+        await store.zadd("db:z", [("a", 1.0)])  # type: ignore[call-overload]
     with pytest.raises(TypeError):
         await store.zadd("db:z", {"a": "x"})  # type: ignore[dict-item]
 
