@@ -41,7 +41,9 @@ pub use store::{
 pub use sync::{ProgressFn, ServeAccess, SyncConfig, SyncHandle, SyncReport, SyncServer, ALPN};
 pub use types::geo::{GeoMatch, GeoUnit, RadiusOpts};
 pub use types::stream::{StreamEntry, StreamId};
-pub use types::ttl::{KeyInfo, SweepReport};
+pub use types::string::{SetCond, SetExpiry, SetOptions, SetOutcome};
+pub use types::ttl::{ExpireIf, KeyInfo, SweepReport};
+pub use types::zset::{limit_of, ScoreBound, ZRangeBy, ZaddOptions, ZaddReply};
 pub use types::{GetAll, SubScan, TypedValue};
 pub use value::{hash_hex, SigMeta, ValueKind};
 pub use verify::{decode_hex, verify, verify_many, verify_uncached, Keypair, Verifier, VerifyItem};

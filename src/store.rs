@@ -26,7 +26,9 @@ use crate::oplog::{LoadReport, OpLogScan, Outcome, SignedOperation};
 use crate::sync::{ProgressFn, SyncConfig, SyncHandle, SyncReport, SyncServer};
 use crate::types::geo::{GeoMatch, GeoUnit, RadiusOpts};
 use crate::types::stream::StreamEntry;
-use crate::types::ttl::{KeyInfo, SweepReport};
+use crate::types::string::{SetOptions, SetOutcome};
+use crate::types::ttl::{ExpireIf, KeyInfo, SweepReport};
+use crate::types::zset::{ScoreBound, ZRangeBy, ZaddOptions, ZaddReply};
 use crate::types::{GetAll, SubScan};
 use crate::value::{SigMeta, ValueKind};
 
@@ -301,6 +303,30 @@ impl Store {
     /// Remove `key`; whether it existed.
     pub async fn delete(&self, key: &str) -> Result<bool> {
         self.e.delete(key).await
+    }
+
+    /// `SET` with Redis's options (NX/XX, EX/PX/EXAT/PXAT/KEEPTTL, GET):
+    /// whether the value was written, and with `get` the string the key
+    /// held. See [`SetOptions`].
+    pub async fn set_with(
+        &self,
+        key: &str,
+        value: impl Into<String>,
+        opts: SetOptions,
+    ) -> Result<SetOutcome> {
+        crate::types::string::set_with(&self.e, key, value.into(), opts).await
+    }
+
+    /// `DEL` of many keys (any type) in one atomic group: how many existed.
+    /// A bad key fails the call and nothing is removed; no key is an error.
+    pub async fn delete_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<u64> {
+        crate::types::string::delete_many(&self.e, keys).await
+    }
+
+    /// `EXISTS` of many keys: how many hold a value (a key named twice
+    /// counts twice, as Redis); no key is an error.
+    pub async fn exists_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<u64> {
+        crate::types::string::exists_many(&self.e, keys).await
     }
 
     /// [`set`](Self::set) (with an expiry in seconds with `ex`) answered on
@@ -757,6 +783,24 @@ impl Store {
         crate::types::ttl::expire(&self.e, key, seconds).await
     }
 
+    /// `EXPIRE` as Redis 7.0, with its NX/XX/GT/LT conditions: whether the
+    /// expiry was set. A time of zero or less removes the key (true); a
+    /// missing key or a condition that says no answers false.
+    pub async fn expire_with(&self, key: &str, seconds: i64, cond: ExpireIf) -> Result<bool> {
+        crate::types::ttl::expire_with(&self.e, key, seconds, cond).await
+    }
+
+    /// `PEXPIRE`: [`expire_with`](Self::expire_with) in milliseconds.
+    pub async fn pexpire_with(&self, key: &str, ms: i64, cond: ExpireIf) -> Result<bool> {
+        crate::types::ttl::pexpire_with(&self.e, key, ms, cond).await
+    }
+
+    /// Redis's `TYPE` answer: `none` for no key, `zset` for a sorted set
+    /// ([`ValueKind::redis_type`]).
+    pub async fn redis_type(&self, key: &str) -> Result<&'static str> {
+        Ok(ValueKind::redis_type_of(self.key_type(key).await?))
+    }
+
     /// Set (or with `None` clear) the expiry of `key`, in ms since the epoch.
     /// Whether the key exists.
     pub async fn expire_at_ms(&self, key: &str, at: Option<u64>) -> Result<bool> {
@@ -816,6 +860,34 @@ impl Store {
         items: impl IntoIterator<Item = (M, f64)>,
     ) -> Result<i64> {
         crate::types::zset::zadd(&self.e, key, items).await
+    }
+
+    /// `ZADD` with Redis's options (NX/XX, GT/LT, CH, INCR); see
+    /// [`ZaddOptions`] and [`ZaddReply`].
+    pub async fn zadd_with<M: Into<String>>(
+        &self,
+        key: &str,
+        items: impl IntoIterator<Item = (M, f64)>,
+        opts: ZaddOptions,
+    ) -> Result<ZaddReply> {
+        crate::types::zset::zadd_with(&self.e, key, items, opts).await
+    }
+
+    /// `ZRANGE` with Redis's options: by rank or by score ([`ZRangeBy`]),
+    /// highest first with `rev`, `limit` (offset, count) with scores only.
+    pub async fn zrange_by(
+        &self,
+        key: &str,
+        by: ZRangeBy,
+        rev: bool,
+        limit: Option<(i64, i64)>,
+    ) -> Result<Vec<(String, f64)>> {
+        crate::types::zset::zrange_by(&self.e, key, by, rev, limit).await
+    }
+
+    /// `ZCOUNT`: how many members have a score within the bounds.
+    pub async fn zcount(&self, key: &str, min: ScoreBound, max: ScoreBound) -> Result<u64> {
+        crate::types::zset::zcount(&self.e, key, min, max).await
     }
 
     /// Remove members; returns how many were present.

@@ -68,6 +68,31 @@ impl ValueKind {
             ValueKind::Geo => "geo",
         }
     }
+
+    /// The name Redis's `TYPE` answers for this kind: `string`, `hash`,
+    /// `list`, `set`, `zset`, `stream`; the modules' names for Json
+    /// (`ReJSON-RL`, RedisJSON) and TimeSeries (`TSDB-TYPE`,
+    /// RedisTimeSeries); `geo` for Geo, a type of its own here where Redis
+    /// keeps geo members in a `zset` (docs/REDIS.md, deliberate
+    /// differences). A missing key is `none` ([`ValueKind::redis_type_of`]).
+    pub fn redis_type(self) -> &'static str {
+        match self {
+            ValueKind::String => "string",
+            ValueKind::Hash => "hash",
+            ValueKind::List => "list",
+            ValueKind::Set => "set",
+            ValueKind::SortedSet => "zset",
+            ValueKind::Json => "ReJSON-RL",
+            ValueKind::Stream => "stream",
+            ValueKind::TimeSeries => "TSDB-TYPE",
+            ValueKind::Geo => "geo",
+        }
+    }
+
+    /// Redis's `TYPE` answer for a key of this kind, or `none` for no key.
+    pub fn redis_type_of(kind: Option<ValueKind>) -> &'static str {
+        kind.map_or("none", ValueKind::redis_type)
+    }
 }
 
 /// Signature metadata stored with an entry.

@@ -2,9 +2,10 @@
 checked against the built module by ``python -m mypy.stubtest``)."""
 
 import builtins
+import datetime
 import os
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
-from typing import Any, final
+from typing import Any, Literal, final, overload
 
 __version__: str
 __all__ = [
@@ -46,6 +47,9 @@ _Path = str | os.PathLike[str]
 _Json = Any
 _Items = Mapping[str, str] | Iterable[tuple[str, str]]
 _Bytes = bytes | bytearray | memoryview
+_Seconds = int | datetime.timedelta
+_When = int | datetime.datetime
+_Bound = float | str
 
 class StoreError(Exception):
     """Root of every error the store raises."""
@@ -200,9 +204,21 @@ class Store:
 
     # strings
     def get(self, key: str) -> Awaitable[str | None]: ...
-    def set(self, key: str, value: str, ex: int | None = None) -> Awaitable[None]: ...
-    def delete(self, key: str) -> Awaitable[bool]: ...
-    def exists(self, key: str) -> Awaitable[bool]: ...
+    def set(
+        self,
+        key: str,
+        value: str,
+        ex: _Seconds | None = None,
+        px: _Seconds | None = None,
+        nx: bool = False,
+        xx: bool = False,
+        keepttl: bool = False,
+        get: bool = False,
+        exat: _When | None = None,
+        pxat: _When | None = None,
+    ) -> Awaitable[str | bool | None]: ...
+    def delete(self, *keys: str) -> Awaitable[int]: ...
+    def exists(self, *keys: str) -> Awaitable[int]: ...
     def set_many(self, items: _Items) -> Awaitable[None]: ...
     def get_many(self, keys: Iterable[str]) -> Awaitable[list[str | None]]: ...
     def scan(self, prefix: str = "") -> Cursor: ...
@@ -236,7 +252,13 @@ class Store:
     def __aexit__(self, *_exc: object) -> Awaitable[None]: ...
 
     # hash
-    def hset(self, key: str, field: str, value: str) -> Awaitable[int]: ...
+    def hset(
+        self,
+        key: str,
+        field: str | None = None,
+        value: str | None = None,
+        mapping: _Items | None = None,
+    ) -> Awaitable[int]: ...
     def hset_many(self, key: str, mapping: _Items) -> Awaitable[int]: ...
     def hget(self, key: str, field: str) -> Awaitable[str | None]: ...
     def hgetall(self, key: str) -> Awaitable[dict[str, str]]: ...
@@ -257,14 +279,53 @@ class Store:
     def scard(self, key: str) -> Awaitable[int]: ...
 
     # sorted set
-    def zadd(self, key: str, mapping: Mapping[str, float]) -> Awaitable[int]: ...
+    @overload
+    def zadd(
+        self,
+        key: str,
+        mapping: Mapping[str, float],
+        nx: bool = False,
+        xx: bool = False,
+        ch: bool = False,
+        incr: Literal[False] = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> Awaitable[int]: ...
+    @overload
+    def zadd(
+        self,
+        key: str,
+        mapping: Mapping[str, float],
+        nx: bool = False,
+        xx: bool = False,
+        ch: bool = False,
+        *,
+        incr: Literal[True],
+        gt: bool = False,
+        lt: bool = False,
+    ) -> Awaitable[float | None]: ...
     def zrem(self, key: str, *members: str) -> Awaitable[int]: ...
     def zrange(
-        self, key: str, start: int, stop: int, withscores: bool = False
+        self,
+        key: str,
+        start: int | _Bound,
+        end: int | _Bound,
+        desc: bool = False,
+        withscores: bool = False,
+        byscore: bool = False,
+        offset: int | None = None,
+        num: int | None = None,
     ) -> Awaitable[list[str] | list[tuple[str, float]]]: ...
     def zrangebyscore(
-        self, key: str, min: float, max: float, withscores: bool = False
+        self,
+        key: str,
+        min: _Bound,
+        max: _Bound,
+        start: int | None = None,
+        num: int | None = None,
+        withscores: bool = False,
     ) -> Awaitable[list[str] | list[tuple[str, float]]]: ...
+    def zcount(self, key: str, min: _Bound, max: _Bound) -> Awaitable[int]: ...
     def zscore(self, key: str, member: str) -> Awaitable[float | None]: ...
     def zcard(self, key: str) -> Awaitable[int]: ...
 
@@ -317,11 +378,17 @@ class Store:
     ) -> Awaitable[list[Any]]: ...
 
     # ttl
-    def expire(self, key: str, seconds: int) -> Awaitable[bool]: ...
+    def expire(
+        self, key: str, time: _Seconds, nx: bool = False, xx: bool = False, gt: bool = False, lt: bool = False
+    ) -> Awaitable[bool]: ...
+    def pexpire(
+        self, key: str, time: _Seconds, nx: bool = False, xx: bool = False, gt: bool = False, lt: bool = False
+    ) -> Awaitable[bool]: ...
     def ttl(self, key: str) -> Awaitable[int]: ...
     def pttl(self, key: str) -> Awaitable[int]: ...
     def persist(self, key: str) -> Awaitable[bool]: ...
     def key_type(self, key: str) -> Awaitable[str | None]: ...
+    def type(self, key: str) -> Awaitable[str]: ...
 
     # filters and get_all
     def filter_hash(self, key: str, pattern: str) -> Cursor: ...

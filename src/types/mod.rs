@@ -22,6 +22,7 @@ pub mod json;
 pub mod list;
 pub mod set;
 pub mod stream;
+pub mod string;
 pub mod timeseries;
 pub mod ttl;
 pub mod zset;

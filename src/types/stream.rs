@@ -68,12 +68,43 @@ impl StreamId {
         Ok(StreamId { ms, seq })
     }
 
-    /// A range bound: `-`, `+`, `ms` or `ms-seq`.
+    /// A range bound: `-`, `+`, `ms` or `ms-seq`, or an exclusive `(ms-seq`
+    /// / `(ms` (Redis 6.2+): the next id after it for a start, the one
+    /// before it for an end. `(-`, `(+`, an exclusive start at the largest
+    /// id and an exclusive end at `0-0` are refused, as Redis refuses them.
     pub fn parse_bound(s: &str, is_end: bool) -> Result<Self> {
+        if let Some(rest) = s.strip_prefix('(') {
+            let which = if is_end { "end" } else { "start" };
+            let bad = || Error::invalid(format!("invalid {which} ID for the interval: `{s}`"));
+            if rest == "-" || rest == "+" {
+                return Err(bad());
+            }
+            let id = StreamId::parse(rest, if is_end { u64::MAX } else { 0 })?;
+            return if is_end { id.prev() } else { id.next() }.ok_or_else(bad);
+        }
         match s {
             "-" => Ok(StreamId::MIN),
             "+" => Ok(StreamId::MAX),
             _ => StreamId::parse(s, if is_end { u64::MAX } else { 0 }),
+        }
+    }
+
+    /// The smallest id greater than this one.
+    fn next(self) -> Option<Self> {
+        match self.seq.checked_add(1) {
+            Some(seq) => Some(StreamId { ms: self.ms, seq }),
+            None => self.ms.checked_add(1).map(|ms| StreamId { ms, seq: 0 }),
+        }
+    }
+
+    /// The largest id smaller than this one.
+    fn prev(self) -> Option<Self> {
+        match self.seq.checked_sub(1) {
+            Some(seq) => Some(StreamId { ms: self.ms, seq }),
+            None => self
+                .ms
+                .checked_sub(1)
+                .map(|ms| StreamId { ms, seq: u64::MAX }),
         }
     }
 }
@@ -395,6 +426,39 @@ mod tests {
         assert!(matches!(parse_spec("*"), Ok(IdSpec::Auto)));
         assert!(matches!(parse_spec("7-*"), Ok(IdSpec::AutoSeq(7))));
         assert!(parse_spec("x-*").is_err());
+    }
+
+    /// Exclusive bounds as Redis 6.2+: `(5-3` starts after 5-3, ends
+    /// before it; `(5` as a start is after 5-0, as an end before 5-max.
+    #[test]
+    fn exclusive_bounds() {
+        let id = |ms, seq| StreamId { ms, seq };
+        assert_eq!(StreamId::parse_bound("(5-3", false).unwrap(), id(5, 4));
+        assert_eq!(StreamId::parse_bound("(5-3", true).unwrap(), id(5, 2));
+        assert_eq!(StreamId::parse_bound("(5", false).unwrap(), id(5, 1));
+        assert_eq!(
+            StreamId::parse_bound("(5", true).unwrap(),
+            id(5, u64::MAX - 1)
+        );
+        assert_eq!(
+            StreamId::parse_bound("(5-0", true).unwrap(),
+            id(4, u64::MAX)
+        );
+        assert_eq!(
+            StreamId::parse_bound(&format!("(5-{}", u64::MAX), false).unwrap(),
+            id(6, 0)
+        );
+        for (bad, is_end) in [
+            ("(-", false),
+            ("(+", true),
+            ("(0-0", true),
+            ("(", false),
+            ("(x", false),
+        ] {
+            assert!(StreamId::parse_bound(bad, is_end).is_err(), "{bad}");
+        }
+        let max = format!("({}-{}", u64::MAX, u64::MAX);
+        assert!(StreamId::parse_bound(&max, false).is_err());
     }
 
     #[test]

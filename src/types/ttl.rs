@@ -42,6 +42,90 @@ pub(crate) async fn expire(e: &Engine, key: &str, seconds: u64) -> Result<bool> 
     let at = now_ms().saturating_add(seconds.saturating_mul(1000));
     expire_at_ms(e, key, Some(at)).await
 }
+/// The conditions of Redis's `EXPIRE` (7.0): `NX` (only a key without a
+/// TTL), `XX` (only a key with one), `GT` (only a later time; no TTL counts
+/// as infinite, so never), `LT` (only an earlier time; no TTL counts as
+/// infinite, so always). XX may go with GT or LT.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpireIf {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+}
+
+impl ExpireIf {
+    /// The combinations Redis refuses: NX with XX, GT or LT; GT with LT.
+    pub fn check(self) -> Result<Self> {
+        if self.nx && (self.xx || self.gt || self.lt) {
+            return Err(Error::invalid(
+                "NX and XX, GT or LT options at the same time are not compatible",
+            ));
+        }
+        if self.gt && self.lt {
+            return Err(Error::invalid(
+                "GT and LT options at the same time are not compatible",
+            ));
+        }
+        Ok(self)
+    }
+
+    /// Whether a key whose expiry is `current` (ms; `None`: none) may get
+    /// the expiry `when`.
+    fn allows(self, current: Option<u64>, when: i128) -> bool {
+        let cur = current.map(i128::from);
+        !(self.nx && cur.is_some()
+            || self.xx && cur.is_none()
+            || self.gt && cur.is_none_or(|c| when <= c)
+            || self.lt && cur.is_some_and(|c| when >= c))
+    }
+}
+
+/// `EXPIRE key seconds [NX|XX|GT|LT]` as Redis 7.0: whether the expiry
+/// was set. A key that does not exist, or a condition that says no,
+/// answers false and changes nothing; a time of zero or less (now or in
+/// the past) removes the key and answers true. A time whose milliseconds
+/// overflow is "invalid expire time".
+pub(crate) async fn expire_with(
+    e: &Engine,
+    key: &str,
+    seconds: i64,
+    cond: ExpireIf,
+) -> Result<bool> {
+    let ms = seconds
+        .checked_mul(1000)
+        .ok_or_else(|| Error::invalid("invalid expire time in 'expire' command"))?;
+    pexpire_with(e, key, ms, cond).await
+}
+
+/// `PEXPIRE key milliseconds [NX|XX|GT|LT]`: [`expire_with`] in ms.
+pub(crate) async fn pexpire_with(e: &Engine, key: &str, ms: i64, cond: ExpireIf) -> Result<bool> {
+    let cond = cond.check()?;
+    e.check_key(key)?;
+    let when = i128::from(now_ms()) + i128::from(ms);
+    if when > i128::from(i64::MAX) {
+        return Err(Error::invalid("invalid expire time in 'expire' command"));
+    }
+    let k = key.to_owned();
+    let r = e
+        .update(key, move |txn| {
+            let Some(mut en) = txn.entry(&k)? else {
+                return Ok(Reply::Bool(false));
+            };
+            if !cond.allows(en.expires_at_ms, when) {
+                return Ok(Reply::Bool(false));
+            }
+            if when <= i128::from(txn.now_ms) {
+                txn.remove_entry(&k);
+            } else {
+                en.expires_at_ms = Some(when as u64);
+                txn.put_entry(&k, &en);
+            }
+            Ok(Reply::Bool(true))
+        })
+        .await?;
+    bool_reply(r)
+}
 /// Set (or with `None` clear) the expiry of `key`, in ms since the epoch.
 /// Whether the key exists.
 pub(crate) async fn expire_at_ms(e: &Engine, key: &str, at: Option<u64>) -> Result<bool> {
@@ -272,4 +356,30 @@ pub(crate) async fn sweep(e: &Engine) -> Result<SweepReport> {
         after = last;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expire_conditions_follow_redis() {
+        let c = |nx, xx, gt, lt| ExpireIf { nx, xx, gt, lt };
+        assert!(c(true, true, false, false).check().is_err());
+        assert!(c(true, false, true, false).check().is_err());
+        assert!(c(false, false, true, true).check().is_err());
+        assert!(c(false, true, true, false).check().is_ok());
+        // NX: only without a TTL; XX: only with one
+        assert!(c(true, false, false, false).allows(None, 5));
+        assert!(!c(true, false, false, false).allows(Some(9), 5));
+        assert!(!c(false, true, false, false).allows(None, 5));
+        assert!(c(false, true, false, false).allows(Some(9), 5));
+        // GT: no TTL is infinite, so never later; LT: always earlier
+        assert!(!c(false, false, true, false).allows(None, 5));
+        assert!(c(false, false, true, false).allows(Some(4), 5));
+        assert!(!c(false, false, true, false).allows(Some(5), 5));
+        assert!(c(false, false, false, true).allows(None, 5));
+        assert!(c(false, false, false, true).allows(Some(6), 5));
+        assert!(!c(false, false, false, true).allows(Some(5), 5));
+    }
 }

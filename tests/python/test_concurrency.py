@@ -132,9 +132,9 @@ async def test_writes_acknowledged_by_callback(store_path: pathlib.Path) -> None
         assert await asyncio.gather(*futs) == [None] * 500
         assert await s.get_many([f"k{i}" for i in range(500)]) == ["v" * (i % 3) for i in range(500)]
         big = "b" * 50_000  # stored as a blob: through the runtime first
-        assert await s.set("big", big) is None  # type: ignore[func-returns-value]
+        assert await s.set("big", big) is None
         assert await s.get("big") == big
-        assert await s.set("ttl", "x", ex=100) is None  # type: ignore[func-returns-value]
+        assert await s.set("ttl", "x", ex=100) is None
         assert 0 < await s.ttl("ttl") <= 100
         assert await s.delete("ttl") is True
         assert await s.delete("ttl") is False
@@ -198,8 +198,8 @@ async def test_writes_applied_inline_are_complete_awaitables(store_path: pathlib
     async with cyberfly_store.open(store_path, durability="batch", sweep_interval=0, inline_read_limit=1.0) as s:
         aw = s.set("k", "v")
         assert not isinstance(aw, asyncio.Future)
-        assert await aw is None  # type: ignore[func-returns-value]
-        assert await s.set("t", "x", ex=100) is None  # type: ignore[func-returns-value]
+        assert await aw is None
+        assert await s.set("t", "x", ex=100) is None
         assert 0 < await s.ttl("t") <= 100
         assert await s.delete("t") is True
         assert await s.delete("t") is False

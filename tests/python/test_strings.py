@@ -32,7 +32,7 @@ async def test_open_as_await_and_context_manager(store_path: pathlib.Path) -> No
 async def test_set_get_delete_exists(store: Store) -> None:
     assert await store.get("db:k") is None
     assert await store.exists("db:k") is False
-    assert await store.set("db:k", "v") is None  # type: ignore[func-returns-value]
+    assert await store.set("db:k", "v") is None
     assert await store.get("db:k") == "v"
     assert await store.exists("db:k") is True
     await store.set("db:k", "w")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 import cyberfly_store
@@ -63,7 +65,7 @@ async def test_sorted_set(store: Store) -> None:
     with pytest.raises(cyberfly_store.InvalidArgument):
         await store.zadd("db:z", {"n": float("nan")})
     with pytest.raises(TypeError):
-        await store.zadd("db:z", [("a", 1.0)])  # type: ignore[arg-type]
+        await store.zadd("db:z", [("a", 1.0)])  # type: ignore[call-overload]
     with pytest.raises(TypeError):
         await store.zadd("db:z", {"a": "x"})  # type: ignore[dict-item]
 
@@ -248,3 +250,46 @@ async def test_wrong_type(store: Store) -> None:
         with pytest.raises(cyberfly_store.WrongType) as e:
             await call()
         assert e.value.code == 7
+
+
+async def test_redis_py_shapes_of_times_and_arguments(store: Store) -> None:
+    """Issue 19: times as redis-py takes them (int, timedelta, datetime);
+    bad shapes are typed errors and change nothing."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert await store.set("db:a", "v", ex=datetime.timedelta(seconds=100)) is None
+    assert await store.ttl("db:a") == 100
+    assert await store.set("db:a", "v", px=datetime.timedelta(seconds=50), xx=True) is True
+    assert await store.ttl("db:a") == 50
+    assert await store.set("db:a", "w", exat=now + datetime.timedelta(seconds=200), get=True) == "v"
+    assert 199 <= await store.ttl("db:a") <= 200
+    assert await store.expire("db:a", datetime.timedelta(seconds=30)) is True
+    assert await store.ttl("db:a") == 30
+    assert await store.pexpire("db:a", 40_000) is True
+    assert await store.ttl("db:a") == 40
+    with pytest.raises(TypeError):
+        await store.expire("db:a", 1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        await store.set("db:a", "x", ex="1")  # type: ignore[arg-type]
+    assert await store.get("db:a") == "w"
+    # hset: a field needs its value; nothing to set is refused
+    with pytest.raises(TypeError):
+        await store.hset("db:h", "f")
+    with pytest.raises(cyberfly_store.InvalidArgument):
+        await store.hset("db:h")
+    assert await store.exists("db:h") is False
+    assert await store.hset("db:h", "f", "v", mapping={"f": "w", "g": "x"}) == 2
+    assert await store.hgetall("db:h") == {"f": "w", "g": "x"}
+    # zrange: ranks are ints, bounds are numbers or Redis's text
+    await store.zadd("db:z", {"a": 1, "b": 2})
+    with pytest.raises(TypeError):
+        await store.zrange("db:z", "0", 1)
+    with pytest.raises(cyberfly_store.InvalidArgument):
+        await store.zrangebyscore("db:z", "(x", 2)
+    with pytest.raises(cyberfly_store.InvalidArgument):
+        await store.zrangebyscore("db:z", float("nan"), 2)
+    assert await store.zrange("db:z", "(1", "+inf", byscore=True) == ["b"]
+    assert await store.zadd("db:z", {"a": 2.5}, incr=True) == 3.5
+    assert await store.type("db:z") == "zset"
+    assert await store.type("db:none") == "none"
+    await store.json_set("db:j", {"x": 1})
+    assert (await store.type("db:j"), await store.key_type("db:j")) == ("ReJSON-RL", "json")

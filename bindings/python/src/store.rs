@@ -183,6 +183,26 @@ pub(crate) fn data(v: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     Ok(Bytes::copy_from_slice(b.cast::<PyBytes>()?.as_bytes()))
 }
 
+/// `set`'s answer with options: True or None (`nx`, `xx`), or the old
+/// value (`get`).
+pub(crate) enum SetAnswer {
+    Written(bool),
+    Old(Option<String>),
+}
+
+impl<'py> IntoPyObject<'py> for SetAnswer {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self {
+            SetAnswer::Written(true) => pyo3::types::PyBool::new(py, true).to_owned().into_any(),
+            SetAnswer::Written(false) | SetAnswer::Old(None) => py.None().into_bound(py),
+            SetAnswer::Old(Some(v)) => PyString::new(py, &v).into_any(),
+        })
+    }
+}
+
 /// `get_blob`'s answer.
 pub(crate) struct OptBytes(Option<Bytes>);
 
@@ -248,18 +268,62 @@ impl PyStore {
         }
     }
 
-    /// Set `key` to the string `value`; with `ex`, the key expires after
-    /// `ex` seconds. Acknowledged as the store's durability mode promises.
-    #[pyo3(signature = (key, value, ex=None))]
+    /// Set `key` to the string `value`, with redis-py's options: `ex`/`px`
+    /// (seconds/ms, or a timedelta), `exat`/`pxat` (Unix time, or a
+    /// datetime), `keepttl`, `nx` (only if absent), `xx` (only if present),
+    /// `get` (answer the old string). Answers None, as before, unless `nx`,
+    /// `xx` or `get` is given: then True if written and None if not, or
+    /// with `get` the old value (docs/REDIS.md). Acknowledged as the
+    /// store's durability mode promises.
+    #[pyo3(signature = (key, value, ex=None, px=None, nx=false, xx=false, keepttl=false, get=false, exat=None, pxat=None))]
+    #[allow(clippy::too_many_arguments)]
     fn set<'py>(
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
         value: &Bound<'py, PyAny>,
-        ex: Option<u64>,
+        ex: Option<&Bound<'py, PyAny>>,
+        px: Option<&Bound<'py, PyAny>>,
+        nx: bool,
+        xx: bool,
+        keepttl: bool,
+        get: bool,
+        exat: Option<&Bound<'py, PyAny>>,
+        pxat: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let key = text(key, "key")?;
         let value = text(value, "value")?;
+        let t = |v: Option<&Bound<'py, PyAny>>, what: &str, per: i64| {
+            v.map(|v| super::types::time_arg(v, what, per)).transpose()
+        };
+        let ex = t(ex, "ex", 1)?;
+        let (px, exat, pxat) = (
+            t(px, "px", 1000)?,
+            t(exat, "exat", 1)?,
+            t(pxat, "pxat", 1000)?,
+        );
+        let plain = px.is_none() && exat.is_none() && pxat.is_none() && !keepttl;
+        if !plain || nx || xx || get || ex.is_some_and(|s| s < 1) {
+            let expiry =
+                cyberfly_store::SetExpiry::from_options(ex, px, exat, pxat, keepttl).py_err()?;
+            let opts = cyberfly_store::SetOptions {
+                expiry,
+                cond: cyberfly_store::SetCond::from_flags(nx, xx).py_err()?,
+                get,
+            };
+            let s = self.s();
+            return spawn(py, async move {
+                let r = s.set_with(&key, value, opts).await?;
+                Ok(if get {
+                    SetAnswer::Old(r.old)
+                } else if nx || xx {
+                    SetAnswer::Written(r.written)
+                } else {
+                    SetAnswer::Old(None)
+                })
+            });
+        }
+        let ex = ex.map(|s| s as u64);
         let s = &self.store;
         // Applied on this thread when the store allows it (durability none
         // or batch, the writer idle: docs/ARCHITECTURE.md, "Inline
@@ -279,9 +343,20 @@ impl PyStore {
         })
     }
 
-    /// Remove `key` (of any type); whether it existed.
-    fn delete<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let key = text(key, "key")?;
+    /// Remove keys (of any type). One key: whether it existed (a bool, as
+    /// before); several: how many existed, as redis-py's `delete(*names)`.
+    #[pyo3(signature = (*keys))]
+    fn delete<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if keys.len() != 1 {
+            let keys = args(keys, "key")?;
+            let s = self.s();
+            return spawn(py, async move { s.delete_many(&keys).await });
+        }
+        let key = text(&keys.get_item(0)?, "key")?;
         match self.store.delete_now(&key) {
             Some(Ok(existed)) => {
                 return Ready::wrap(py, pyo3::IntoPyObjectExt::into_py_any(existed, py)?)
@@ -292,10 +367,21 @@ impl PyStore {
         super::submit_then(py, |done| self.store.delete_then(&key, done))
     }
 
-    /// Whether `key` holds a value of any type.
-    fn exists<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let key = text(key, "key")?;
+    /// Whether keys hold a value of any type. One key: a bool (as
+    /// before); several: how many do (a key named twice counts twice), as
+    /// redis-py's `exists(*names)`.
+    #[pyo3(signature = (*keys))]
+    fn exists<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let s = self.s();
+        if keys.len() != 1 {
+            let keys = args(keys, "key")?;
+            return ready_or_spawn(py, async move { s.exists_many(&keys).await });
+        }
+        let key = text(&keys.get_item(0)?, "key")?;
         ready_or_spawn(py, async move { s.exists(&key).await })
     }
 

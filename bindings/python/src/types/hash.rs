@@ -1,6 +1,7 @@
 //! Hashes (`src/types/hash.rs`): `hset`, `hset_many`, `hget`,
 //! `hgetall`, `hdel`, `hlen`, and the filter `filter_hash`.
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -11,21 +12,38 @@ use crate::store::{args, pairs, text, PyStore};
 
 #[pymethods]
 impl PyStore {
-    /// Set one field of a hash; 1 if the field is new, 0 if updated.
+    /// Set one field of a hash (`field`, `value`), and/or the fields of
+    /// `mapping`, in one atomic update, as redis-py's `hset`; how many
+    /// fields are new. Nothing to set is InvalidArgument.
+    #[pyo3(signature = (key, field=None, value=None, mapping=None))]
     fn hset<'py>(
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
-        field: &Bound<'py, PyAny>,
-        value: &Bound<'py, PyAny>,
+        field: Option<&Bound<'py, PyAny>>,
+        value: Option<&Bound<'py, PyAny>>,
+        mapping: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (k, f, v) = (
-            text(key, "key")?,
-            text(field, "field")?,
-            text(value, "value")?,
-        );
+        let k = text(key, "key")?;
         let s = self.s();
-        spawn(py, async move { s.hset(&k, &f, v).await })
+        if let (Some(f), Some(v), None) = (field, value, mapping) {
+            let (f, v) = (text(f, "field")?, text(v, "value")?);
+            return spawn(py, async move { s.hset(&k, &f, v).await });
+        }
+        let mut fields = Vec::new();
+        match (field, value) {
+            (Some(f), Some(v)) => fields.push((text(f, "field")?, text(v, "value")?)),
+            (None, None) => {}
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "hset takes a field and a value together",
+                ))
+            }
+        }
+        if let Some(m) = mapping {
+            fields.extend(pairs(m)?);
+        }
+        spawn(py, async move { s.hset_many(&k, fields).await })
     }
 
     /// Set many fields of a hash from a mapping, in one atomic update;

@@ -28,3 +28,21 @@ fn number(v: &Bound<'_, PyAny>, what: &str) -> PyResult<f64> {
     v.extract::<f64>()
         .map_err(|_| PyTypeError::new_err(format!("{what} must be a number")))
 }
+
+/// A time for redis-py's shapes: an int, a `timedelta` (`ex`, `px`,
+/// `expire`) or a `datetime` (`exat`, `pxat`), converted as redis-py does
+/// (`int(total_seconds() * per_second)`, `int(timestamp() * per_second)`).
+pub(crate) fn time_arg(v: &Bound<'_, PyAny>, what: &str, per_second: i64) -> PyResult<i64> {
+    if let Ok(n) = v.extract::<i64>() {
+        return Ok(n);
+    }
+    for method in ["total_seconds", "timestamp"] {
+        if v.hasattr(method)? {
+            let f: f64 = v.call_method0(method)?.extract()?;
+            return Ok((f * per_second as f64) as i64);
+        }
+    }
+    Err(PyTypeError::new_err(format!(
+        "{what} must be an int, a timedelta or a datetime"
+    )))
+}

@@ -28,8 +28,9 @@ impl PyStore {
         spawn(py, async move { s.xadd(&k, &id, f).await })
     }
 
-    /// Entries with `start <= id <= end` ("-" and "+" for the extremes),
-    /// oldest first, at most `count`: a list of (id, {field: value}).
+    /// Entries with `start <= id <= end` ("-" and "+" for the extremes,
+    /// "(" before an id for an exclusive bound), oldest first, at most
+    /// `count`: a list of (id, {field: value}).
     #[pyo3(signature = (key, start="-", end="+", count=None))]
     fn xrange<'py>(
         &self,
