@@ -132,11 +132,14 @@ impl Blobs {
 
     /// A blob-store failure as the caller should see it: `Closed` once the
     /// store is shutting down.
-    fn fail(&self, e: impl std::fmt::Display) -> Error {
+    /// A blob-store error, its causes spelled out: iroh-blobs' own message
+    /// is often only "inner error: Error::Io"; the OS error (its words and
+    /// errno) is further down the source chain.
+    fn fail(&self, e: impl std::error::Error) -> Error {
         if self.shut.load(Ordering::Acquire) {
             Error::Closed
         } else {
-            Error::blobs(e)
+            Error::Blobs(causes(&e))
         }
     }
 
@@ -353,6 +356,21 @@ fn fail(
             "garbage collection skipped: {why}"
         ))));
     }
+}
+
+/// `e` and every source under it, `: `-separated, repeats left out.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let m = s.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        next = s.source();
+    }
+    out
 }
 
 /// Remove the partial imports a crash left in `blobs/temp` (iroh-blobs
