@@ -35,12 +35,15 @@
 #include <cstdint>
 #include <exception>
 #include <future>
+#include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -131,21 +134,6 @@ struct owned_bytes {
 inline const char *cstr(std::string_view s) { return s.data() ? s.data() : ""; }
 inline cfs_str view(std::string_view s) { return cfs_str{cstr(s), s.size()}; }
 inline std::string str(cfs_str s) { return s.data ? std::string(s.data, s.len) : std::string(); }
-
-inline std::vector<cfs_str> views(const std::vector<std::string_view> &v) {
-  std::vector<cfs_str> out;
-  out.reserve(v.size());
-  for (auto s : v) out.push_back(view(s));
-  return out;
-}
-
-inline std::vector<cfs_str_pair> pairs(
-    const std::vector<std::pair<std::string_view, std::string_view>> &v) {
-  std::vector<cfs_str_pair> out;
-  out.reserve(v.size());
-  for (auto &kv : v) out.push_back(cfs_str_pair{view(kv.first), view(kv.second)});
-  return out;
-}
 
 using str_list_ptr = handle<cfs_str_list, cfs_str_list_free>;
 using pair_list_ptr = handle<cfs_str_pair_list, cfs_str_pair_list_free>;
@@ -253,6 +241,48 @@ struct op_result {
   cfs_outcome outcome;
   cfs_result code;
   std::string message;
+};
+
+// A list of texts for one call: a braced list ({"a", "b"}) or any container
+// of std::string, std::string_view or const char * (vector, set, array, …).
+// It views the caller's strings: build it in the call that uses it.
+class texts {
+ public:
+  texts(std::initializer_list<std::string_view> l) { add(l); }
+  template <class Range, class = std::enable_if_t<std::is_convertible_v<
+                             decltype(*std::begin(std::declval<const Range &>())), std::string_view>>>
+  texts(const Range &r) {  // NOLINT: implicit on purpose
+    add(r);
+  }
+  const std::vector<cfs_str> &views() const noexcept { return v_; }
+
+ private:
+  template <class R>
+  void add(const R &r) {
+    for (const auto &x : r) v_.push_back(detail::view(x));
+  }
+  std::vector<cfs_str> v_;
+};
+
+// (text, text) pairs for one call: a braced list ({{"k", "v"}, …}) or any
+// container of pairs of strings (vector<pair<string, string>>, map, …).
+class text_pairs {
+ public:
+  text_pairs(std::initializer_list<std::pair<std::string_view, std::string_view>> l) { add(l); }
+  template <class Range, class E = decltype(*std::begin(std::declval<const Range &>())),
+            class = std::enable_if_t<std::is_convertible_v<decltype(std::declval<E>().first), std::string_view> &&
+                                     std::is_convertible_v<decltype(std::declval<E>().second), std::string_view>>>
+  text_pairs(const Range &r) {  // NOLINT: implicit on purpose
+    add(r);
+  }
+  const std::vector<cfs_str_pair> &views() const noexcept { return v_; }
+
+ private:
+  template <class R>
+  void add(const R &r) {
+    for (const auto &kv : r) v_.push_back(cfs_str_pair{detail::view(kv.first), detail::view(kv.second)});
+  }
+  std::vector<cfs_str_pair> v_;
 };
 
 // ---------------------------------------------------------------- config
@@ -543,8 +573,8 @@ class sync_handle {
 
 class store {
  public:
-  using items = std::vector<std::pair<std::string_view, std::string_view>>;
-  using keys = std::vector<std::string_view>;
+  using items = text_pairs;
+  using keys = texts;
 
   // Open (or create) the store in directory `path`; `cfg` null: defaults.
   static store open(std::string_view path, const config *cfg = nullptr) {
@@ -595,12 +625,12 @@ class store {
   }
   // One atomic group.
   void set_many(const items &kvs) {
-    auto v = detail::pairs(kvs);
+    const auto &v = kvs.views();
     detail::call([&](cfs_error **e) { return cfs_store_set_many(p_.get(), v.data(), v.size(), e); });
   }
   // In order; nullopt for an absent key.
   std::vector<std::optional<std::string>> get_many(const keys &ks) const {
-    auto v = detail::views(ks);
+    const auto &v = ks.views();
     cfs_str_list *raw = nullptr;
     detail::call([&](cfs_error **e) { return cfs_store_get_many(p_.get(), v.data(), v.size(), &raw, e); });
     detail::str_list_ptr l(raw);
@@ -652,7 +682,7 @@ class store {
     return n;
   }
   int64_t hset_many(std::string_view k, const items &fields) {
-    auto v = detail::pairs(fields);
+    const auto &v = fields.views();
     int64_t n = 0;
     detail::call([&](cfs_error **e) { return cfs_store_hset_many(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &n, e); });
     return n;
@@ -673,7 +703,7 @@ class store {
     return detail::string_pairs(l.get());
   }
   int64_t hdel(std::string_view k, const keys &fields) {
-    auto v = detail::views(fields);
+    const auto &v = fields.views();
     int64_t n = 0;
     detail::call([&](cfs_error **e) { return cfs_store_hdel(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &n, e); });
     return n;
@@ -682,13 +712,13 @@ class store {
 
   // ---- lists
   int64_t rpush(std::string_view k, const keys &values) {
-    auto v = detail::views(values);
+    const auto &v = values.views();
     int64_t n = 0;
     detail::call([&](cfs_error **e) { return cfs_store_rpush(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &n, e); });
     return n;
   }
   int64_t lpush(std::string_view k, const keys &values) {
-    auto v = detail::views(values);
+    const auto &v = values.views();
     int64_t n = 0;
     detail::call([&](cfs_error **e) { return cfs_store_lpush(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &n, e); });
     return n;
@@ -703,13 +733,13 @@ class store {
 
   // ---- sets
   int64_t sadd(std::string_view k, const keys &members) {
-    auto v = detail::views(members);
+    const auto &v = members.views();
     int64_t n = 0;
     detail::call([&](cfs_error **e) { return cfs_store_sadd(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &n, e); });
     return n;
   }
   int64_t srem(std::string_view k, const keys &members) {
-    auto v = detail::views(members);
+    const auto &v = members.views();
     int64_t n = 0;
     detail::call([&](cfs_error **e) { return cfs_store_srem(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &n, e); });
     return n;
@@ -730,17 +760,17 @@ class store {
   uint64_t scard(std::string_view k) const { return len(cfs_store_scard, k); }
 
   // ---- sorted sets
-  int64_t zadd(std::string_view k, const std::vector<std::pair<std::string_view, double>> &members) {
-    std::vector<cfs_scored> v;
-    v.reserve(members.size());
-    for (auto &m : members) v.push_back(cfs_scored{detail::view(m.first), m.second});
-    int64_t n = 0;
-    detail::call([&](cfs_error **e) { return cfs_store_zadd(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &n, e); });
-    return n;
+  // (member, score) pairs: a braced list or any container of them (map too).
+  int64_t zadd(std::string_view k, std::initializer_list<std::pair<std::string_view, double>> members) {
+    return zadd_range(k, members);
+  }
+  template <class Range, class = decltype(std::begin(std::declval<const Range &>())->second)>
+  int64_t zadd(std::string_view k, const Range &members) {
+    return zadd_range(k, members);
   }
   int64_t zadd(std::string_view k, std::string_view member, double score) { return zadd(k, {{member, score}}); }
   int64_t zrem(std::string_view k, const keys &members) {
-    auto v = detail::views(members);
+    const auto &v = members.views();
     int64_t n = 0;
     detail::call([&](cfs_error **e) { return cfs_store_zrem(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &n, e); });
     return n;
@@ -798,7 +828,7 @@ class store {
   // ---- streams
   // id "*": a new id; returns the entry's id.
   std::string xadd(std::string_view k, std::string_view id, const items &fields) {
-    auto v = detail::pairs(fields);
+    const auto &v = fields.views();
     detail::owned_string out;
     detail::call([&](cfs_error **e) {
       return cfs_store_xadd(p_.get(), detail::cstr(k), k.size(), detail::cstr(id), id.size(), v.data(), v.size(), &out.s, e);
@@ -856,17 +886,17 @@ class store {
   uint64_t ts_len(std::string_view k) const { return len(cfs_store_ts_len, k); }
 
   // ---- geo: (longitude, latitude, member)
-  int64_t geoadd(std::string_view k, const std::vector<std::tuple<double, double, std::string_view>> &places) {
-    std::vector<cfs_geo_member> v;
-    v.reserve(places.size());
-    for (auto &p : places) v.push_back(cfs_geo_member{detail::view(std::get<2>(p)), std::get<0>(p), std::get<1>(p)});
-    int64_t n = 0;
-    detail::call([&](cfs_error **e) { return cfs_store_geoadd(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &n, e); });
-    return n;
+  // (longitude, latitude, member) tuples: a braced list or any container.
+  int64_t geoadd(std::string_view k, std::initializer_list<std::tuple<double, double, std::string_view>> places) {
+    return geoadd_range(k, places);
+  }
+  template <class Range, class = decltype(std::get<2>(*std::begin(std::declval<const Range &>())))>
+  int64_t geoadd(std::string_view k, const Range &places) {
+    return geoadd_range(k, places);
   }
   // (longitude, latitude) per member, nullopt for one not in the set.
   std::vector<std::optional<std::pair<double, double>>> geopos(std::string_view k, const keys &members) const {
-    auto v = detail::views(members);
+    const auto &v = members.views();
     cfs_geo_pos_list *raw = nullptr;
     detail::call([&](cfs_error **e) { return cfs_store_geopos(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &raw, e); });
     detail::geo_pos_list_ptr l(raw);
@@ -1011,7 +1041,7 @@ class store {
   // call returns.
   std::future<std::vector<std::optional<std::string>>> get_many_async(const keys &ks) const {
     using result = std::vector<std::optional<std::string>>;
-    auto v = detail::views(ks);
+    const auto &v = ks.views();
     auto *pr = new std::promise<result>();
     auto fut = pr->get_future();
     cfs_str_list_callback cb = [](void *ud, cfs_result r, cfs_str_list *values, cfs_error *err) {
@@ -1031,7 +1061,7 @@ class store {
     return fut;
   }
   std::future<void> set_many_async(const items &kvs) {
-    auto v = detail::pairs(kvs);
+    const auto &v = kvs.views();
     auto *pr = new std::promise<void>();
     auto fut = pr->get_future();
     cfs_done_callback cb = [](void *ud, cfs_result r, cfs_error *err) {
@@ -1055,6 +1085,27 @@ class store {
 
  private:
   explicit store(cfs_store *s) : p_(s) {}
+
+  template <class Range>
+  int64_t zadd_range(std::string_view k, const Range &members) {
+    std::vector<cfs_scored> v;
+    for (const auto &m : members) v.push_back(cfs_scored{detail::view(m.first), static_cast<double>(m.second)});
+    int64_t n = 0;
+    detail::call([&](cfs_error **e) { return cfs_store_zadd(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &n, e); });
+    return n;
+  }
+
+  template <class Range>
+  int64_t geoadd_range(std::string_view k, const Range &places) {
+    std::vector<cfs_geo_member> v;
+    for (const auto &p : places) {
+      v.push_back(cfs_geo_member{detail::view(std::get<2>(p)), static_cast<double>(std::get<0>(p)),
+                                 static_cast<double>(std::get<1>(p))});
+    }
+    int64_t n = 0;
+    detail::call([&](cfs_error **e) { return cfs_store_geoadd(p_.get(), detail::cstr(k), k.size(), v.data(), v.size(), &n, e); });
+    return n;
+  }
 
   using len_fn = cfs_result (*)(const cfs_store *, const char *, size_t, uint64_t *, cfs_error **);
   uint64_t len(len_fn f, std::string_view k) const {

@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <map>
+#include <set>
+#include <tuple>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -214,6 +217,22 @@ void types(cfs::store &st) {
   EXPECT(st.ttl("t:tmp") > 90);
   expect_error(CFS_RESULT_WRONG_TYPE, [&] { st.lrange("t:s", 0, -1); });
   expect_error(CFS_RESULT_INVALID_ARGUMENT, [&] { st.set_ex("t:tmp", "v", 0); });
+  // Containers of the caller's own types, not only braced lists.
+  std::vector<std::string> ks{"db:b", "db:c", "db:nothing"};
+  auto got = st.get_many(ks);
+  EXPECT(got.size() == 3 && got[0] == std::optional<std::string>("2") && !got[2]);
+  std::map<std::string, std::string> kv{{"c:1", "one"}, {"c:2", "two"}};
+  st.set_many(kv);
+  EXPECT(st.get("c:2") == std::optional<std::string>("two"));
+  EXPECT(st.hset_many("c:h", kv) == 2);
+  std::set<std::string> members{"m1", "m2"};
+  EXPECT(st.sadd("c:s", members) == 2);
+  std::map<std::string, double> scores{{"x", 1}, {"y", 2}};
+  EXPECT(st.zadd("c:z", scores) == 2);
+  std::vector<std::tuple<double, double, std::string>> places{{13.4, 52.5, "here"}};
+  EXPECT(st.geoadd("c:g", places) == 1);
+  std::vector<std::string_view> views{"here", "nowhere"};
+  EXPECT(st.geopos("c:g", views).size() == 2);
   // Blobs.
   std::string raw(100000, 'z');
   cfs::hash h = st.add_blob(raw);
