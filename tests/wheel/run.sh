@@ -30,9 +30,18 @@ if run sh -c 'command -v cargo || command -v rustc'; then
 fi
 
 echo "== $(basename "$whl"): $(du -k "$whl" | cut -f1) KiB"
-unzip -p "$whl" '*.dist-info/WHEEL' | grep '^Tag:'
-ext="$(unzip -Z1 "$whl" | grep '_native.*\.so$')"
-unzip -q -o "$whl" "$ext" -d "$work/unpacked"
+# (python's zipfile, not unzip, which a machine may lack)
+ext="$("$py" - "$whl" "$work/unpacked" <<'PY'
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+for n in z.namelist():
+    if n.endswith(".dist-info/WHEEL"):
+        print([l for l in z.read(n).decode().splitlines() if l.startswith("Tag:")][0], file=sys.stderr)
+so = [n for n in z.namelist() if "_native" in n and n.endswith(".so")][0]
+z.extract(so, sys.argv[2])
+print(so)
+PY
+)"
 echo "newest glibc symbol version needed: $(objdump -T "$work/unpacked/$ext" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n1)"
 
 "$py" -m venv "$work/venv"
