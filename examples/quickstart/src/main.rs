@@ -1,5 +1,6 @@
 //! The main example: open a store, write and read strings and blobs, look at
-//! the metrics. Run with `scripts/example` (or `cargo run --release --example quickstart`).
+//! the metrics. Run with `scripts/example` (or `cargo run --release -p cyberfly_store_quickstart -- DIR`;
+//! a crate of its own, so that no dev-dependency of the core is built).
 
 use cyberfly_store::{Config, Durability, Store};
 
