@@ -841,6 +841,12 @@ cfs_result cfs_config_set_max_key_len(struct cfs_config *config, size_t value);
 cfs_result cfs_config_set_max_value_len(struct cfs_config *config, size_t value);
 
 /**
+ * Longest set, sorted-set or geo member or hash field name, bytes
+ * (1 B..=16 MiB; default 64 KiB). These live in the index's keys.
+ */
+cfs_result cfs_config_set_max_member_len(struct cfs_config *config, size_t value);
+
+/**
  * Most writes in one group commit (default 1024).
  */
 cfs_result cfs_config_set_writer_max_batch(struct cfs_config *config, size_t value);

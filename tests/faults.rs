@@ -196,3 +196,37 @@ fn a_scan_over_many_container_keys_finds_the_strings_after_them() {
         s.close().await.unwrap();
     });
 }
+
+/// Set, sorted-set and geo members and hash field names live in the index's
+/// keys, where sled keeps a copy of a large item per rewrite (a 20 MiB
+/// member grew `index/` past 1 GiB). They are limited to `max_member_len`
+/// (`hset` took a 100 MiB field name): over it, `ValueTooLarge` and nothing
+/// written; at it, accepted.
+#[test]
+fn members_and_field_names_are_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::builder().max_member_len(1000).build().unwrap();
+    assert_eq!(Config::default().max_member_len, 64 * 1024);
+    rt().block_on(async {
+        let s = Store::open(dir.path(), cfg).await.unwrap();
+        let (ok, long) = ("m".repeat(1000), "m".repeat(1001));
+        let too_large = |r: cyberfly_store::Result<i64>| {
+            assert!(
+                matches!(r, Err(Error::ValueTooLarge { len: 1001, max: 1000 })),
+                "{r:?}"
+            );
+        };
+        too_large(s.sadd("s", [long.clone()]).await);
+        too_large(s.zadd("z", [(long.clone(), 1.0)]).await);
+        too_large(s.hset("h", &long, "v").await);
+        too_large(s.geoadd("g", [(13.4, 52.5, long.clone())]).await);
+        let digest = s.state_digest().await.unwrap();
+        assert!(!s.exists("s").await.unwrap(), "nothing written");
+        assert_eq!(s.sadd("s", [ok.clone()]).await.unwrap(), 1);
+        assert_eq!(s.zadd("z", [(ok.clone(), 1.0)]).await.unwrap(), 1);
+        assert_eq!(s.hset("h", &ok, "v").await.unwrap(), 1);
+        assert_eq!(s.geoadd("g", [(13.4, 52.5, ok.clone())]).await.unwrap(), 1);
+        assert_ne!(s.state_digest().await.unwrap(), digest);
+        s.close().await.unwrap();
+    });
+}

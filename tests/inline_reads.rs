@@ -55,12 +55,24 @@ fn a_miss_from_a_plain_thread_is_read_inline() {
     assert_eq!(st.inline_reads, 202, "200 + absent + get_miss");
     assert!(st.longest_inline_read > 0.0);
     // The C-style path: cache pass, then inline misses, no pool.
-    let p = s.get_many_cached(&keys[50..]).unwrap();
-    let done = s.get_many_inline(p).unwrap();
-    match done {
-        cyberfly_store::GetMany::Done(v) => assert!(v.iter().all(std::option::Option::is_some)),
-        cyberfly_store::GetMany::Pending(_) => panic!("misses left for the pool"),
-    }
+    // Each call reads inline for at most MANY_INLINE_BUDGET (2 ms): a
+    // loaded machine running a debug build may need a few calls (CI, load
+    // 7: the first call left misses), none of which touches the pool.
+    let mut p = s.get_many_cached(&keys[50..]).unwrap();
+    let mut calls = 0;
+    let v = loop {
+        calls += 1;
+        assert!(calls < 10_000, "the inline reads never finish");
+        match s.get_many_inline(p).unwrap() {
+            cyberfly_store::GetMany::Done(v) => break v,
+            pending => {
+                p = pending;
+                // (the guard may be cooling down after a slow read)
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    };
+    assert!(v.iter().all(std::option::Option::is_some));
     assert_eq!(s.stats().inline_reads, 352);
     assert_eq!(s.stats().pool_reads, 50);
     s.close_blocking().unwrap();

@@ -148,7 +148,8 @@ def open(path: str | os.PathLike[str], **config: Any) -> Opener:  # noqa: A001
     Keywords mirror the Rust ``Config``: ``durability`` ("none", "batch"
     (default) or "sync"), ``hot_cache_bytes``, ``warm_cache_bytes``,
     ``warm_ttl`` (seconds), ``inline_threshold``, ``flush_every_ms``,
-    ``max_key_len``, ``max_value_len``, ``writer_max_batch``,
+    ``max_key_len``, ``max_value_len``, ``max_member_len`` (bytes of a set, sorted-set or geo
+    member or a hash field name; default 64 KiB), ``writer_max_batch``,
     ``writer_max_delay`` (seconds), ``writer_queue_depth``, ``gc_interval``,
     ``sweep_interval`` and ``memory_trim_interval`` (seconds), ``scan_page_size``,
     ``sled_cache_capacity``, ``throughput_mode``, ``compression``,

@@ -123,6 +123,11 @@ pub struct Config {
     pub max_key_len: usize,
     /// Largest value accepted, bytes.
     pub max_value_len: usize,
+    /// Longest container member, field name or geo member name accepted,
+    /// bytes (default 64 KiB). These live in the index's keys, where sled
+    /// keeps a copy of a large item per rewrite and never reclaims it (a
+    /// 20 MiB set member grew `index/` to 1.1 GiB: docs/RELIABILITY.md).
+    pub max_member_len: usize,
     /// Most writes the group-commit writer applies in one sled batch.
     pub writer_max_batch: usize,
     /// Longest the writer keeps collecting a group once it has one write and
@@ -211,6 +216,7 @@ impl Default for Config {
             inline_threshold: 4096,
             max_key_len: 1024,
             max_value_len: 64 * 1024 * 1024,
+            max_member_len: 64 * 1024,
             writer_max_batch: 1024,
             writer_max_delay: Duration::from_millis(2),
             writer_queue_depth: 4096,
@@ -291,6 +297,11 @@ impl Config {
             "must be in 1..=4 GiB",
         )?;
         need(
+            (1..=16 << 20).contains(&self.max_member_len),
+            "max_member_len",
+            "must be in 1..=16 MiB",
+        )?;
+        need(
             (1..=1_000_000).contains(&self.writer_max_batch),
             "writer_max_batch",
             "must be in 1..=1000000",
@@ -369,6 +380,7 @@ setters! {
     inline_threshold: usize,
     max_key_len: usize,
     max_value_len: usize,
+    max_member_len: usize,
     writer_max_batch: usize,
     writer_max_delay: Duration,
     writer_queue_depth: usize,

@@ -652,6 +652,16 @@ impl Engine {
         Ok(())
     }
 
+    /// A container member, field name or geo member name to write: at most
+    /// `max_member_len` bytes.
+    pub(crate) fn check_member(&self, len: usize) -> Result<()> {
+        let max = self.inner.config.max_member_len;
+        if len > max {
+            return Err(Error::ValueTooLarge { len, max });
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_value(&self, len: usize) -> Result<()> {
         let max = self.inner.config.max_value_len;
         if len > max {

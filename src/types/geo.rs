@@ -138,7 +138,7 @@ pub(crate) async fn geoadd<M: Into<String>>(
         .collect();
     for (lo, la, m) in &items {
         check_coords(*lo, *la)?;
-        e.check_value(m.len())?;
+        e.check_member(m.len())?;
     }
     let k = key.to_owned();
     let r = e

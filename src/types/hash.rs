@@ -20,7 +20,8 @@ where
         .map(|(f, v)| (f.into(), v.into()))
         .collect();
     at_least_one(&fields, "hset", "field")?;
-    for (_, v) in &fields {
+    for (f, v) in &fields {
+        e.check_member(f.len())?;
         e.check_value(v.len())?;
     }
     let k = key.to_owned();

@@ -32,7 +32,7 @@ pub(crate) async fn sadd<M: Into<String>>(
     let members: Vec<String> = members.into_iter().map(Into::into).collect();
     at_least_one(&members, "sadd", "member")?;
     for m in &members {
-        e.check_value(m.len())?;
+        e.check_member(m.len())?;
     }
     let k = key.to_owned();
     let r = e

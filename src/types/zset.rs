@@ -214,7 +214,7 @@ pub(crate) async fn zadd<M: Into<String>>(
     let items: Vec<(String, f64)> = items.into_iter().map(|(m, s)| (m.into(), s)).collect();
     for (m, s) in &items {
         finite(*s, "score")?;
-        e.check_value(m.len())?;
+        e.check_member(m.len())?;
     }
     let k = key.to_owned();
     let r = e
@@ -236,7 +236,7 @@ pub(crate) async fn zadd_with<M: Into<String>>(
     let opts = opts.check(items.len())?;
     for (m, s) in &items {
         finite(*s, "score")?;
-        e.check_value(m.len())?;
+        e.check_member(m.len())?;
     }
     let k = key.to_owned();
     let r = e

@@ -221,6 +221,21 @@ pub extern "C" fn cfs_config_set_max_value_len(
     })
 }
 
+/// Longest set, sorted-set or geo member or hash field name, bytes
+/// (1 B..=16 MiB; default 64 KiB). These live in the index's keys.
+#[no_mangle]
+pub extern "C" fn cfs_config_set_max_member_len(
+    config: *mut cfs_config,
+    value: usize,
+) -> cfs_result {
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.max_member_len = value;
+            Ok(())
+        })
+    })
+}
+
 /// Most writes in one group commit (default 1024).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_writer_max_batch(
@@ -529,6 +544,7 @@ mod tests {
         assert_eq!(cfs_config_set_inline_threshold(p, 14), cfs_result::Ok);
         assert_eq!(cfs_config_set_max_key_len(p, 15), cfs_result::Ok);
         assert_eq!(cfs_config_set_max_value_len(p, 16), cfs_result::Ok);
+        assert_eq!(cfs_config_set_max_member_len(p, 8), cfs_result::Ok);
         assert_eq!(cfs_config_set_writer_max_batch(p, 17), cfs_result::Ok);
         assert_eq!(cfs_config_set_writer_max_delay_us(p, 18), cfs_result::Ok);
         assert_eq!(cfs_config_set_writer_queue_depth(p, 19), cfs_result::Ok);
@@ -561,6 +577,7 @@ mod tests {
             inline_threshold: 14,
             max_key_len: 15,
             max_value_len: 16,
+            max_member_len: 8,
             writer_max_batch: 17,
             writer_max_delay: Duration::from_micros(18),
             writer_queue_depth: 19,

@@ -24,6 +24,7 @@ pub const KEYWORDS: &[&str] = &[
     "inline_threshold",
     "max_key_len",
     "max_value_len",
+    "max_member_len",
     "writer_max_batch",
     "writer_max_delay",
     "writer_queue_depth",
@@ -111,6 +112,7 @@ pub fn from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
             "inline_threshold" => c.inline_threshold = int("inline_threshold", v)?,
             "max_key_len" => c.max_key_len = int("max_key_len", v)?,
             "max_value_len" => c.max_value_len = int("max_value_len", v)?,
+            "max_member_len" => c.max_member_len = int("max_member_len", v)?,
             "writer_max_batch" => c.writer_max_batch = int("writer_max_batch", v)?,
             "writer_max_delay" => c.writer_max_delay = duration("writer_max_delay", v)?,
             "writer_queue_depth" => c.writer_queue_depth = int("writer_queue_depth", v)?,
@@ -163,6 +165,7 @@ pub fn to_dict<'py>(py: Python<'py>, c: &Config) -> PyResult<Bound<'py, PyDict>>
     d.set_item("inline_threshold", c.inline_threshold)?;
     d.set_item("max_key_len", c.max_key_len)?;
     d.set_item("max_value_len", c.max_value_len)?;
+    d.set_item("max_member_len", c.max_member_len)?;
     d.set_item("writer_max_batch", c.writer_max_batch)?;
     d.set_item("writer_max_delay", c.writer_max_delay.as_secs_f64())?;
     d.set_item("writer_queue_depth", c.writer_queue_depth)?;
