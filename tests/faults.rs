@@ -212,7 +212,13 @@ fn members_and_field_names_are_limited() {
         let (ok, long) = ("m".repeat(1000), "m".repeat(1001));
         let too_large = |r: cyberfly_store::Result<i64>| {
             assert!(
-                matches!(r, Err(Error::ValueTooLarge { len: 1001, max: 1000 })),
+                matches!(
+                    r,
+                    Err(Error::ValueTooLarge {
+                        len: 1001,
+                        max: 1000
+                    })
+                ),
                 "{r:?}"
             );
         };
