@@ -213,3 +213,26 @@ fn flipped_bytes_in_the_index_give_a_typed_error_or_the_exact_data() {
     }
     eprintln!("{len}-byte index, 24 flips: {outcomes:?}");
 }
+
+/// A deleted `blobs.db` opened silently and then every blob-backed value
+/// read as missing although its data file was intact: now `Corrupt` at
+/// open, saying what is missing; a recovery open goes on without it.
+#[test]
+fn a_deleted_blob_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    rt().block_on(async {
+        let s = Store::open(p, cfg(false)).await.unwrap();
+        // Over iroh-blobs' inline size (16 KiB): a file in blobs/data.
+        s.set("big", "b".repeat(100_000)).await.unwrap();
+        s.close().await.unwrap();
+    });
+    std::fs::remove_file(p.join("blobs").join("blobs.db")).unwrap();
+    let e = rt().block_on(Store::open(p, cfg(false))).unwrap_err();
+    assert!(matches!(e, Error::Corrupt(_)), "{e}");
+    assert!(e.to_string().contains("blobs.db"), "{e}");
+    rt().block_on(async {
+        let s = Store::open(p, cfg(true)).await.unwrap();
+        s.close().await.unwrap();
+    });
+}

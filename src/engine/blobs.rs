@@ -85,6 +85,7 @@ pub struct Blobs {
 impl Blobs {
     /// Open the blob store in `dir`. `interval` is the GC schedule (zero: only
     /// on demand).
+    /// Open (or create) the blob store under `dir` (after [`check_db`]).
     pub async fn open(dir: &Path, interval: Duration) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
         let gc: Arc<Mutex<GcState>> = Arc::default();
@@ -355,6 +356,43 @@ fn fail(
         let _ = tx.send(Err(Error::Blobs(format!(
             "garbage collection skipped: {why}"
         ))));
+    }
+}
+
+/// Before anything of the store is opened: a `blobs.db` that is gone
+/// while blob data files remain under `dir` is `Corrupt` (every blob-backed
+/// value would read as missing), unless `recovery`.
+pub(crate) fn check_db(dir: &Path, recovery: bool) -> Result<()> {
+    let orphaned = orphaned_data_files(dir)?;
+    if orphaned > 0 {
+        let msg = format!(
+            "{}: the blob store's database is missing while {orphaned} blob data \
+             files remain in data/: every blob-backed value would read as missing. \
+             Restore blobs.db, or open with recovery enabled to go on without it",
+            dir.join("blobs.db").display()
+        );
+        if !recovery {
+            return Err(Error::Corrupt(msg));
+        }
+        tracing::error!("recovery open: {msg}");
+    }
+    Ok(())
+}
+
+/// Blob data files (`data/*.data`) when `blobs.db` does not exist; 0 when
+/// it does or there are none.
+fn orphaned_data_files(dir: &Path) -> Result<usize> {
+    if dir.join("blobs.db").exists() {
+        return Ok(0);
+    }
+    let data = dir.join("data");
+    match std::fs::read_dir(&data) {
+        Ok(it) => Ok(it
+            .filter_map(std::result::Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "data"))
+            .count()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(Error::io_at(&data, e)),
     }
 }
 

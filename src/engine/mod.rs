@@ -338,6 +338,7 @@ impl Engine {
         std::fs::create_dir_all(path)?;
         let lock = DirLock::acquire(path)?;
         let path = lock.path.clone();
+        blobs::check_db(&path.join("blobs"), config.recovery)?;
         let index_dir = path.join("index");
         let cfg = config.clone();
         let dir = path.clone();
