@@ -646,7 +646,13 @@ TARGETS = [
     ("verify_many_distinct", "cyberfly", "pynacl loop", 4.0, "one key decompression and one point per signature"),
     ("verify_many_distinct", "cyberfly", "cyberfly core (Rust)", None, "item conversion + asyncio round trip"),
     # issue 20: the blocking client, one call at a time
-    ("seq_get", "cyberfly blocking", "lmdb", None, "method call + str creation + hot-tier lookup; lmdb in one read txn"),
+    (
+        "seq_get",
+        "cyberfly blocking",
+        "lmdb",
+        None,
+        "method call + str creation + hot-tier lookup; lmdb in one read txn",
+    ),
     ("seq_get", "cyberfly blocking", "sqlite3", None, ""),
     ("seq_get", "cyberfly blocking", "cyberfly async", None, "no awaitable to make and await"),
     ("seq_set", "cyberfly blocking", "lmdb", None, "lmdb: one write txn per set, no fsync"),

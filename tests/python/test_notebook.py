@@ -30,13 +30,12 @@ def test_notebook_runs_in_a_jupyter_kernel(tmp_path: pathlib.Path, monkeypatch: 
     monkeypatch.setenv("CYBERFLY_NOTEBOOK_STORE", str(tmp_path / "store"))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError on the first failing cell
     text = "\n".join(
-        o.get("text", "") + json.dumps(o.get("data", {}))
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.outputs
+        o.get("text", "") + json.dumps(o.get("data", {})) for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )
     assert "hello" in text and "applied" in text and "refused: NotOwner 14" in text
     assert "image/png" in text  # the plot

@@ -237,16 +237,28 @@ impl BlockingStore {
 }
 
 /// One `BlockingStore` method per `Store` method, by name: those without
-/// arguments, then those with (`*args, **kwargs` passed on as given, so
-/// that each keeps the `Store` method's own argument checks).
+/// arguments, those with keywords only, then the rest (`*args, **kwargs`
+/// passed on as given, so that each keeps the `Store` method's own
+/// argument checks).
 macro_rules! blocking_methods {
-    (nullary: [$($n:ident),* $(,)?], args: [$($a:ident),* $(,)?]) => {
+    (nullary: [$($n:ident),* $(,)?], keywords: [$($k:ident),* $(,)?], args: [$($a:ident),* $(,)?]) => {
         #[pymethods]
         impl BlockingStore {
             $(
                 #[doc = concat!("`Store.", stringify!($n), "`, blocking: answers its value.")]
                 fn $n<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
                     self.call(py, pyo3::intern!(py, stringify!($n)), &PyTuple::empty(py), None)
+                }
+            )*
+            $(
+                #[doc = concat!("`Store.", stringify!($k), "`, blocking: the same keywords; answers its value.")]
+                #[pyo3(signature = (**kwargs))]
+                fn $k<'py>(
+                    &self,
+                    py: Python<'py>,
+                    kwargs: Option<&Bound<'py, PyDict>>,
+                ) -> PyResult<Bound<'py, PyAny>> {
+                    self.call(py, pyo3::intern!(py, stringify!($k)), &PyTuple::empty(py), kwargs)
                 }
             )*
             $(
@@ -271,6 +283,7 @@ blocking_methods! {
         disk_usage, stats, metrics_text, log_len, state_digest, verify_stats,
         sync_node_id, store_id, sync_watermarks,
     ],
+    keywords: [serve],
     args: [
         // strings
         set, delete, exists, set_many, get_many, scan,
@@ -294,7 +307,7 @@ blocking_methods! {
         // signed operations
         apply, apply_many, apply_replicated, ops_since,
         // replication
-        serve, sync_from, sync_continuous,
+        sync_from, sync_continuous,
         // benchmark helper
         _bench_set_many,
     ]
