@@ -336,9 +336,32 @@ def test_async_method_without_loop_says_what_to_do(store_path: pathlib.Path) -> 
     assert store.closed
 
 
-def test_serve_and_shutdown_without_loop(bstore: BlockingStore) -> None:
-    server = bstore.serve(bind="127.0.0.1:0")
-    assert server.ticket
-    # shutdown() with no running loop finishes before returning.
-    server.shutdown()
-    server.shutdown()
+def test_replication_without_loop(tmp_path: pathlib.Path) -> None:
+    kp = Keypair.generate()
+    db = f"sync-{kp.public_key}"
+    a = cyberfly_store.open_blocking(tmp_path / "a", durability="none")
+    b = cyberfly_store.open_blocking(tmp_path / "b", durability="none")
+    with a, b:
+        a.apply_many([SignedOperation(db, f"k{i}", str(i)).sign(kp) for i in range(20)])
+        server = a.serve(bind="127.0.0.1:0", allow=[b.sync_node_id()])
+        assert isinstance(server, cyberfly_store.SyncServer)
+        # Progress is called on a runtime thread (no loop to carry it).
+        seen: list[dict[str, object]] = []
+        done = threading.Event()
+
+        def progress(r: dict[str, object]) -> None:
+            seen.append(r)
+            if r["received"] == 20:
+                done.set()
+
+        report = b.sync_from(server.ticket, progress=progress, bind="127.0.0.1:0", page_ops=8)
+        assert report["received"] == report["applied"] == 20
+        assert done.wait(30) and seen[-1]["received"] == 20
+        assert b.get(f"{db}:k7") == "7" and b.sync_watermarks() == {a.store_id(): 20}
+        handle = b.sync_continuous(server.ticket, bind="127.0.0.1:0")
+        assert handle.running
+        # stop() and shutdown() with no running loop finish before returning.
+        handle.stop()
+        assert not handle.running
+        server.shutdown()
+        server.shutdown()  # idempotent
