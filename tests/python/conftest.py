@@ -18,8 +18,16 @@ import pytest
 import cyberfly_store
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "async_only: in a BOTH_CLIENTS module, run over the async Store only")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if getattr(metafunc.module, "BOTH_CLIENTS", False) and "store" in metafunc.fixturenames:
+    if (
+        getattr(metafunc.module, "BOTH_CLIENTS", False)
+        and "store" in metafunc.fixturenames
+        and metafunc.definition.get_closest_marker("async_only") is None
+    ):
         metafunc.parametrize("client", ["async", "blocking"])
 
 
@@ -72,6 +80,9 @@ class AwaitBlocking:
 
     def __init__(self, blocking: cyberfly_store.BlockingStore) -> None:
         self.blocking = blocking
+
+    def __repr__(self) -> str:
+        return repr(self.blocking)
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.blocking, name)

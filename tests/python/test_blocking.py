@@ -10,7 +10,9 @@ test_signed.py and test_bad_input.py (``BOTH_CLIENTS``, conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
+import os
 import pathlib
 import threading
 from collections.abc import Coroutine, Iterator
@@ -365,3 +367,57 @@ def test_replication_without_loop(tmp_path: pathlib.Path) -> None:
         assert not handle.running
         server.shutdown()
         server.shutdown()  # idempotent
+
+
+def test_writes_acknowledged_by_the_writer(store_path: pathlib.Path) -> None:
+    # durability="sync": no write is applied on the calling thread; each
+    # one waits (without the GIL) for the writer's acknowledgement.
+    with cyberfly_store.open_blocking(store_path, durability="sync") as s:
+        errors: list[BaseException] = []
+
+        def work(t: int) -> None:
+            try:
+                for i in range(25):
+                    assert s.set(f"db:w{t}:{i}", str(i)) is None
+                assert s.delete(f"db:w{t}:0") is True
+                assert s.delete(f"db:w{t}:0") is False
+                assert s.set(f"db:w{t}:1", "x", ex=100) is None
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        w = s.stats()["writer"]
+        assert w["inline"] == 0 and w["writes_acked"] >= 4 * 28
+        assert s.get("db:w3:24") == "24" and s.get("db:w3:0") is None and 0 < s.ttl("db:w3:1") <= 100
+        with pytest.raises(cyberfly_store.KeyTooLong):
+            s.set("db:" + "k" * 100_000, "v")
+
+
+def test_blocking_gets_and_misses_do_not_leak(store_path: pathlib.Path) -> None:
+    def rss_bytes() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    with cyberfly_store.open_blocking(store_path, durability="none") as s:
+        keys = [f"db:leak{i}" for i in range(100)]
+        s.set_many({k: "v" * 100 for k in keys})
+        get = s.get
+
+        def round_(n: int) -> None:
+            for i in range(n):
+                get(keys[i % 100])
+            for i in range(n // 100):
+                get(f"db:absent{i}")  # misses, read inline
+                s.exists(f"db:absent{i}")
+
+        round_(100_000)
+        gc.collect()
+        before = rss_bytes()
+        round_(300_000)
+        gc.collect()
+        assert rss_bytes() <= before * 1.10
