@@ -151,13 +151,14 @@ class Opener(Coroutine[Any, Any, Store]):
         return store
 
     def _coroutine(self) -> Coroutine[Any, Any, Store]:
+        # The coroutine that send/throw drive (asyncio.run, create_task).
         if self._coro is None:
             self._coro = self._open()
         return self._coro
 
     def __await__(self) -> Generator[Any, None, Store]:
-        """``store = await open(path, **config)``."""
-        return self._coroutine().__await__()
+        """``store = await open(path, **config)`` (each ``await`` opens)."""
+        return self._open().__await__()
 
     def send(self, value: Any, /) -> Any:
         """Coroutine protocol (``asyncio.run(open(path))``)."""

@@ -421,3 +421,18 @@ def test_blocking_gets_and_misses_do_not_leak(store_path: pathlib.Path) -> None:
         round_(300_000)
         gc.collect()
         assert rss_bytes() <= before * 1.10
+
+
+def test_opener_in_create_task_and_awaited_twice(store_path: pathlib.Path) -> None:
+    async def main() -> None:
+        opener = cyberfly_store.open(store_path)
+        store = await asyncio.get_running_loop().create_task(opener)
+        assert isinstance(store, Store)
+        await store.close()
+        # Each await opens (the second finds the first still open).
+        s1 = await opener
+        with pytest.raises(cyberfly_store.AlreadyOpen):
+            await opener
+        await s1.close()
+
+    asyncio.run(main())
