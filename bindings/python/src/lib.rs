@@ -16,6 +16,12 @@
 //! known (a cache hit) does not go there: it returns a [`Ready`], an
 //! awaitable that is already complete (no thread hop, no event-loop round
 //! trip).
+//!
+//! The blocking client ([`blocking`], `BlockingStore`) reuses every method
+//! above: a thread-local flag makes [`Ready::wrap`] answer the value,
+//! [`spawn_py`] and [`submit_then`] block (without the GIL) instead of
+//! making an asyncio future, and [`failed`] raise. Without that flag and
+//! without a running loop, the methods that need one raise `NoEventLoop`.
 
 /// Every Rust allocation of the module goes through mimalloc (docs/ARCHITECTURE.md,
 /// "Memory"): the core never sets a global allocator; this extension does.
