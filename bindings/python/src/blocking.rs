@@ -123,7 +123,12 @@ fn answer(out: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
 /// that thread without the GIL. Usable from any thread, with no event
 /// loop, and as `with open_blocking(path) as store:` (closed on exit).
 /// Errors are the same `StoreError` classes.
-#[pyclass(module = "cyberfly_store._native", name = "BlockingStore", frozen, weakref)]
+#[pyclass(
+    module = "cyberfly_store._native",
+    name = "BlockingStore",
+    frozen,
+    weakref
+)]
 pub struct BlockingStore {
     store: Py<PyStore>,
 }
@@ -140,7 +145,10 @@ impl BlockingStore {
     ) -> PyResult<Bound<'py, PyAny>> {
         let out = {
             let _b = Blocking::enter();
-            self.store.bind(py).as_any().call_method(name, args, kwargs)?
+            self.store
+                .bind(py)
+                .as_any()
+                .call_method(name, args, kwargs)?
         };
         answer(out)
     }
@@ -206,12 +214,7 @@ impl BlockingStore {
     /// Leaving `with store:` closes it.
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.call(
-            py,
-            pyo3::intern!(py, "close"),
-            &PyTuple::empty(py),
-            None,
-        )?;
+        self.call(py, pyo3::intern!(py, "close"), &PyTuple::empty(py), None)?;
         Ok(())
     }
 

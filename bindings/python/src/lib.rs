@@ -48,8 +48,8 @@ pub mod sync;
 pub mod types;
 pub mod verify;
 
-use error::to_pyerr;
 pub use blocking::is_blocking;
+use error::to_pyerr;
 
 /// The tokio runtime every store opened from Python runs on (the one of
 /// pyo3-async-runtimes). Its worker threads are not Python threads, so they
