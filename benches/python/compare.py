@@ -13,6 +13,10 @@ Workloads (N keys "bench:%08d", values of --value-size bytes):
 - get: sequential awaited get of cached keys, against each peer's
   synchronous (or awaited, for aiosqlite) point read.
 - get_many: batches of 100.
+- blocking (issue 20; `--only blocking`): seq_set / seq_get, one call at
+  a time through BlockingStore (`open_blocking`, no event loop) and, for
+  reference, awaited through the async Store, against sqlite3 (one
+  autocommit statement per set) and lmdb (one write transaction per set).
 - tasks_write / tasks_read: 1 000 concurrent asyncio tasks, each write
   acknowledged, against aiosqlite (the asyncio peer). Writes overwrite keys
   the store already holds, for both (aiosqlite's table holds the set_many
@@ -385,6 +389,81 @@ class Bench:
                 r["cyberfly"] = min(r.get("cyberfly", float("inf")), p99)
                 print(f"  {wl:<26} {p99:8.2f} ms (max {lat[-1] * 1e3:.2f} ms)", flush=True)
 
+    # ------------------------------------------------------------ blocking
+
+    async def blocking(self) -> None:
+        """Sequential set then get, one call at a time, through the
+        blocking client (no awaitable) and the async one (awaited), against
+        sqlite3 (one autocommit INSERT OR REPLACE per set, WAL,
+        synchronous=OFF) and lmdb (one write transaction per set,
+        sync=False; gets in one read transaction, as lmdb is used). The
+        store's durability is the default (batch): a set is acknowledged
+        once applied to the index, flushed every flush_every_ms; the fresh
+        keys of the first pass are inserts, as for the peers."""
+        n = self.n
+        keys, values = self.keys, self.values
+        with cyberfly_store.open_blocking(self.dir("cf-blocking")) as s:
+            set_, get = s.set, s.get
+            gc.collect()
+            t0 = time.perf_counter()
+            for k, v in zip(keys, values):
+                set_(k, v)
+            s.flush()
+            self.record("seq_set", "cyberfly blocking", rate(n, time.perf_counter() - t0))
+            for k in keys:  # written through: hits; once more to settle the tiers
+                get(k)
+            t0 = time.perf_counter()
+            for k in keys:
+                get(k)
+            self.record("seq_get", "cyberfly blocking", rate(n, time.perf_counter() - t0))
+            assert get(keys[-1]) == values[-1]
+        async with cyberfly_store.open(self.dir("cf-async-seq")) as a:
+            aset, aget = a.set, a.get
+            gc.collect()
+            t0 = time.perf_counter()
+            for k, v in zip(keys, values):
+                await aset(k, v)
+            await a.flush()
+            self.record("seq_set", "cyberfly async", rate(n, time.perf_counter() - t0))
+            for k in keys:
+                await aget(k)
+            t0 = time.perf_counter()
+            for k in keys:
+                await aget(k)
+            self.record("seq_get", "cyberfly async", rate(n, time.perf_counter() - t0))
+        path = os.path.join(self.dir("sqlite-seq"), "db.sqlite")
+        con = sqlite3.connect(path, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=OFF")
+        con.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID")
+        ins, q = "INSERT OR REPLACE INTO kv VALUES (?, ?)", "SELECT v FROM kv WHERE k = ?"
+        t0 = time.perf_counter()
+        for k, v in zip(keys, values):
+            con.execute(ins, (k, v))
+        self.record("seq_set", "sqlite3", rate(n, time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        for k in keys:
+            con.execute(q, (k,)).fetchone()
+        self.record("seq_get", "sqlite3", rate(n, time.perf_counter() - t0))
+        con.close()
+        if lmdb is None:
+            print("  (lmdb not installed: skipped)")
+            return
+        env = lmdb.open(self.dir("lmdb-seq"), map_size=8 << 30, sync=False, metasync=False)
+        t0 = time.perf_counter()
+        for k, v in zip(self.bkeys, self.bvalues):
+            with env.begin(write=True) as txn:
+                txn.put(k, v)
+        env.sync(True)
+        self.record("seq_set", "lmdb", rate(n, time.perf_counter() - t0))
+        with env.begin() as txn:
+            lget = txn.get
+            t0 = time.perf_counter()
+            for bk in self.bkeys:
+                lget(bk)
+            self.record("seq_get", "lmdb", rate(n, time.perf_counter() - t0))
+        env.close()
+
     # -------------------------------------------------------------- sqlite
 
     def sqlite(self) -> None:
@@ -596,6 +675,19 @@ TARGETS = [
     ("verify_many_16keys", "cyberfly", "cyberfly core (Rust)", None, "item conversion + asyncio round trip"),
     ("verify_many_distinct", "cyberfly", "pynacl loop", 4.0, "one key decompression and one point per signature"),
     ("verify_many_distinct", "cyberfly", "cyberfly core (Rust)", None, "item conversion + asyncio round trip"),
+    # issue 20: the blocking client, one call at a time
+    (
+        "seq_get",
+        "cyberfly blocking",
+        "lmdb",
+        None,
+        "method call + str creation + hot-tier lookup; lmdb in one read txn",
+    ),
+    ("seq_get", "cyberfly blocking", "sqlite3", None, ""),
+    ("seq_get", "cyberfly blocking", "cyberfly async", None, "no awaitable to make and await"),
+    ("seq_set", "cyberfly blocking", "lmdb", None, "lmdb: one write txn per set, no fsync"),
+    ("seq_set", "cyberfly blocking", "sqlite3", None, "sqlite3: one autocommit statement per set, no fsync"),
+    ("seq_set", "cyberfly blocking", "cyberfly async", None, "no awaitable to make and await"),
     # issue 16: reads that miss the cache (keys shuffled, lmdb read the same way)
     ("cold_get_after_write", "cyberfly", "lmdb", 1.0, "written through: hot hits"),
     ("cold_get_after_reopen", "cyberfly", "lmdb", 0.5, "inline sled get + hot admission"),
@@ -656,7 +748,7 @@ async def main() -> None:
     ap.add_argument(
         "--only",
         default=None,
-        help="comma-separated engines: cyberfly,sqlite,aiosqlite,lmdb,rocksdict,verify,cold,zipf,mixed",
+        help="comma-separated steps: cyberfly,blocking,sqlite,aiosqlite,lmdb,rocksdict,verify,cold,zipf,mixed",
     )
     args = ap.parse_args()
     root = args.dir or tempfile.mkdtemp(prefix="cf-compare-")
@@ -669,6 +761,7 @@ async def main() -> None:
     )
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("cyberfly", b.cyberfly),
+        ("blocking", b.blocking),
         ("sqlite", b.sqlite),
         ("aiosqlite", b.aiosqlite),
         ("lmdb", b.lmdb),

@@ -12,11 +12,20 @@ tiered cache, group-commit writer) with async methods::
 
     asyncio.run(main())
 
-`open(path, **config)` is awaitable (``store = await open(...)``) and an
-async context manager (``async with open(...) as store:``). Every store
-method that touches data returns an awaitable; a read answered by the cache
-returns one that is already complete. Errors are subclasses of
-:class:`StoreError`, each with the core's numeric ``.code``.
+`open(path, **config)` is awaitable (``store = await open(...)``), a
+coroutine (``store = asyncio.run(open(...))``) and an async context manager
+(``async with open(...) as store:``). Every store method that touches data
+returns an awaitable; a read answered by the cache returns one that is
+already complete. Errors are subclasses of :class:`StoreError`, each with
+the core's numeric ``.code``.
+
+For synchronous code (scripts, any thread, no event loop),
+``open_blocking(path, **config)`` returns a :class:`BlockingStore`: the same
+methods, answering values::
+
+    with cyberfly_store.open_blocking("/tmp/demo") as store:
+        store.set("mydb:greeting", "hello")
+        print(store.get("mydb:greeting"))
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from __future__ import annotations
 import atexit
 import os
 import weakref
-from collections.abc import Generator
+from collections.abc import Coroutine, Generator
 from typing import Any
 
 from . import _native
@@ -32,6 +41,8 @@ from ._native import (
     AlreadyOpen,
     BlobMissing,
     BlobStoreFailure,
+    BlockingCursor,
+    BlockingStore,
     Corrupt,
     Cursor,
     IndexFailure,
@@ -42,6 +53,7 @@ from ._native import (
     IoError,
     Keypair,
     KeyTooLong,
+    NoEventLoop,
     NotOwner,
     Outcome,
     Ready,
@@ -62,9 +74,12 @@ __version__: str = _native.__version__
 
 __all__ = [
     "open",
+    "open_blocking",
     "Opener",
     "Store",
+    "BlockingStore",
     "Cursor",
+    "BlockingCursor",
     "Ready",
     "Keypair",
     "SignedOperation",
@@ -90,6 +105,7 @@ __all__ = [
     "NotOwner",
     "Stale",
     "InternalError",
+    "NoEventLoop",
     "__version__",
 ]
 
@@ -111,16 +127,22 @@ def _at_exit() -> None:
     _native._shutdown()
 
 
-class Opener:
-    """What :func:`open` returns: await it for a :class:`Store`, or use it
-    as ``async with open(path) as store:`` (the store is closed on exit)."""
+class Opener(Coroutine[Any, Any, Store]):
+    """What :func:`open` returns: await it for a :class:`Store`, use it as
+    ``async with open(path) as store:`` (the store is closed on exit), or
+    hand it to ``asyncio.run`` (it is a coroutine): ``store =
+    asyncio.run(open(path))``. The store outlives that loop; close it with
+    ``asyncio.run(store.close())`` or ``store.close_blocking()``."""
 
-    __slots__ = ("_path", "_config", "_store")
+    __slots__ = ("_path", "_config", "_store", "_coro")
 
     def __init__(self, path: str | os.PathLike[str], config: dict[str, Any]) -> None:
         self._path = path
         self._config = config
         self._store: Store | None = None
+        # Made on first use, so that an Opener never awaited (used only
+        # with ``async with``) leaves no "never awaited" warning.
+        self._coro: Coroutine[Any, Any, Store] | None = None
 
     async def _open(self) -> Store:
         store = await Store.open(self._path, **self._config)
@@ -128,9 +150,30 @@ class Opener:
         self._store = store
         return store
 
+    def _coroutine(self) -> Coroutine[Any, Any, Store]:
+        # The coroutine that send/throw drive (asyncio.run, create_task).
+        if self._coro is None:
+            self._coro = self._open()
+        return self._coro
+
     def __await__(self) -> Generator[Any, None, Store]:
-        """``store = await open(path, **config)``."""
+        """``store = await open(path, **config)`` (each ``await`` opens)."""
         return self._open().__await__()
+
+    def send(self, value: Any, /) -> Any:
+        """Coroutine protocol (``asyncio.run(open(path))``)."""
+        return self._coroutine().send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
+        """Coroutine protocol."""
+        if val is None and tb is None:
+            return self._coroutine().throw(typ)
+        return self._coroutine().throw(typ, val, tb)  # pragma: no cover - legacy form
+
+    def close(self) -> None:
+        """Coroutine protocol."""
+        if self._coro is not None:
+            self._coro.close()
 
     async def __aenter__(self) -> Store:
         """Open the store for the ``async with`` block."""
@@ -166,6 +209,23 @@ def open(path: str | os.PathLike[str], **config: Any) -> Opener:  # noqa: A001
     An unknown
     keyword or a bad value raises :class:`InvalidConfig`.
 
-    Use as ``store = await open(path)`` or ``async with open(path) as store:``.
+    Use as ``store = await open(path)``, ``async with open(path) as store:``
+    or ``store = asyncio.run(open(path))``. For synchronous code, see
+    :func:`open_blocking`.
     """
     return Opener(path, config)
+
+
+def open_blocking(path: str | os.PathLike[str], **config: Any) -> BlockingStore:
+    """Open (or create) the store at ``path`` for synchronous code and wait
+    for it: a :class:`BlockingStore`, with the methods of :class:`Store`
+    answering values instead of awaitables. Needs no event loop; usable
+    from any thread and as ``with open_blocking(path) as store:`` (closed on
+    exit). Keywords as for :func:`open`. As ``redis.Redis`` beside
+    ``redis.asyncio.Redis``: a cache hit (or a read from the index's memory)
+    is answered on the calling thread; anything else blocks the calling
+    thread, without the GIL, until the store answers.
+    """
+    store = BlockingStore.open(path, **config)
+    _open_stores.add(store.store)
+    return store

@@ -15,6 +15,9 @@ import pytest
 import cyberfly_store
 from cyberfly_store import Keypair, SignedOperation, Store
 
+# Each test taking `store` runs over Store and BlockingStore (conftest.py).
+BOTH_CLIENTS = True
+
 Row = tuple[str, type[BaseException], Callable[[], Awaitable[Any]]]
 
 

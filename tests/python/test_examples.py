@@ -19,9 +19,13 @@ def readme_python_blocks() -> list[str]:
 def test_readme_python_quickstart_runs(tmp_path: pathlib.Path) -> None:
     blocks = readme_python_blocks()
     assert blocks, "README.md has no python block under '## Use from Python'"
-    code = blocks[0].replace("/var/lib/cyberfly", str(tmp_path / "store"))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert out.returncode == 0, out.stdout + out.stderr
+    # Every block: the async quickstart and the blocking one.
+    assert len(blocks) >= 2, "README.md's Python section lost its open_blocking example"
+    for i, block in enumerate(blocks):
+        code = block.replace("/var/lib/cyberfly", str(tmp_path / f"store{i}"))
+        code = code.replace("/tmp/cyberfly-demo", str(tmp_path / f"demo{i}"))
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_quickstart_example_runs(tmp_path: pathlib.Path) -> None:

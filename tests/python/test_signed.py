@@ -11,6 +11,9 @@ import pytest
 import cyberfly_store
 from cyberfly_store import Keypair, Outcome, SignedOperation, Store
 
+# Each test taking `store` runs over Store and BlockingStore (conftest.py).
+BOTH_CLIENTS = True
+
 
 def test_keypair() -> None:
     kp = Keypair.generate()

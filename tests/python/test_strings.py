@@ -11,6 +11,10 @@ import pytest
 import cyberfly_store
 from cyberfly_store import Ready, Store
 
+# Each test taking `store` runs over Store and BlockingStore (conftest.py),
+# but those marked async_only (they check the awaitables themselves).
+BOTH_CLIENTS = True
+
 
 async def test_open_as_await_and_context_manager(store_path: pathlib.Path) -> None:
     store = await cyberfly_store.open(store_path)
@@ -46,6 +50,7 @@ async def test_set_get_delete_exists(store: Store) -> None:
     assert await store.get("db:empty") == ""
 
 
+@pytest.mark.async_only
 async def test_cache_hit_is_an_already_complete_awaitable(store: Store) -> None:
     await store.set("db:hot", "value")
     assert await store.get("db:hot") == "value"  # miss: fills the cache

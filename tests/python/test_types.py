@@ -9,6 +9,9 @@ import pytest
 import cyberfly_store
 from cyberfly_store import Store
 
+# Each test taking `store` runs over Store and BlockingStore (conftest.py).
+BOTH_CLIENTS = True
+
 
 async def test_hash(store: Store) -> None:
     assert await store.hset("db:h", "a", "1") == 1

@@ -51,6 +51,7 @@ macro_rules! python_exceptions {
                 t.setattr("code", ErrorCode::$name as u32)?;
                 m.add(stringify!($py), t)?;
             )*
+            m.add("NoEventLoop", py.get_type::<NoEventLoop>())?;
             m.add_function(pyo3::wrap_pyfunction!(_raise_error, m)?)?;
             Ok(())
         }
@@ -58,6 +59,23 @@ macro_rules! python_exceptions {
 }
 
 cyberfly_store::for_each_error_code!(python_exceptions);
+
+pyo3::create_exception!(
+    cyberfly_store,
+    NoEventLoop,
+    InvalidArgument,
+    "An async method was called with no running asyncio event loop: await it inside a coroutine (asyncio.run(main())), or use cyberfly_store.open_blocking() for synchronous code. Not a core error: its `code` is InvalidArgument's."
+);
+
+/// `NoEventLoop`, saying what to do instead.
+pub fn no_event_loop() -> PyErr {
+    NoEventLoop::new_err(
+        "this call needs a running asyncio event loop and none is running in this thread: \
+         call it inside a coroutine (`async def main(): ... await store.get(k)`, then \
+         `asyncio.run(main())`), or use `cyberfly_store.open_blocking(path)` (a BlockingStore \
+         with the same methods, returning values) from synchronous code",
+    )
+}
 
 /// `InvalidArgument` for input the binding rejects before the core sees it.
 pub fn invalid(msg: impl Into<String>) -> PyErr {

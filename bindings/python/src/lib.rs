@@ -16,6 +16,12 @@
 //! known (a cache hit) does not go there: it returns a [`Ready`], an
 //! awaitable that is already complete (no thread hop, no event-loop round
 //! trip).
+//!
+//! The blocking client ([`blocking`], `BlockingStore`) reuses every method
+//! above: a thread-local flag makes [`Ready::wrap`] answer the value,
+//! [`spawn_py`] and [`submit_then`] block (without the GIL) instead of
+//! making an asyncio future, and [`failed`] raise. Without that flag and
+//! without a running loop, the methods that need one raise `NoEventLoop`.
 
 /// Every Rust allocation of the module goes through mimalloc (docs/ARCHITECTURE.md,
 /// "Memory"): the core never sets a global allocator; this extension does.
@@ -30,6 +36,7 @@ use std::task::{Context, Poll};
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 
+pub mod blocking;
 pub mod config;
 pub mod convert;
 pub mod error;
@@ -41,6 +48,7 @@ pub mod sync;
 pub mod types;
 pub mod verify;
 
+pub use blocking::is_blocking;
 use error::to_pyerr;
 
 /// The tokio runtime every store opened from Python runs on (the one of
@@ -57,6 +65,10 @@ impl Ready {
     /// Wrap an already computed value.
     #[inline]
     pub fn wrap(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, PyAny>> {
+        // A call through `BlockingStore` answers the value itself.
+        if is_blocking() {
+            return Ok(value.into_bound(py));
+        }
         ready::wrap(py, value)
     }
 }
@@ -195,7 +207,11 @@ where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    let lp = pyo3_async_runtimes::get_running_loop(py)?;
+    if is_blocking() {
+        // `BlockingStore`: wait here, without the GIL, and answer the value.
+        return blocking::wait(py, fut)?.into_bound_py_any(py);
+    }
+    let lp = running_loop(py)?;
     let py_fut = lp.call_method0(pyo3::intern!(py, "create_future"))?;
     let c = completer(&lp)?;
     let (lp, c2, f2) = (lp.unbind(), c.unbind(), py_fut.clone().unbind());
@@ -224,7 +240,10 @@ where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
     S: FnOnce(Done<T>) -> cyberfly_store::Result<()>,
 {
-    let lp = pyo3_async_runtimes::get_running_loop(py)?;
+    if is_blocking() {
+        return blocking::submit_wait(py, submit)?.into_bound_py_any(py);
+    }
+    let lp = running_loop(py)?;
     let py_fut = lp.call_method0(pyo3::intern!(py, "create_future"))?;
     let c = completer(&lp)?;
     let (lp, c, f2) = (lp.unbind(), c.unbind(), py_fut.clone().unbind());
@@ -246,13 +265,26 @@ where
 /// error the core reports at the call raises at `await`, as for a write
 /// handed to [`submit_then`].
 pub fn failed(py: Python<'_>, e: cyberfly_store::Error) -> PyResult<Bound<'_, PyAny>> {
-    let lp = pyo3_async_runtimes::get_running_loop(py)?;
+    // Blocking, or no loop to carry it: raise the core's error at the call.
+    if is_blocking() {
+        return Err(to_pyerr(e));
+    }
+    let Ok(lp) = pyo3_async_runtimes::get_running_loop(py) else {
+        return Err(to_pyerr(e));
+    };
     let fut = lp.call_method0(pyo3::intern!(py, "create_future"))?;
     fut.call_method1(
         pyo3::intern!(py, "set_exception"),
         (to_pyerr(e).into_value(py),),
     )?;
     Ok(fut)
+}
+
+/// The running asyncio event loop, or `NoEventLoop` saying what to do:
+/// an async method called from synchronous code (or its awaitable handed
+/// to `asyncio.run` after being made outside the loop).
+pub fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    pyo3_async_runtimes::get_running_loop(py).map_err(|_| error::no_event_loop())
 }
 
 /// [`spawn_py`] for a core future: its error is mapped in `error.rs`.
@@ -262,6 +294,23 @@ where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     spawn_py(py, async move { fut.await.map_err(to_pyerr) })
+}
+
+/// [`spawn`] for the calls that end something (`Store.close`,
+/// `SyncServer.shutdown`, `SyncHandle.stop`): called with no running event
+/// loop, they finish before returning and answer an awaitable that is
+/// already complete — `asyncio.run(store.close())` after the loop that
+/// opened the store ended, or cleanup from synchronous code, just work.
+pub fn spawn_or_finish<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = cyberfly_store::Result<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    if !is_blocking() && pyo3_async_runtimes::get_running_loop(py).is_err() {
+        let v = blocking::wait(py, async move { fut.await.map_err(to_pyerr) })?;
+        return Ready::wrap(py, v.into_py_any(py)?);
+    }
+    spawn(py, fut)
 }
 
 /// `()` results are `None` in Python (pyo3 converts `()` to an empty tuple).
@@ -321,6 +370,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     ready::register(m)?;
     m.add_class::<Completer>()?;
+    blocking::register(m)?;
     m.add_function(pyo3::wrap_pyfunction!(_shutdown, m)?)?;
     error::register(m)?;
     store::register(m)?;

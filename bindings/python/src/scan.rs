@@ -64,6 +64,14 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// The same paged read as a plain iterator (for `BlockingStore`).
+    pub fn blocking(&self) -> BlockingCursor {
+        BlockingCursor {
+            pager: self.pager.clone(),
+            state: self.state.clone(),
+        }
+    }
+
     pub fn new(pager: Pager) -> Self {
         Cursor {
             pager: Arc::new(tokio::sync::Mutex::new(pager)),
@@ -150,6 +158,63 @@ impl Cursor {
             Ok(Rows(all))
         })?;
         fut.call_method0("__await__")
+    }
+}
+
+/// A paged read for synchronous code (what `BlockingStore.scan`, the
+/// filters, `get_all` and `ops_since` answer): `for key, value in
+/// store.scan("db:")`, or `list(cursor)`. Buffered items are handed out on
+/// the calling thread; the next page is read without the GIL.
+#[pyclass(module = "cyberfly_store._native", frozen)]
+pub struct BlockingCursor {
+    pager: Arc<tokio::sync::Mutex<Pager>>,
+    state: Arc<Mutex<State>>,
+}
+
+#[pymethods]
+impl BlockingCursor {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// The next item; StopIteration at the end.
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        {
+            let mut st = lock(&self.state);
+            if let Some(row) = st.buffer.pop_front() {
+                drop(st);
+                return Ok(Some(row.into_pyobject(py)?.unbind()));
+            }
+            if st.done {
+                return Ok(None);
+            }
+        }
+        let (pager, state) = (self.pager.clone(), self.state.clone());
+        let row = crate::blocking::wait(py, async move {
+            let mut p = pager.lock().await;
+            if let Some(row) = lock(&state).buffer.pop_front() {
+                return Ok(Some(row));
+            }
+            if lock(&state).done {
+                return Ok(None);
+            }
+            match p.next_page().await.map_err(to_pyerr)? {
+                Some(page) if !page.is_empty() => {
+                    let mut page = VecDeque::from(page);
+                    let first = page.pop_front();
+                    lock(&state).buffer.extend(page);
+                    Ok(first)
+                }
+                _ => {
+                    lock(&state).done = true;
+                    Ok(None)
+                }
+            }
+        })?;
+        match row {
+            Some(r) => Ok(Some(r.into_pyobject(py)?.unbind())),
+            None => Ok(None),
+        }
     }
 }
 

@@ -242,7 +242,11 @@ impl PyStore {
 
     /// The string value of `key`, or None. A cache hit returns an awaitable
     /// that is already complete.
-    fn get<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let Ok(ks) = key.cast::<PyString>() else {
             return Err(PyTypeError::new_err(format!(
                 "key must be str, not {}",
@@ -531,13 +535,16 @@ impl PyStore {
     }
 
     /// Flush, stop the writer and release the directory. Idempotent; every
-    /// other call afterwards raises StoreClosed.
+    /// other call afterwards raises StoreClosed. Called with no running
+    /// event loop (`asyncio.run(store.close())` after the loop that opened
+    /// the store ended), it closes the store before returning and answers
+    /// an awaitable that is already complete.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         if self.store.is_closed() {
             return Ready::wrap(py, py.None());
         }
         let s = self.s();
-        spawn(py, async move { none(s.close().await) })
+        super::spawn_or_finish(py, async move { none(s.close().await) })
     }
 
     /// `close()` for synchronous code (no event loop needed); blocks the

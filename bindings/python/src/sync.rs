@@ -100,7 +100,13 @@ fn progress_fn(py: Python<'_>, callback: Option<Py<PyAny>>) -> PyResult<Option<P
     let Some(cb) = callback else {
         return Ok(None);
     };
-    let lp = pyo3_async_runtimes::get_running_loop(py)?.unbind();
+    // Through `BlockingStore` (no event loop): called on a thread of the
+    // runtime's blocking pool, with the GIL.
+    let lp = if super::is_blocking() {
+        None
+    } else {
+        Some(super::running_loop(py)?.unbind())
+    };
     let target = Arc::new((lp, cb));
     let f: ProgressFn = Arc::new(move |r: &SyncReport| {
         if EXITING.load(Ordering::SeqCst) {
@@ -112,11 +118,12 @@ fn progress_fn(py: Python<'_>, callback: Option<Py<PyAny>>) -> PyResult<Option<P
             if !EXITING.load(Ordering::SeqCst) {
                 Python::attach(|py| {
                     let (lp, cb) = &*t;
-                    let sent = PyReport(r).into_pyobject(py).and_then(|d| {
-                        lp.bind(py).call_method1(
+                    let sent = PyReport(r).into_pyobject(py).and_then(|d| match lp {
+                        Some(lp) => lp.bind(py).call_method1(
                             pyo3::intern!(py, "call_soon_threadsafe"),
                             (cb.bind(py), d),
-                        )
+                        ),
+                        None => cb.bind(py).call1((d,)),
                     });
                     if let Err(e) = sent {
                         tracing::debug!("sync progress not delivered: {e}");
@@ -169,7 +176,7 @@ impl PySyncServer {
         let Some(s) = taken else {
             return Ready::wrap(py, py.None());
         };
-        spawn(py, async move { none(s.shutdown().await) })
+        super::spawn_or_finish(py, async move { none(s.shutdown().await) })
     }
 
     fn __str__(&self) -> String {
@@ -244,7 +251,7 @@ impl PySyncHandle {
                 .clone();
             return Ready::wrap(py, PyReport(r).into_pyobject(py)?.into_any().unbind());
         };
-        spawn(py, async move {
+        super::spawn_or_finish(py, async move {
             let r = h.stop().await?;
             *last
                 .lock()
