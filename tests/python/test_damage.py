@@ -19,7 +19,7 @@ async def test_deleted_index_is_refused_then_recovered(store_path: pathlib.Path)
         await s.set("big", big)
     shutil.rmtree(store_path / "index")
 
-    with pytest.raises(cyberfly_store.Corrupt, match="behind.*recovery") as e:
+    with pytest.raises(cyberfly_store.Corrupt, match=r"behind.*recovery") as e:
         await cyberfly_store.open(store_path)
     assert e.value.code == 8
     # Nothing was changed by the refused open: the blob is still there.

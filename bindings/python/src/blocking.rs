@@ -282,7 +282,7 @@ macro_rules! blocking_methods {
 
 blocking_methods! {
     nullary: [
-        collect_garbage, blob_count, flush, sweep, close, close_blocking, config,
+        collect_garbage, recovery, blob_count, flush, sweep, close, close_blocking, config,
         disk_usage, stats, metrics_text, log_len, state_digest, verify_stats,
         sync_node_id, store_id, sync_watermarks,
     ],
