@@ -6,6 +6,9 @@
 //! index's file give a typed error or the exact data, never a panic, a
 //! wrong value or a silently shorter store.
 
+#[path = "support/fs.rs"]
+mod fs;
+use fs::copy_dir;
 use std::path::Path;
 
 use cyberfly_store::{Config, Error, Store, DURABILITY_MARK_FILE};
@@ -62,19 +65,6 @@ async fn read_all(s: &Store) -> Result<usize, Error> {
         }
     }
     Ok(n)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
 }
 
 fn is_damage(e: &Error) -> bool {

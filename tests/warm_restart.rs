@@ -3,6 +3,9 @@
 //! the next open loads it before answering reads. A snapshot that is
 //! corrupt, from another store, or older than a write is never served.
 
+#[path = "support/fs.rs"]
+mod fs;
+use fs::copy_dir;
 use std::path::Path;
 use std::time::Duration;
 
@@ -228,17 +231,4 @@ fn the_off_switch() {
     assert_eq!(outcome(&s, "missing"), 1);
     assert_eq!(s.stats().hot_entries, 0);
     s.close_blocking().unwrap();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else if e.file_name() != "LOCK" {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
 }

@@ -244,20 +244,7 @@ impl Blobs {
 
     /// Number of complete blobs in the store.
     pub async fn count(&self) -> Result<usize> {
-        use futures_util::StreamExt;
-        let mut n = 0;
-        let mut s = self
-            .store
-            .blobs()
-            .list()
-            .stream()
-            .await
-            .map_err(|e| self.fail(e))?;
-        while let Some(h) = s.next().await {
-            h.map_err(|e| self.fail(e))?;
-            n += 1;
-        }
-        Ok(n)
+        Ok(self.hashes().await?.len())
     }
 
     pub async fn shutdown(&self) -> Result<()> {
