@@ -203,6 +203,20 @@ impl Store {
         self.e.get_cached(key)
     }
 
+    /// [`get_cached`](Self::get_cached) lending the value instead of
+    /// returning it: `f` of the cached text (`None` if it expired) runs
+    /// under the cache's read lock, and a hit copies nothing before it (a
+    /// binding makes its own string from the text; keep `f` short: a write
+    /// to a key of the same cache shard waits for it). `None`: a miss.
+    #[inline]
+    pub fn get_cached_with<R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(Option<&str>) -> R,
+    ) -> Option<Result<R>> {
+        self.e.get_cached_with(key, f)
+    }
+
     /// The string value of `key`, or `None`.
     pub async fn get(&self, key: &str) -> Result<Option<Arc<str>>> {
         self.e.get(key).await

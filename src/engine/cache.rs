@@ -54,13 +54,17 @@
 //! every hot hit.) Stale warm values are not removed: they are overwritten
 //! by the next fill or evicted by size or TTL.
 //!
-//! A hot entry holds the value's `Arc<str>` and its expiry inline (64 bytes,
-//! no `Arc<Cached>` in between): a hit touches the index's control bytes and
-//! slot (small: they stay in the CPU's caches), the entry and the value's
-//! one allocation, and [`TieredCache::with`] runs
-//! the caller's conversion under the read lock instead of cloning the `Arc`.
+//! A hot entry is one allocation, a block ([`Head`]): its expiry, use
+//! count and lengths, the key, and the value's text (up to
+//! [`INLINE_VALUE`] bytes; a longer value's `Arc<str>`). A hit reads the
+//! table's control bytes and slot, then the block, and
+//! [`TieredCache::with`] lends the text to the caller's conversion under
+//! the read lock ([`ValueRef`]): the Python and C bindings make their own
+//! string from it, with nothing cloned or copied before.
 
+use std::alloc::Layout;
 use std::hash::BuildHasher;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -78,12 +82,14 @@ const STRIPES: usize = 1 << 18;
 /// meet on one lock, few enough that a small budget still holds entries.
 pub const HOT_SHARDS: usize = 64;
 /// Bookkeeping bytes charged per hot-tier entry on top of key and value:
-/// the 64-byte `Entry` in a vector that may be half empty after it grows
-/// (up to 128 bytes), the index's slot and control byte in a table that may
-/// be less than half full (up to ~12 bytes), and the value's `Arc<str>`
-/// header and malloc rounding (~32): about 170, charged 256 (the entries
-/// were in the hashbrown table itself, up to ~150 bytes of table each).
-/// Checked against the real heap by tests/cache_memory.rs.
+/// the block's 24-byte header and malloc's rounding (up to ~40), its
+/// pointer in the entries' vector, which may be half empty after it grows
+/// (up to 16), the table's 8-byte slot and control byte in a table that
+/// may be less than half full (up to ~20), and for a value over
+/// [`INLINE_VALUE`] its `Arc<str>` header and rounding (~32): about 110,
+/// charged 256 as before the blocks (a 64-byte entry, a 4-byte slot and
+/// the value's allocation, about 170), so that a budget holds the same
+/// entries. Checked against the real heap by tests/cache_memory.rs.
 const HOT_ENTRY_OVERHEAD: usize = 256;
 /// The same for the warm tier (moka): moka's entry, key and deque nodes,
 /// the `Arc<Cached>` and the `Arc<str>` header measured ~330 bytes
@@ -168,15 +174,6 @@ fn weigh(k: &Box<str>, v: &Arc<Cached>) -> u32 {
 pub fn key_hash(key: &str) -> u64 {
     hash(key)
 }
-
-/// A key of the hot tier: up to [`INLINE_KEY`] bytes in the entry itself (no
-/// pointer to follow on a lookup), longer ones on the heap.
-enum Key {
-    Inline(u8, [u8; INLINE_KEY]),
-    Heap(Box<str>),
-}
-
-const INLINE_KEY: usize = 30;
 
 /// The most passes of the CLOCK hand an entry's reads buy it.
 const MAX_USES: u8 = 3;
@@ -317,46 +314,32 @@ impl Sketch {
     }
 }
 
-impl Key {
-    fn new(key: &str) -> Self {
-        let b = key.as_bytes();
-        if b.len() <= INLINE_KEY {
-            let mut buf = [0; INLINE_KEY];
-            buf[..b.len()].copy_from_slice(b);
-            Key::Inline(b.len() as u8, buf)
-        } else {
-            Key::Heap(key.into())
-        }
-    }
+/// Values up to this many bytes are copied into their entry's block (one
+/// allocation, one chain of cache misses on a hit); longer ones stay in
+/// their `Arc<str>`, which the block holds, so that a Rust hit clones it
+/// instead of copying the bytes.
+const INLINE_VALUE: usize = 1024;
+/// `Head::val_len` of a block holding an `Arc<str>`.
+const SHARED: u32 = u32::MAX;
 
-    #[inline]
-    fn is(&self, key: &str) -> bool {
-        self.bytes() == key.as_bytes()
-    }
-
-    #[inline]
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Key::Inline(n, buf) => &buf[..*n as usize],
-            Key::Heap(k) => k.as_bytes(),
-        }
-    }
-}
-
-/// A hot-tier entry: 64 bytes, everything a hit needs but the value's
-/// bytes, which are one allocation (the `Arc<str>`). The expiry is held
-/// here, not behind a pointer; the hash is recomputed from the key when the
-/// table grows and the weight from the key and value when the entry leaves.
-/// Aligned to a cache line, so that the entries' vector is too and a lookup
-/// reads one line for the entry, not two (a large allocation comes from
-/// `mmap` 16 bytes past a page boundary, which put every entry across two
-/// lines when the entries were in the hashbrown table).
-#[repr(align(64))]
-struct Entry {
-    key: Key,
-    value: CachedValue,
+/// The header of a hot-tier entry's block. The block is one allocation:
+/// this header, the key's bytes, then the value's bytes (up to
+/// [`INLINE_VALUE`]) or, at the next 8-byte boundary, an `Arc<str>`. A
+/// hit follows one pointer from the table's slot to the block and reads
+/// the key and the value from the same few adjacent lines; with the entry
+/// and the value in two allocations (a 64-byte entry in a vector, then
+/// the value's `Arc<str>`) a shuffled hit waited for two dependent cache
+/// misses after the slot's (docs/PERFORMANCE.md).
+#[repr(C)]
+struct Head {
     /// `expires_at_ms`, with `u64::MAX` for none (a time never reached).
     expires: u64,
+    /// The block's position in its shard's `entries` (for CLOCK's hand and
+    /// removal); changed only under the shard's write lock.
+    pos: AtomicU32,
+    key_len: u32,
+    /// The inline value's length, or [`SHARED`].
+    val_len: u32,
     /// Generalized CLOCK: reads count up to [`MAX_USES`], the hand counts
     /// down and evicts an entry at 0, so that an entry read often survives
     /// more passes than one read once (closer to keeping the most frequent
@@ -364,37 +347,223 @@ struct Entry {
     referenced: AtomicU8,
 }
 
-const _: () = assert!(size_of::<Entry>() == 64);
+const HEAD: usize = size_of::<Head>();
 
-impl Entry {
+/// A cached value as the cache lends it to a reader: text in a hot entry's
+/// block, or a shared `Arc<str>` (a long value, or a warm hit).
+#[derive(Debug, Clone, Copy)]
+pub enum ValueRef<'a> {
+    Inline(&'a str),
+    Shared(&'a Arc<str>),
+}
+
+impl<'a> ValueRef<'a> {
     #[inline]
-    fn expires_at_ms(&self) -> Option<u64> {
-        (self.expires != u64::MAX).then_some(self.expires)
+    pub fn as_str(self) -> &'a str {
+        match self {
+            ValueRef::Inline(s) => s,
+            ValueRef::Shared(s) => s,
+        }
     }
 
-    fn weight(&self) -> u64 {
-        (self.key.bytes().len() + self.value.weight() + HOT_ENTRY_OVERHEAD) as u64
+    /// An owned `Arc<str>`: a clone of a shared one, a copy of inline text.
+    #[inline]
+    pub fn to_arc(self) -> Arc<str> {
+        match self {
+            ValueRef::Inline(s) => Arc::from(s),
+            ValueRef::Shared(s) => s.clone(),
+        }
+    }
+
+    fn to_cached_value(self) -> CachedValue {
+        CachedValue::String(self.to_arc())
+    }
+}
+
+/// A pointer to a block: what the shard's table holds (8 bytes a slot).
+/// The block is owned by the shard's `entries` ([`Block`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Ptr(NonNull<Head>);
+
+// SAFETY: a block is immutable after it is made but for its atomics, and
+// lives as long as the shard's `Block` that owns it; the shard (behind its
+// lock) hands out references only for as long as it is borrowed.
+unsafe impl Send for Ptr {}
+// SAFETY: as above.
+unsafe impl Sync for Ptr {}
+
+impl Ptr {
+    /// The block, for as long as `owner` (its shard) is borrowed.
+    #[inline]
+    fn get<'a, O>(self, _owner: &'a O) -> Entry<'a> {
+        // SAFETY: the block lives while its shard holds it, and `owner`
+        // (the shard, or its entries) is borrowed for 'a.
+        Entry(unsafe { self.0.as_ref() })
+    }
+}
+
+/// A borrowed hot-tier entry.
+#[derive(Clone, Copy)]
+struct Entry<'a>(&'a Head);
+
+impl<'a> Entry<'a> {
+    #[inline]
+    fn base(self) -> *const u8 {
+        self.0 as *const Head as *const u8
+    }
+
+    #[inline]
+    fn key(self) -> &'a [u8] {
+        // SAFETY: the key's bytes follow the header (Block::new).
+        unsafe { std::slice::from_raw_parts(self.base().add(HEAD), self.0.key_len as usize) }
+    }
+
+    #[inline]
+    fn is(self, key: &str) -> bool {
+        self.key() == key.as_bytes()
+    }
+
+    #[inline]
+    fn value(self) -> ValueRef<'a> {
+        let k = self.0.key_len as usize;
+        let n = self.0.val_len;
+        if n == SHARED {
+            // SAFETY: Block::new wrote an Arc<str> at this aligned offset.
+            ValueRef::Shared(unsafe { &*(self.base().add(shared_at(k)) as *const Arc<str>) })
+        } else {
+            // SAFETY: Block::new copied `n` bytes of a str after the key.
+            ValueRef::Inline(unsafe {
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                    self.base().add(HEAD + k),
+                    n as usize,
+                ))
+            })
+        }
+    }
+
+    #[inline]
+    fn expires_at_ms(self) -> Option<u64> {
+        (self.0.expires != u64::MAX).then_some(self.0.expires)
+    }
+
+    #[inline]
+    fn pos(self) -> usize {
+        self.0.pos.load(Ordering::Relaxed) as usize
+    }
+
+    fn value_len(self) -> usize {
+        self.value().as_str().len()
+    }
+
+    fn weight(self) -> u64 {
+        (self.key().len() + self.value_len() + HOT_ENTRY_OVERHEAD) as u64
+    }
+
+    #[inline]
+    fn prefetch(self) {
+        let n = match self.value() {
+            ValueRef::Inline(s) => HEAD + self.key().len() + s.len(),
+            ValueRef::Shared(s) => {
+                prefetch(s.as_ptr().wrapping_sub(16), s.len() + 16);
+                return;
+            }
+        };
+        prefetch(self.base(), n);
+    }
+}
+
+/// The offset of a block's `Arc<str>` after a key of `key_len` bytes.
+#[inline]
+fn shared_at(key_len: usize) -> usize {
+    (HEAD + key_len).next_multiple_of(align_of::<Arc<str>>())
+}
+
+/// The owner of one block: frees it (and drops its `Arc<str>`) when dropped.
+struct Block(Ptr);
+
+impl Block {
+    /// A block's layout: `inline` the value's length when it is copied
+    /// in, `None` when the block holds an `Arc<str>`.
+    fn layout(key_len: usize, inline: Option<usize>) -> Layout {
+        let size = match inline {
+            Some(n) => HEAD + key_len + n,
+            None => shared_at(key_len) + size_of::<Arc<str>>(),
+        };
+        Layout::from_size_align(size, align_of::<Head>().max(align_of::<Arc<str>>()))
+            .expect("a block's layout")
+    }
+
+    fn new(key: &str, value: &CachedValue, expires: u64, referenced: u8) -> Block {
+        let CachedValue::String(v) = value;
+        let inline = v.len() <= INLINE_VALUE;
+        let layout = Block::layout(key.len(), inline.then_some(v.len()));
+        // SAFETY: the layout is not zero-sized (it holds the header); the
+        // writes below stay inside it, the Arc at an aligned offset.
+        unsafe {
+            let p = std::alloc::alloc(layout);
+            let Some(nn) = NonNull::new(p as *mut Head) else {
+                std::alloc::handle_alloc_error(layout)
+            };
+            nn.as_ptr().write(Head {
+                expires,
+                pos: AtomicU32::new(0),
+                key_len: u32::try_from(key.len()).expect("a key is < 4 GiB"),
+                val_len: if inline { v.len() as u32 } else { SHARED },
+                referenced: AtomicU8::new(referenced),
+            });
+            std::ptr::copy_nonoverlapping(key.as_ptr(), p.add(HEAD), key.len());
+            if inline {
+                std::ptr::copy_nonoverlapping(v.as_ptr(), p.add(HEAD + key.len()), v.len());
+            } else {
+                (p.add(shared_at(key.len())) as *mut Arc<str>).write(v.clone());
+            }
+            Block(Ptr(nn))
+        }
+    }
+
+    #[inline]
+    fn entry(&self) -> Entry<'_> {
+        self.0.get(self)
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        let e = self.entry();
+        let k = e.key().len();
+        let shared = e.0.val_len == SHARED;
+        let layout = Block::layout(k, (!shared).then_some(e.0.val_len as usize));
+        // SAFETY: the block was allocated with this layout by Block::new
+        // (the same key length and value); nothing refers to it any more
+        // (its shard dropped its slot and its entry).
+        unsafe {
+            let p = self.0 .0.as_ptr() as *mut u8;
+            if shared {
+                std::ptr::drop_in_place(p.add(shared_at(k)) as *mut Arc<str>);
+            }
+            std::alloc::dealloc(p, layout);
+        }
     }
 }
 
 #[inline]
-fn rehash(e: &Entry) -> u64 {
-    hash_bytes(e.key.bytes())
+fn rehash(e: Entry<'_>) -> u64 {
+    hash_bytes(e.key())
 }
 
-/// One shard of the hot tier, laid out as `indexmap` is: the entries in a
-/// dense vector, in the order they were admitted, and a hash table of their
-/// positions (4 bytes a bucket, plus hashbrown's control byte). The index is
-/// small enough to stay in the CPU's caches (about 5 bytes a bucket against
-/// 65 when the table held the entries), and keys promoted together (read
-/// together) sit side by side, so reading them again in that order walks
-/// memory the prefetcher follows. CLOCK's hand walks the vector. Removing
-/// an entry moves the last one into its place (`swap_remove`) and repoints
-/// that one's slot.
+/// One shard of the hot tier: the entries' blocks ([`Head`]), owned by a
+/// vector in the order they were admitted (CLOCK's hand walks it), and a
+/// hash table of pointers to them (8 bytes a bucket, plus hashbrown's
+/// control byte). A hit reads the control bytes, the slot and the block.
+/// (The entries were 64-byte structs in the vector with the table holding
+/// their positions, and the value a third allocation: a shuffled hit then
+/// waited on the slot, the entry and the value, one after the other.)
+/// Removing an entry moves the last block pointer into its place
+/// (`swap_remove`) and updates that block's position; no slot moves.
 #[derive(Default)]
 struct Shard {
-    index: HashTable<u32>,
-    entries: Vec<Entry>,
+    index: HashTable<Ptr>,
+    entries: Vec<Block>,
     hand: usize,
     bytes: u64,
     sketch: Sketch,
@@ -402,15 +571,20 @@ struct Shard {
 
 impl Shard {
     #[inline]
-    fn find(&self, h: u64, key: &str) -> Option<&Entry> {
-        let entries = &self.entries;
+    fn find(&self, h: u64, key: &str) -> Option<Entry<'_>> {
         self.index
-            .find(h, |&i| entries[i as usize].key.is(key))
-            .map(|&i| &entries[i as usize])
+            .find(h, |p| p.get(self).is(key))
+            .map(|p| p.get(self))
     }
 
     fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// The entry at position `i` of `entries`.
+    #[inline]
+    fn at(&self, i: usize) -> Entry<'_> {
+        self.entries[i].entry()
     }
 
     /// Insert or replace, evicting by CLOCK so that the shard fits `budget`
@@ -433,58 +607,45 @@ impl Shard {
         referenced: bool,
     ) {
         let expires = value.expires_at_ms.unwrap_or(u64::MAX);
-        let value = value.value.clone(); // an Arc, not the text
-        let entries = &self.entries;
-        match self.index.find(h, |&i| entries[i as usize].key.is(key)) {
-            Some(&i) => {
-                let e = &mut self.entries[i as usize];
-                self.bytes = self.bytes - e.weight() + w;
-                e.value = value;
-                e.expires = expires;
-                let u = e.referenced.get_mut();
-                *u = (*u).max(1);
-            }
-            None => {
-                // Room first, so the hand never takes the entry it admits.
-                while self.bytes + w > budget && !self.entries.is_empty() {
-                    self.evict_one();
-                }
-                let pos = u32::try_from(self.entries.len()).expect("a shard holds < 2^32 entries");
-                self.entries.push(Entry {
-                    key: Key::new(key),
-                    value,
-                    expires,
-                    // Promoted by a read: one pass of the hand before eviction.
-                    referenced: AtomicU8::new(u8::from(referenced)),
-                });
-                let entries = &self.entries;
-                self.index
-                    .insert_unique(h, pos, |&i| rehash(&entries[i as usize]));
-                self.bytes += w;
-            }
+        let mut uses = u8::from(referenced);
+        if let Some(old) = self.find(h, key) {
+            // A block is immutable: the new value gets a new one, in the
+            // old one's place, keeping at least one use.
+            uses = old.0.referenced.load(Ordering::Relaxed).max(1);
+            let pos = old.pos();
+            self.remove_at(h, pos);
         }
+        // Room first, so the hand never takes the entry it admits.
+        while self.bytes + w > budget && !self.entries.is_empty() {
+            self.evict_one();
+        }
+        let pos = u32::try_from(self.entries.len()).expect("a shard holds < 2^32 entries");
+        let b = Block::new(key, &value.value, expires, uses);
+        b.entry().0.pos.store(pos, Ordering::Relaxed);
+        let p = b.0;
+        self.entries.push(b);
+        self.index
+            .insert_unique(h, p, |p| rehash(p.get(&self.entries)));
+        self.bytes += w;
         while self.bytes > budget && !self.entries.is_empty() {
             self.evict_one();
         }
     }
 
     /// Remove the entry at `pos` (its slot hashes to `h`): the last entry
-    /// moves into its place and its slot is repointed.
+    /// moves into its place (its slot points at its block, which does not
+    /// move: only the block's position changes).
     fn remove_at(&mut self, h: u64, pos: usize) {
-        let p = pos as u32;
-        if let Ok(o) = self.index.find_entry(h, |&i| i == p) {
+        let p = self.entries[pos].0;
+        if let Ok(o) = self.index.find_entry(h, |&q| q == p) {
             o.remove();
         }
-        let last = self.entries.len() - 1;
-        let e = self.entries.swap_remove(pos);
-        self.bytes -= e.weight();
-        if pos != last {
-            let moved = rehash(&self.entries[pos]);
-            let l = last as u32;
-            if let Some(slot) = self.index.find_mut(moved, |&i| i == l) {
-                *slot = p;
-            }
+        let b = self.entries.swap_remove(pos);
+        self.bytes -= b.entry().weight();
+        if let Some(moved) = self.entries.get(pos) {
+            moved.entry().0.pos.store(pos as u32, Ordering::Relaxed);
         }
+        drop(b);
     }
 
     /// Advance the hand to the first entry not read since the hand last
@@ -495,12 +656,13 @@ impl Shard {
         for _ in 0..(MAX_USES as usize + 1) * n + 1 {
             let i = self.hand % n;
             self.hand = (i + 1) % n;
-            let u = self.entries[i].referenced.get_mut();
-            if *u > 0 {
-                *u -= 1;
+            let u = &self.at(i).0.referenced;
+            let v = u.load(Ordering::Relaxed);
+            if v > 0 {
+                u.store(v - 1, Ordering::Relaxed);
                 continue;
             }
-            let h = rehash(&self.entries[i]);
+            let h = rehash(self.at(i));
             self.remove_at(h, i);
             // The entry moved into `i` has not been looked at yet.
             self.hand = i;
@@ -512,11 +674,14 @@ impl Shard {
     /// full 64-bit collision removes another key too, which is only a miss).
     fn remove_hash(&mut self, h: u64) {
         loop {
-            let entries = &self.entries;
-            let Some(&pos) = self.index.find(h, |&i| rehash(&entries[i as usize]) == h) else {
+            let Some(pos) = self
+                .index
+                .find(h, |p| rehash(p.get(self)) == h)
+                .map(|p| p.get(self).pos())
+            else {
                 return;
             };
-            self.remove_at(h, pos as usize);
+            self.remove_at(h, pos);
         }
     }
 
@@ -535,12 +700,13 @@ impl Shard {
         let n = self.entries.len();
         for _ in 0..(MAX_USES as usize + 1) * n + 1 {
             let i = self.hand % n;
-            let u = self.entries[i].referenced.get_mut();
-            if *u == 0 {
+            let u = &self.at(i).0.referenced;
+            let v = u.load(Ordering::Relaxed);
+            if v == 0 {
                 self.hand = i;
                 return i;
             }
-            *u -= 1;
+            u.store(v - 1, Ordering::Relaxed);
             self.hand = (i + 1) % n;
         }
         self.hand % n
@@ -569,7 +735,7 @@ impl Shard {
                 let mut best = (u8::MAX, 0, 0);
                 for _ in 0..VICTIMS.min(self.entries.len()) {
                     let v = self.victim();
-                    let vh = rehash(&self.entries[v]);
+                    let vh = rehash(self.at(v));
                     let fv = self.sketch.frequency(vh);
                     if fv < best.0 {
                         best = (fv, v, vh);
@@ -580,9 +746,9 @@ impl Shard {
                 if fv >= f {
                     return false;
                 }
-                let e = &self.entries[v];
-                if let Ok(k) = std::str::from_utf8(e.key.bytes()) {
-                    evicted.push((vh, k.into(), e.value.clone(), e.expires_at_ms()));
+                let e = self.at(v);
+                if let Ok(k) = std::str::from_utf8(e.key()) {
+                    evicted.push((vh, k.into(), e.value().to_cached_value(), e.expires_at_ms()));
                 }
                 self.remove_at(vh, v);
             }
@@ -670,16 +836,13 @@ struct HotTier {
 const MANY_ROUND: usize = 128;
 const _: () = assert!(HOT_SHARDS <= 64); // a shard set is a u64 mask
 
-/// Ask the CPU to load the lines of `v`'s allocation (the `Arc` counts and
-/// the first bytes), without waiting for them.
+/// Ask the CPU to load the lines of `len` bytes from `start` (up to four
+/// lines), without waiting for them.
 #[inline]
-fn prefetch_value(v: &CachedValue) {
+fn prefetch(start: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        let CachedValue::String(s) = v;
-        // The ArcInner's counts are the 16 bytes before the text.
-        let start = s.as_ptr().wrapping_sub(16);
-        let lines = (s.len() + 16).div_ceil(64).min(4);
+        let lines = (start as usize % 64 + len).div_ceil(64).min(4);
         for l in 0..lines {
             // SAFETY: prefetching has no effect on memory and cannot fault.
             #[allow(unused_unsafe)]
@@ -691,7 +854,7 @@ fn prefetch_value(v: &CachedValue) {
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
+    let _ = (start, len);
 }
 
 impl HotTier {
@@ -716,7 +879,7 @@ impl HotTier {
     /// (the value is not cloned).
     /// On a miss `f` is handed back.
     #[inline]
-    fn with<R, F: FnOnce(&CachedValue, Option<u64>) -> R>(
+    fn with<R, F: FnOnce(ValueRef<'_>, Option<u64>) -> R>(
         &self,
         h: u64,
         key: &str,
@@ -727,10 +890,10 @@ impl HotTier {
             shard.sketch.increment(h);
             return Err(f);
         };
-        if touch(&s.referenced) {
+        if touch(&s.0.referenced) {
             shard.sketch.increment(h);
         }
-        Ok(f(&s.value, s.expires_at_ms()))
+        Ok(f(s.value(), s.expires_at_ms()))
     }
 
     /// [`with`](Self::with) for up to [`MANY_ROUND`] keys (hashes `hs`),
@@ -747,7 +910,7 @@ impl HotTier {
         &self,
         hs: &[u64],
         keys: &[K],
-        f: &mut impl FnMut(&CachedValue, Option<u64>) -> R,
+        f: &mut impl FnMut(ValueRef<'_>, Option<u64>) -> R,
         out: &mut Vec<Option<R>>,
     ) -> u64 {
         debug_assert!(hs.len() == keys.len() && keys.len() <= MANY_ROUND);
@@ -763,14 +926,14 @@ impl HotTier {
             guards[s] = Some(self.shards[s].read());
             bits &= bits - 1;
         }
-        let mut found: [Option<&Entry>; MANY_ROUND] = [None; MANY_ROUND];
+        let mut found: [Option<Entry<'_>>; MANY_ROUND] = [None; MANY_ROUND];
         for (j, (&h, k)) in hs.iter().zip(keys).enumerate() {
             let shard = guards[shard_of(h)].as_ref().expect("locked above");
             if let Some(e) = shard.find(h, k.as_ref()) {
-                if touch(&e.referenced) {
+                if touch(&e.0.referenced) {
                     shard.sketch.increment(h);
                 }
-                prefetch_value(&e.value);
+                e.prefetch();
                 found[j] = Some(e);
             } else {
                 shard.sketch.increment(h);
@@ -780,7 +943,7 @@ impl HotTier {
         for e in &found[..keys.len()] {
             out.push(e.map(|e| {
                 hits += 1;
-                f(&e.value, e.expires_at_ms())
+                f(e.value(), e.expires_at_ms())
             }));
         }
         hits
@@ -937,7 +1100,7 @@ impl TieredCache {
         &self,
         key: &str,
         m: &Metrics,
-        f: impl FnOnce(&CachedValue, Option<u64>) -> R,
+        f: impl FnOnce(ValueRef<'_>, Option<u64>) -> R,
     ) -> Option<R> {
         let h = hash(key);
         match self.hot.with(h, key, f) {
@@ -957,7 +1120,7 @@ impl TieredCache {
         &self,
         keys: &[K],
         m: &Metrics,
-        mut f: impl FnMut(&CachedValue, Option<u64>) -> R,
+        mut f: impl FnMut(ValueRef<'_>, Option<u64>) -> R,
     ) -> Vec<Option<R>> {
         let mut out = Vec::with_capacity(keys.len());
         let mut hs = [0u64; MANY_ROUND];
@@ -983,7 +1146,7 @@ impl TieredCache {
     #[inline]
     pub fn get(&self, key: &str, m: &Metrics) -> Option<Hit> {
         self.with(key, m, |v, e| Hit {
-            value: v.clone(),
+            value: v.to_cached_value(),
             expires_at_ms: e,
         })
     }
@@ -994,7 +1157,7 @@ impl TieredCache {
         h: u64,
         key: &str,
         m: &Metrics,
-        f: impl FnOnce(&CachedValue, Option<u64>) -> R,
+        f: impl FnOnce(ValueRef<'_>, Option<u64>) -> R,
     ) -> Option<R> {
         let stripe = &self.epochs[stripe_of(h)];
         let current = stripe.load(Ordering::SeqCst);
@@ -1006,7 +1169,8 @@ impl TieredCache {
                     self.warm.invalidate(key);
                 }
                 self.demoted(demoted);
-                return Some(f(&v.value, v.expires_at_ms));
+                let CachedValue::String(s) = &v.value;
+                return Some(f(ValueRef::Shared(s), v.expires_at_ms));
             }
         }
         m.misses.inc();
@@ -1129,11 +1293,12 @@ impl TieredCache {
     /// shard, under each shard's read lock while `f` runs (keep it short).
     /// For the warm-restart snapshot at close (`src/engine/snapshot.rs`), which
     /// loads it back with [`preload`](Self::preload).
-    pub fn for_each_hot(&self, mut f: impl FnMut(&[u8], &CachedValue, Option<u64>)) {
+    pub fn for_each_hot(&self, mut f: impl FnMut(&[u8], ValueRef<'_>, Option<u64>)) {
         for s in self.hot.shards.iter() {
             let s = s.read();
-            for e in &s.entries {
-                f(e.key.bytes(), &e.value, e.expires_at_ms());
+            for b in &s.entries {
+                let e = b.entry();
+                f(e.key(), e.value(), e.expires_at_ms());
             }
         }
     }
@@ -1207,11 +1372,15 @@ mod tests {
         // first read: warm hit, promoted
         assert!(c.get("k", &m).is_some());
         assert_eq!(m.warm_hits.get(), 1);
-        // second read: hot hit, and the same allocation (no clone of the value)
-        let a = c.get("k", &m).unwrap();
-        let b = c.get("k", &m).unwrap();
-        let (CachedValue::String(a), CachedValue::String(b)) = (a.value, b.value);
-        assert!(Arc::ptr_eq(&a, &b));
+        // second read: hot hit, the text lent from the entry's block (a
+        // small value is copied into it at promotion, not cloned per hit)
+        let a = c.with("k", &m, |v, _| v.as_str().as_ptr()).unwrap();
+        let b = c
+            .with("k", &m, |v, _| {
+                matches!(v, ValueRef::Inline("v")).then(|| v.as_str().as_ptr())
+            })
+            .unwrap();
+        assert_eq!(Some(a), b);
         assert_eq!(m.hot_hits.get(), 2);
         assert_eq!(m.misses.get(), 1);
         let ((hot_n, hot_b), (warm_n, _)) = c.sizes();
@@ -1316,9 +1485,10 @@ mod tests {
             ins(&mut s, k);
         }
         // the hand passed (bits cleared), then k1 and k2 were read
-        for e in s.entries.iter_mut() {
-            *e.referenced.get_mut() =
-                u8::from(matches!(&e.key, Key::Inline(_, b) if b[1] == b'1' || b[1] == b'2'));
+        for b in &s.entries {
+            let e = b.entry();
+            let read = matches!(e.key(), b"k1" | b"k2");
+            e.0.referenced.store(u8::from(read), Ordering::Relaxed);
         }
         ins(&mut s, "k4");
         let has = |s: &Shard, k: &str| s.find(hash(k), k).is_some();
@@ -1329,8 +1499,8 @@ mod tests {
         );
         assert_eq!((s.bytes, s.len()), (4 * w, 4));
         // every entry read: the hand clears the bits and still evicts one
-        for e in s.entries.iter_mut() {
-            *e.referenced.get_mut() = MAX_USES;
+        for b in &s.entries {
+            b.entry().0.referenced.store(MAX_USES, Ordering::Relaxed);
         }
         ins(&mut s, "k5");
         assert!(has(&s, "k5"));
@@ -1341,16 +1511,33 @@ mod tests {
     fn long_and_short_keys() {
         let m = Metrics::new().unwrap();
         let c = TieredCache::new(1 << 20, 1 << 20, Duration::from_secs(60));
-        let long = "k".repeat(INLINE_KEY + 1);
-        let edge = "e".repeat(INLINE_KEY);
-        for k in [long.as_str(), edge.as_str(), "", "é"] {
-            promote(&c, &m, k, k);
+        // Keys and values of every length class, a value just under, at and
+        // over the inline limit (copied into the block, or its Arc kept).
+        let long = "k".repeat(1000);
+        let edge = "e".repeat(30);
+        let values = [
+            String::new(),
+            "é".to_owned(),
+            "v".repeat(INLINE_VALUE - 1),
+            "w".repeat(INLINE_VALUE),
+            "x".repeat(INLINE_VALUE + 1),
+        ];
+        let keys = [long.as_str(), edge.as_str(), "", "é", "k"];
+        for (k, v) in keys.iter().zip(&values) {
+            promote(&c, &m, k, v);
         }
-        for k in [long.as_str(), edge.as_str(), "", "é"] {
-            assert_eq!(c.get(k, &m).unwrap().value, CachedValue::String(k.into()));
+        for (k, v) in keys.iter().zip(&values) {
+            assert_eq!(
+                c.get(k, &m).unwrap().value,
+                CachedValue::String(v.as_str().into())
+            );
+            let inline = c
+                .with(k, &m, |v, _| matches!(v, ValueRef::Inline(_)))
+                .unwrap();
+            assert_eq!(inline, v.len() <= INLINE_VALUE, "{k}");
         }
         assert!(c.get(&long[1..], &m).is_none());
-        assert_eq!(m.hot_hits.get(), 4);
+        assert_eq!(m.hot_hits.get(), 10);
     }
 
     /// Readers and promoters on several threads: every hit is the value
@@ -1472,10 +1659,8 @@ mod tests {
                                 .map(|&j| acked[j].load(Ordering::SeqCst))
                                 .collect();
                             let ks: Vec<&str> = idx.iter().map(|&j| keys[j].as_str()).collect();
-                            let got = c.with_many(&ks, &m, |v, _| {
-                                let CachedValue::String(v) = v;
-                                v.parse::<u64>().unwrap()
-                            });
+                            let got =
+                                c.with_many(&ks, &m, |v, _| v.as_str().parse::<u64>().unwrap());
                             for ((&j, floor), v) in idx.iter().zip(floors).zip(got) {
                                 match v {
                                     Some(v) => assert!(
@@ -1629,14 +1814,14 @@ mod tests {
         let mut keys: Vec<String> = (0..400).map(|i| format!("k{i}")).collect();
         keys.extend(["k1", "k1", "k3", "k350", "k2", "k3"].map(String::from));
         let hot0 = m.hot_hits.get();
-        let many = c.with_many(&keys, &m, |v, e| (v.clone(), e));
+        let many = c.with_many(&keys, &m, |v, e| (v.to_arc(), e));
         assert_eq!(many.len(), keys.len());
         let hot_many = m.hot_hits.get() - hot0;
         // 200 hot of 0..300 (every third was warm), then k1, k1, k2, and k3
         // twice: its warm hit in the first round promoted it.
         assert_eq!(hot_many, 200 + 5);
         for (k, got) in keys.iter().zip(&many) {
-            let want = c.with(k, &m, |v, e| (v.clone(), e));
+            let want = c.with(k, &m, |v, e| (v.to_arc(), e));
             assert_eq!(got, &want, "{k}");
             if let Some(i) = k.strip_prefix('k').and_then(|i| i.parse::<usize>().ok()) {
                 assert_eq!(got.is_some(), i < 300, "{k}");
@@ -1679,7 +1864,7 @@ mod tests {
         let mut bytes = 0;
         for (k, v) in &model {
             let e = s.find(hash(k), k).expect("held");
-            assert_eq!(e.value, CachedValue::String(v.as_str().into()), "{k}");
+            assert_eq!(e.value().as_str(), v, "{k}");
             bytes += e.weight();
         }
         assert_eq!(bytes, s.bytes);

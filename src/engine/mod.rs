@@ -33,7 +33,7 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::blobs::Blobs;
-use crate::engine::cache::{Cached, CachedValue, TieredCache};
+use crate::engine::cache::{Cached, CachedValue, TieredCache, ValueRef};
 use crate::engine::config::Config;
 use crate::engine::index::Index;
 use crate::engine::metrics::{histogram_quantile, Metrics, Op};
@@ -714,16 +714,35 @@ impl Engine {
     /// bindings use this to answer hits synchronously.
     #[inline]
     pub fn get_cached(&self, key: &str) -> Option<Result<Option<Arc<str>>>> {
+        self.cached(key, cached_string)
+    }
+
+    /// [`get_cached`](Self::get_cached) lending the value: `f` of the
+    /// cached text (`None`: the cached entry expired) under the cache's
+    /// read lock, nothing copied or cloned before `f` runs (a binding
+    /// converts the text to its own string there; keep `f` short).
+    #[inline]
+    pub fn get_cached_with<R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(Option<&str>) -> R,
+    ) -> Option<Result<R>> {
+        self.cached(key, |v, exp| f((!is_expired(exp)).then(|| v.as_str())))
+    }
+
+    #[inline]
+    fn cached<R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(ValueRef<'_>, Option<u64>) -> R,
+    ) -> Option<Result<R>> {
         if let Err(e) = self.check_open() {
             return Some(Err(e));
         }
         if let Err(e) = self.check_key(key) {
             return Some(Err(e));
         }
-        let v = self
-            .inner
-            .cache
-            .with(key, &self.inner.metrics, cached_string)?;
+        let v = self.inner.cache.with(key, &self.inner.metrics, f)?;
         self.inner.metrics.op(Op::Get);
         Some(Ok(v))
     }
@@ -857,7 +876,7 @@ impl Engine {
     fn finish_local(&self, key: &str, epoch: u64, r: Resolved) -> Option<Arc<str>> {
         match r {
             Resolved::Value(c) => {
-                let out = cached_string(&c.value, c.expires_at_ms);
+                let out = resolved_string(&c.value, c.expires_at_ms);
                 self.inner.cache.fill(key, epoch, c);
                 out
             }
@@ -882,7 +901,7 @@ impl Engine {
                 })
             }
         };
-        let out = cached_string(&cached.value, cached.expires_at_ms);
+        let out = resolved_string(&cached.value, cached.expires_at_ms);
         self.inner.cache.fill(key, epoch, cached);
         Ok(out)
     }
@@ -1784,13 +1803,17 @@ fn is_expired(expires_at_ms: Option<u64>) -> bool {
 }
 
 #[inline]
-fn cached_string(v: &CachedValue, expires_at_ms: Option<u64>) -> Option<Arc<str>> {
+fn cached_string(v: ValueRef<'_>, expires_at_ms: Option<u64>) -> Option<Arc<str>> {
     if is_expired(expires_at_ms) {
         return None;
     }
-    match v {
-        CachedValue::String(s) => Some(s.clone()),
-    }
+    Some(v.to_arc())
+}
+
+/// [`cached_string`] of a value read from the index.
+fn resolved_string(v: &CachedValue, expires_at_ms: Option<u64>) -> Option<Arc<str>> {
+    let CachedValue::String(s) = v;
+    cached_string(ValueRef::Shared(s), expires_at_ms)
 }
 
 /// The longest one `get_many` call reads misses on the caller's thread

@@ -95,7 +95,7 @@ pub fn write(dir: &Path, index: &Index, cache: &TieredCache, now_ms: u64) -> Res
         if matches!(expires, Some(t) if t <= now_ms) {
             return;
         }
-        let CachedValue::String(v) = value;
+        let v = value.as_str();
         let (Ok(kl), Ok(vl)) = (u32::try_from(key.len()), u32::try_from(v.len())) else {
             return;
         };

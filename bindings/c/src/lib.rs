@@ -226,6 +226,14 @@ pub(crate) fn text_pairs<'a>(
 /// only at the end, on success.
 pub(crate) struct Out<T>(*mut T);
 
+// (by hand: a derive would ask `T: Copy`; this copies the pointer)
+impl<T> Clone for Out<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Out<T> {}
+
 impl<T> Out<T> {
     pub(crate) fn new(p: *mut T, what: &str) -> Result<Self, Fail> {
         if p.is_null() {

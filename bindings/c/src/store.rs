@@ -304,9 +304,13 @@ pub extern "C" fn cfs_store_get(
         let key = text(key, key_len, "key")?;
         let out_value = Out::new(out_value, "out_value")?;
         let out_found = Out::new(out_found, "out_found")?;
-        // A hit, or a miss whose page sled holds, on this thread (no hop).
-        let v = match s.store.get_cached(key) {
-            Some(r) => r?,
+        // A hit (copied once, from the cache into the caller's string),
+        // or a miss whose page sled holds, on this thread (no hop).
+        let hit = s
+            .store
+            .get_cached_with(key, |v| put_opt_string(out_value, out_found, v));
+        let v = match hit {
+            Some(r) => return r.map_err(Fail::from),
             None => match s.store.get_miss(key) {
                 Miss::Done(r) => r?,
                 Miss::Pending(p) => block(&s.store, s.store.finish_get(p))?,

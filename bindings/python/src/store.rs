@@ -254,8 +254,14 @@ impl PyStore {
             )));
         };
         let k = super::ready::borrow_str(ks)?;
-        match self.store.get_cached(&k) {
-            Some(Ok(v)) => Ready::wrap(py, OptStr(v).into_pyobject(py)?.unbind()),
+        // A hit makes the Python str from the cache's own bytes, under the
+        // cache's read lock: no Arc is cloned or dropped on the way.
+        let hit = self.store.get_cached_with(&k, |v| match v {
+            Some(s) => PyString::new(py, s).into_any().unbind(),
+            None => py.None(),
+        });
+        match hit {
+            Some(Ok(v)) => Ready::wrap(py, v),
             Some(Err(e)) => Err(super::error::to_pyerr(e)),
             // A miss: read on this thread (with the GIL: a read from
             // sled's memory is about a microsecond, less than releasing and
