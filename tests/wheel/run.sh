@@ -6,7 +6,8 @@
 # then examples/quickstart.py and the Python tests (tests/python) run
 # against the installed package from outside the source tree, and the
 # module must be the venv's copy. Prints the wheel's tag, size and the
-# newest glibc symbol version its extension needs.
+# newest glibc symbol version its extension needs, which must be at most
+# GLIBC_2.28 (the manylinux_2_28 floor).
 # Usage: tests/wheel/run.sh   (after scripts/wheel)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,7 +43,24 @@ z.extract(so, sys.argv[2])
 print(so)
 PY
 )"
-echo "newest glibc symbol version needed: $(objdump -T "$work/unpacked/$ext" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n1)"
+# The glibc floor (manylinux_2_28): no symbol version newer than GLIBC_2.28,
+# and no strong undefined symbol without a version other than the Python
+# API's (Py*, _Py*: the interpreter provides them). An unversioned libc
+# symbol would mean that C code compiled against the host's newer headers
+# asked for a function zig's glibc 2.28 stubs do not have: the link lets it
+# through, the loader of an old system would not. (Weak ones, such as Rust
+# std's gettid, are looked up and may be absent.)
+floor=2.28
+so="$work/unpacked/$ext"
+newest="$(objdump -T "$so" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n1)"
+echo "newest glibc symbol version needed: $newest (floor: GLIBC_$floor)"
+if [ "$(printf '%s\n' "GLIBC_$floor" "$newest" | sort -V | tail -n1)" != "GLIBC_$floor" ]; then
+  echo "the extension needs $newest, newer than the wheel's floor GLIBC_$floor" >&2; exit 1
+fi
+unversioned="$(objdump -T "$so" | awk '$2 != "w" && / \*UND\*/ && $0 !~ /\(/ { print $NF }' | grep -v -e '^Py' -e '^_Py' || true)"
+if [ -n "$unversioned" ]; then
+  echo "undefined symbols without a version (not Python's):" $unversioned >&2; exit 1
+fi
 
 "$py" -m venv "$work/venv"
 run python -m pip --disable-pip-version-check -q install --no-index --only-binary :all: "$whl"
