@@ -13,7 +13,7 @@ use crate::value::{Entry, EntryHeader};
 /// within a tree — covers a container's metadata and its sub-entries together.
 /// Its namespaces (by first byte), tags and reserved keys are declared in
 /// `crate::keyspace`.
-const DATA_TREE: &str = "data";
+pub(crate) const DATA_TREE: &str = "data";
 pub use crate::keyspace::{NS_ENTRY, NS_PIN, NS_SUB};
 
 /// The index key of a user key's entry.

@@ -15,7 +15,7 @@ pub mod index;
 pub mod mark;
 pub mod memory;
 pub mod metrics;
-mod quiet;
+pub(crate) mod quiet;
 pub mod readers;
 pub mod snapshot;
 pub mod writer;
