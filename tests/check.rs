@@ -531,3 +531,37 @@ fn concurrent_checks_agree() {
         assert!(r.is_clean(), "{r}");
     }
 }
+
+/// A value over 4 MiB has its outboard in a file of its own
+/// (`.obao4`; iroh-blobs verifies reads against it): a flipped byte there
+/// is reported by `check` and makes the read `Corrupt`.
+#[test]
+fn a_damaged_outboard_file_is_reported_and_reads_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let big: String = (0..5_000_000)
+        .map(|j: usize| char::from(b'a' + (j % 23) as u8))
+        .collect();
+    let h = blake3::hash(big.as_bytes()).to_hex().to_string();
+    rt().block_on(async {
+        let s = Store::open(p, cfg()).await.unwrap();
+        s.set("huge", big.clone()).await.unwrap();
+        s.close().await.unwrap();
+    });
+    let ob = p.join("blobs/data").join(format!("{h}.obao4"));
+    assert!(ob.exists(), "no outboard file");
+    assert!(check(p).unwrap().is_clean());
+    let len = std::fs::metadata(&ob).unwrap().len() as usize;
+    flip(&ob, len / 2, 1);
+    let r = check(p).unwrap();
+    assert!(
+        matches!(&r.problems[..], [Problem::BlobDamaged { hash, detail, .. }] if *hash == h && detail.contains("outboard")),
+        "{r}"
+    );
+    rt().block_on(async {
+        let s = Store::open(p, cfg()).await.unwrap();
+        let e = s.get("huge").await.unwrap_err();
+        assert!(matches!(e, Error::Corrupt(_)), "{e:?}");
+        s.close().await.unwrap();
+    });
+}
