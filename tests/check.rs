@@ -250,6 +250,10 @@ fn check_reports_a_rolled_back_index_missing_blobs_and_a_damaged_log() {
     copy_dir(&p.join("index"), old.path());
     rt().block_on(async {
         let s = Store::open(p, cfg()).await.unwrap();
+        // A deleted data file reads as missing (a damaged one as Corrupt).
+        let e = s.get("big1").await.unwrap_err();
+        assert!(matches!(e, Error::BlobMissing(_)), "{e:?}");
+        assert!(e.to_string().contains(".data gone"), "{e}");
         s.set("later", "x").await.unwrap();
         s.close().await.unwrap();
     });

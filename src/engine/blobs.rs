@@ -80,6 +80,8 @@ pub struct Blobs {
     /// the store is closing, and says so (`Closed`), not with the blob
     /// store's own "Oneshot recv error".
     shut: AtomicBool,
+    /// `blobs/data`: where iroh-blobs keeps blobs over its inline size.
+    data_dir: std::path::PathBuf,
 }
 
 impl Blobs {
@@ -128,6 +130,7 @@ impl Blobs {
             gc,
             live,
             shut: AtomicBool::new(false),
+            data_dir: dir.join("data"),
         })
     }
 
@@ -189,7 +192,16 @@ impl Blobs {
             Err(_) if self.shut.load(Ordering::Acquire) => Err(Error::Closed),
             Err(e) => {
                 tracing::error!("blob {h} referenced by the index: {}", causes(&e));
+                let file = self.data_dir.join(format!("{}.data", h.to_hex()));
                 match self.store.blobs().has(h).await {
+                    // Recorded, but its data file is gone (an inline blob
+                    // has no file and does not fail this way).
+                    Ok(true) if !file.exists() && file.parent().is_some_and(Path::exists) => {
+                        Err(Error::BlobMissing(format!(
+                            "{h} (data file {} gone; the blob store still records it)",
+                            file.display()
+                        )))
+                    }
                     Ok(true) => Err(damaged(&h, &e)),
                     Ok(false) => Err(Error::BlobMissing(h.to_hex())),
                     Err(e2) => Err(self.fail(e2)),
