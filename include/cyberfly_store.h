@@ -1514,6 +1514,23 @@ cfs_result cfs_store_recovery_json(const struct cfs_store *store,
                                    struct cfs_error **err);
 
 /**
+ * Verify the closed store in the directory `path` (`path_len` bytes, not
+ * NUL-terminated) without changing it: index, blobs and operation log
+ * against each other. `*out_json` receives the report, an object with
+ * `clean` (true when no problem was found), counts (`keys`,
+ * `blob_values`, `blobs`, `log_entries`, …), `recorded_mark` and
+ * `index_mark`, `unreferenced_blobs` and `stray_blob_files` (not
+ * problems), and `problems`: objects with `kind`, `message` and the
+ * problem's fields. Damage is reported there with `CFS_RESULT_OK`; an
+ * open store is `CFS_RESULT_ALREADY_OPEN`, a directory that cannot be read
+ * `CFS_RESULT_IO`. Free the string with `cfs_string_free`.
+ */
+cfs_result cfs_check(const char *path,
+                     size_t path_len,
+                     struct cfs_string *out_json,
+                     struct cfs_error **err);
+
+/**
  * Write the 64 lowercase hex digits of `hash` and a NUL into `buf` (at
  * least 65 bytes, else `CFS_RESULT_BUFFER_TOO_SMALL` and nothing written).
  */

@@ -214,6 +214,15 @@ inline hash hash_from_hex(std::string_view hex) {
   return h;
 }
 
+// Verify the closed store at `path` without changing it (cfs_check): the
+// report as JSON ("clean", counts, "problems"). Throws cfs::error for an
+// open store (CFS_RESULT_ALREADY_OPEN) or a directory that cannot be read.
+inline std::string check(std::string_view path) {
+  detail::owned_string s;
+  detail::call([&](cfs_error **e) { return cfs_check(detail::cstr(path), path.size(), &s.s, e); });
+  return s.str();
+}
+
 // One stream entry: its id ("{ms}-{seq}") and its fields in order.
 struct stream_entry {
   std::string id;

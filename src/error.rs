@@ -224,11 +224,47 @@ impl Error {
 impl From<sled::Error> for Error {
     fn from(e: sled::Error) -> Self {
         match e {
-            sled::Error::Io(io) => Error::Io(io),
+            // sled keeps the first I/O error of its flusher and answers it
+            // to every later call, even once the cause is gone (issue 18,
+            // point 7): say so, with the OS's words and errno.
+            sled::Error::Io(io) => Error::Io(std::io::Error::new(
+                io.kind(),
+                format!(
+                    "the index (sled) failed: {io}{}; sled stays failed after an I/O \
+                     error, so every later write, flush and close fails the same way: \
+                     close the store and open it again once the cause is fixed (for \
+                     example, disk space freed)",
+                    errno_name(&io).map_or_else(String::new, |n| format!(" [{n}]")),
+                ),
+            )),
             sled::Error::Corruption { .. } => Error::Corrupt(e.to_string()),
             other => Error::Index(other.to_string()),
         }
     }
+}
+
+/// The symbolic name of a few errno values a store meets (the OS's words
+/// are in the error's own text).
+#[cfg(target_os = "linux")]
+pub(crate) fn errno_name(e: &std::io::Error) -> Option<&'static str> {
+    Some(match e.raw_os_error()? {
+        1 => "EPERM",
+        2 => "ENOENT",
+        5 => "EIO",
+        12 => "ENOMEM",
+        13 => "EACCES",
+        24 => "EMFILE",
+        27 => "EFBIG",
+        28 => "ENOSPC",
+        30 => "EROFS",
+        122 => "EDQUOT",
+        _ => return None,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn errno_name(_: &std::io::Error) -> Option<&'static str> {
+    None
 }
 
 impl From<tokio::task::JoinError> for Error {

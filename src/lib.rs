@@ -17,6 +17,7 @@
 
 // Every module is private; the public API is the list below (rustc then
 // reports what nothing uses). docs/ARCHITECTURE.md draws the layers.
+mod check;
 mod engine;
 mod error;
 mod keyspace;
@@ -27,6 +28,7 @@ mod types;
 mod value;
 mod verify;
 
+pub use check::{check, CheckReport, Problem};
 pub use engine::config::{Config, ConfigBuilder, Durability, LogCheck, ThroughputMode};
 pub use engine::mark::FILE as DURABILITY_MARK_FILE;
 pub use engine::Recovery;

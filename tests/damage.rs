@@ -177,10 +177,16 @@ fn flipped_bytes_in_the_index_give_a_typed_error_or_the_exact_data() {
             *b ^= 0x5a;
         }
         std::fs::write(&f, &bytes).unwrap();
+        // `check` runs before the open (which may repair what it can).
+        let report = cyberfly_store::check(trial.path()).unwrap();
         let outcome = rt().block_on(async {
             match Store::open(trial.path(), cfg(false)).await {
                 Err(e) => {
                     assert!(is_damage(&e), "flip at {at}: open said {e:?}");
+                    assert!(
+                        !report.is_clean(),
+                        "flip at {at}: open said {e}, check found nothing"
+                    );
                     "refused at open"
                 }
                 Ok(s) => {

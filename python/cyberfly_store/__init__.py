@@ -66,6 +66,7 @@ from ._native import (
     SyncServer,
     ValueTooLarge,
     WrongType,
+    check,
     verify,
     verify_many,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "SyncHandle",
     "verify",
     "verify_many",
+    "check",
     "StoreError",
     "InvalidArgument",
     "InvalidConfig",

@@ -44,6 +44,7 @@ __all__ = [
     "Outcome",
     "SyncServer",
     "SyncHandle",
+    "check",
 ]
 
 _Path = str | os.PathLike[str]
@@ -79,6 +80,7 @@ class NoEventLoop(InvalidArgument): ...
 
 def _raise_error(code: int, message: str = "test") -> None: ...
 def _shutdown() -> None: ...
+def check(path: _Path) -> dict[str, Any]: ...  # verify a closed store; the report
 def verify(public_key: bytes | str, message: _Bytes, signature: bytes | str) -> bool: ...
 def verify_many(
     items: Iterable[tuple[bytes | str, _Bytes, bytes | str]],

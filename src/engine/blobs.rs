@@ -80,6 +80,8 @@ pub struct Blobs {
     /// the store is closing, and says so (`Closed`), not with the blob
     /// store's own "Oneshot recv error".
     shut: AtomicBool,
+    /// `blobs/data`: where iroh-blobs keeps blobs over its inline size.
+    data_dir: std::path::PathBuf,
 }
 
 impl Blobs {
@@ -110,14 +112,25 @@ impl Blobs {
             interval: TICK,
             add_protected: Some(add_protected),
         });
-        let store = FsStore::load_with_opts(dir.join("blobs.db"), opts)
+        let db = dir.join("blobs.db");
+        let store = FsStore::load_with_opts(db.clone(), opts)
             .await
-            .map_err(Error::blobs)?;
+            .map_err(|e| {
+                // redb's own words for a damaged file ("DB corrupted: …")
+                let why = e.to_string();
+                let msg = format!("opening the blob store's database {}: {why}", db.display());
+                if why.to_ascii_lowercase().contains("corrupt") {
+                    Error::Corrupt(msg)
+                } else {
+                    Error::Blobs(msg)
+                }
+            })?;
         Ok(Blobs {
             store,
             gc,
             live,
             shut: AtomicBool::new(false),
+            data_dir: dir.join("data"),
         })
     }
 
@@ -162,26 +175,39 @@ impl Blobs {
         }
         match self.store.blobs().get_bytes(h).await {
             Ok(b) => Ok(Some(b)),
-            Err(e) => Err(self.fail(e)),
+            Err(e) if self.shut.load(Ordering::Acquire) => Err(self.fail(e)),
+            // The store holds it (complete) and cannot read it back.
+            Err(e) => Err(damaged(&h, &e)),
         }
     }
 
-    /// Read a blob an index entry refers to; missing is an error.
+    /// Read a blob an index entry refers to: `BlobMissing` if the blob
+    /// store does not hold it, `Corrupt` if it holds it and its bytes or
+    /// outboard do not verify (iroh-blobs verifies every read against the
+    /// hash), naming the cause.
     pub async fn get_referenced(&self, hash: &[u8; 32]) -> Result<Bytes> {
-        self.store
-            .blobs()
-            .get_bytes(Hash::from_bytes(*hash))
-            .await
-            .map_err(|e| {
-                if self.shut.load(Ordering::Acquire) {
-                    return Error::Closed;
+        let h = Hash::from_bytes(*hash);
+        match self.store.blobs().get_bytes(h).await {
+            Ok(b) => Ok(b),
+            Err(_) if self.shut.load(Ordering::Acquire) => Err(Error::Closed),
+            Err(e) => {
+                tracing::error!("blob {h} referenced by the index: {}", causes(&e));
+                let file = self.data_dir.join(format!("{}.data", h.to_hex()));
+                match self.store.blobs().has(h).await {
+                    // Recorded, but its data file is gone (an inline blob
+                    // has no file and does not fail this way).
+                    Ok(true) if !file.exists() && file.parent().is_some_and(Path::exists) => {
+                        Err(Error::BlobMissing(format!(
+                            "{h} (data file {} gone; the blob store still records it)",
+                            file.display()
+                        )))
+                    }
+                    Ok(true) => Err(damaged(&h, &e)),
+                    Ok(false) => Err(Error::BlobMissing(h.to_hex())),
+                    Err(e2) => Err(self.fail(e2)),
                 }
-                tracing::error!(
-                    "blob {} referenced by the index: {e}",
-                    Hash::from_bytes(*hash)
-                );
-                Error::BlobMissing(Hash::from_bytes(*hash).to_hex())
-            })
+            }
+        }
     }
 
     /// Hand over temp tags of blobs whose entries are now applied.
@@ -353,7 +379,7 @@ pub(crate) fn check_db(dir: &Path, recovery: bool) -> Result<()> {
     let orphaned = orphaned_data_files(dir)?;
     if orphaned > 0 {
         let msg = format!(
-            "{}: the blob store's database is missing while {orphaned} blob data \
+            "{}: the blob store's database is missing or empty while {orphaned} blob data \
              files remain in data/: every blob-backed value would read as missing. \
              Restore blobs.db, or open with recovery enabled to go on without it",
             dir.join("blobs.db").display()
@@ -369,8 +395,11 @@ pub(crate) fn check_db(dir: &Path, recovery: bool) -> Result<()> {
 /// Blob data files (`data/*.data`) when `blobs.db` does not exist; 0 when
 /// it does or there are none.
 fn orphaned_data_files(dir: &Path) -> Result<usize> {
-    if dir.join("blobs.db").exists() {
-        return Ok(0);
+    // An empty file is as good as none: redb makes a new, empty database
+    // of it (a truncated `blobs.db` opened silently with every blob gone).
+    match std::fs::metadata(dir.join("blobs.db")) {
+        Ok(m) if m.len() > 0 => return Ok(0),
+        _ => {}
     }
     let data = dir.join("data");
     match std::fs::read_dir(&data) {
@@ -381,6 +410,15 @@ fn orphaned_data_files(dir: &Path) -> Result<usize> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
         Err(e) => Err(Error::io_at(&data, e)),
     }
+}
+
+/// A blob the store holds but cannot read back intact.
+fn damaged(h: &Hash, e: &dyn std::error::Error) -> Error {
+    Error::Corrupt(format!(
+        "blob {h} is damaged: the blob store holds it but cannot read it back \
+         intact ({}); run `cyberfly-store check` on the closed store",
+        causes(e)
+    ))
 }
 
 /// `e` and every source under it, `: `-separated, repeats left out.

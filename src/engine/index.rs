@@ -13,7 +13,7 @@ use crate::value::{Entry, EntryHeader};
 /// within a tree — covers a container's metadata and its sub-entries together.
 /// Its namespaces (by first byte), tags and reserved keys are declared in
 /// `crate::keyspace`.
-const DATA_TREE: &str = "data";
+pub(crate) const DATA_TREE: &str = "data";
 pub use crate::keyspace::{NS_ENTRY, NS_PIN, NS_SUB};
 
 /// The index key of a user key's entry.
@@ -59,6 +59,12 @@ pub struct Index {
     marks: std::sync::Arc<Marks>,
     /// The durability marks found at open.
     pub(crate) found: Found,
+    /// The first I/O error sled answered (issue 18, point 7). sled keeps
+    /// it and answers it to every later call, and after one its `flush`
+    /// never returns (sled 0.34.7: the writer hung in `make_stable` after
+    /// ENOSPC); so once set, the store calls sled no more for writes and
+    /// flushes and answers this error, which says to reopen.
+    failed: std::sync::Arc<std::sync::Mutex<Option<(std::io::ErrorKind, String)>>>,
 }
 
 impl Index {
@@ -110,6 +116,7 @@ impl Index {
         }
         Ok(Index {
             marks: std::sync::Arc::new(Marks::new(store_dir, found)),
+            failed: Default::default(),
             found,
             db,
             tree,
@@ -230,14 +237,45 @@ impl Index {
     /// Flush and fsync everything written so far, and record the
     /// durability mark (at open and close).
     pub fn flush(&self) -> Result<()> {
-        self.marks.flush(&self.db, &self.tree, true)
+        self.guard(|| self.marks.flush(&self.db, &self.tree, true))
+    }
+
+    /// The I/O error sled failed with, if it did (see `failed`).
+    pub fn failed(&self) -> Option<Error> {
+        let f = self
+            .failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f.as_ref()
+            .map(|(kind, msg)| Error::Io(std::io::Error::new(*kind, msg.clone())))
+    }
+
+    /// Remember an I/O error of sled's (the first one).
+    pub fn note(&self, e: &Error) {
+        if let Error::Io(io) = e {
+            let mut f = self
+                .failed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if f.is_none() {
+                *f = Some((io.kind(), io.to_string()));
+            }
+        }
+    }
+
+    /// Run `f` unless sled has failed; remember its I/O error.
+    pub fn guard<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        if let Some(e) = self.failed() {
+            return Err(e);
+        }
+        f().inspect_err(|e| self.note(e))
     }
 
     /// Flush and fsync everything written so far; record the mark if the
     /// last one is older than [`mark::INTERVAL`] (the writer's flushes,
     /// explicit ones included).
     pub fn flush_routine(&self) -> Result<()> {
-        self.marks.flush(&self.db, &self.tree, false)
+        self.guard(|| self.marks.flush(&self.db, &self.tree, false))
     }
 
     /// Flush and record the mark if the last one is older than
@@ -245,7 +283,7 @@ impl Index {
     /// writes durable in `batch` mode; this keeps the mark near it).
     pub fn mark_if_due(&self) -> Result<()> {
         if self.marks.due() {
-            self.marks.flush(&self.db, &self.tree, false)?;
+            self.guard(|| self.marks.flush(&self.db, &self.tree, false))?;
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ pub mod index;
 pub mod mark;
 pub mod memory;
 pub mod metrics;
-mod quiet;
+pub(crate) mod quiet;
 pub mod readers;
 pub mod snapshot;
 pub mod writer;
@@ -1760,7 +1760,18 @@ impl Inner {
                     Err(e) => tracing::warn!("warm restart: snapshot not written: {e}"),
                 }
             }
-            drop(index);
+            if index.failed().is_some() {
+                // sled failed with an I/O error: its drop flushes, and that
+                // flush can wait forever (sled 0.34.7 after ENOSPC). Drop it
+                // on a thread of its own so that close returns; until that
+                // thread ends, sled's own lock on its file stays held by this
+                // process (a reopen in another process works).
+                let _ = std::thread::Builder::new()
+                    .name("cyberfly-sled-drop".into())
+                    .spawn(move || drop(index));
+            } else {
+                drop(index);
+            }
         }
         // Every read still queued holds an index clone; none is left (or the
         // deadline passed): the readers exit once their channel is drained.

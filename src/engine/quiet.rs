@@ -19,6 +19,11 @@ static HOOK: Once = Once::new();
 
 /// Run `f`; a panic inside it is `Corrupt` naming `what` and `path`.
 pub fn catch<T>(what: &str, path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_in(what, path, "sled", f)
+}
+
+/// [`catch`], the panic attributed to `lib` in the message.
+pub fn catch_in<T>(what: &str, path: &Path, lib: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
@@ -37,7 +42,7 @@ pub fn catch<T>(what: &str, path: &Path, f: impl FnOnce() -> Result<T>) -> Resul
             .or_else(|| p.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".into());
         Err(Error::Corrupt(format!(
-            "{what} at {}: the file is damaged (sled: {why})",
+            "{what} at {}: the file is damaged ({lib}: {why})",
             path.display()
         )))
     })

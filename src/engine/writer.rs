@@ -665,7 +665,7 @@ fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
             }
         }
     }
-    let applied: Result<()> = (|| {
+    let applied: Result<()> = ctx.index.guard(|| {
         if single_write {
             // One key: a plain insert/remove. sled forces a log write and
             // wakes its IO threads for every batch; a single write does not
@@ -683,7 +683,7 @@ fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
             ctx.index.flush_routine()?;
         }
         Ok(())
-    })();
+    });
     if ctx.durability == Durability::Batch && applied.is_ok() {
         // The writes are acknowledged as applied whatever this says: a
         // failed mark only weakens the check at the next open.
@@ -717,7 +717,7 @@ fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
                 ack.send(match r {
                     Err(op_err) => Err(op_err),
                     Ok(_) => Err(match &e {
-                        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), msg.clone())),
+                        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
                         Error::Corrupt(m) => Error::Corrupt(m.clone()),
                         _ => Error::Index(msg.clone()),
                     }),

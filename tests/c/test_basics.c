@@ -431,6 +431,61 @@ static void test_damaged_index(void) {
   cfs_config_free(cfg);
 }
 
+/* cfs_check verifies a closed store without changing it: clean JSON for an
+ * intact store, ALREADY_OPEN while it is open, the damaged blob named after
+ * a byte of its data file is flipped. */
+static void test_check(void) {
+  char dir[256], cmd[600];
+  cfs_config *cfg = NULL;
+  cfs_store *st = NULL;
+  cfs_error *err = NULL;
+  cfs_string json = {0};
+  char big[40000];
+  size_t i;
+  for (i = 0; i < sizeof big; i++) big[i] = (char)('a' + i % 26);
+  CHECK(make_tmpdir(dir, sizeof dir));
+  CHECK_OK(cfs_config_new(&cfg));
+  CHECK_OK(cfs_config_set_gc_interval_ms(cfg, 0));
+  CHECK_OK(cfs_config_set_inline_threshold(cfg, 64));
+  st = open_store(dir, cfg);
+  CHECK(st != NULL);
+  if (!st) {
+    cfs_config_free(cfg);
+    return;
+  }
+  CHECK_OK(cfs_store_set(st, S("small"), S("v"), NULL));
+  CHECK_OK(cfs_store_set(st, S("big"), big, sizeof big, NULL));
+  CHECK_RC(cfs_check(dir, strlen(dir), &json, &err), CFS_RESULT_ALREADY_OPEN);
+  CHECK(json.data == NULL);
+  CHECK(err != NULL && strstr(cfs_error_message(err), "closed store") != NULL);
+  cfs_error_free(err);
+  CHECK_OK(cfs_store_close(st, NULL));
+  cfs_store_free(st);
+
+  CHECK_OK(cfs_check(dir, strlen(dir), &json, NULL));
+  CHECK(json.data != NULL && strstr(json.data, "\"clean\":true") != NULL);
+  CHECK(json.data != NULL && strstr(json.data, "\"problems\":[]") != NULL);
+  cfs_string_free(&json);
+
+  /* Flip one byte in the middle of the big value's data file. */
+  snprintf(cmd, sizeof cmd,
+           "f=$(ls '%s'/blobs/data/*.data) && printf 'Z' | dd of=\"$f\" bs=1 seek=20000 "
+           "conv=notrunc status=none",
+           dir);
+  CHECK(system(cmd) == 0);
+  CHECK_OK(cfs_check(dir, strlen(dir), &json, NULL));
+  CHECK(json.data != NULL && strstr(json.data, "\"clean\":false") != NULL);
+  CHECK(json.data != NULL && strstr(json.data, "\"kind\":\"blob_damaged\"") != NULL);
+  CHECK(json.data != NULL && strstr(json.data, "\"keys\":[\"big\"]") != NULL);
+  cfs_string_free(&json);
+
+  snprintf(cmd, sizeof cmd, "%s/nothing-here", dir);
+  CHECK_RC(cfs_check(cmd, strlen(cmd), &json, &err), CFS_RESULT_IO);
+  CHECK(err != NULL && strstr(cfs_error_message(err), "nothing-here") != NULL);
+  cfs_error_free(err);
+  cfs_config_free(cfg);
+}
+
 int main(void) {
   char dir[256];
   cfs_config *cfg = NULL;
@@ -458,6 +513,7 @@ int main(void) {
   }
   test_lifecycle(dir, cfg);
   test_damaged_index();
+  test_check();
   cfs_config_free(cfg);
   return check_finish();
 }

@@ -353,7 +353,10 @@ int main() {
       auto moved = std::move(st);  // the handle moves; one close, one free
       EXPECT(st.raw() == nullptr);
       EXPECT(moved.hget("t:h", "b") == std::optional<std::string>("2"));
+      expect_error(CFS_RESULT_ALREADY_OPEN, [&] { cfs::check(dir); });
     }
+    // Closed: check verifies it without changing it, and finds it clean.
+    EXPECT(cfs::check(dir).find("\"clean\":true") != std::string::npos);
   } catch (const std::exception &e) {
     failed++;
     std::fprintf(stderr, "unexpected exception: %s\n", e.what());

@@ -36,3 +36,40 @@ async def test_deleted_index_is_refused_then_recovered(store_path: pathlib.Path)
     async with cyberfly_store.open(store_path) as s:
         assert await s.recovery() is None
         assert await s.get("small") is None
+
+
+def _tree(path: pathlib.Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+async def test_check_reports_clean_then_a_damaged_blob(store_path: pathlib.Path) -> None:
+    big = "".join(chr(97 + i % 26) for i in range(40_000))
+    async with cyberfly_store.open(store_path, inline_threshold=64, gc_interval=0) as s:
+        await s.set("small", "v")
+        await s.set("big", big)
+        # An open store is refused: check needs a closed one.
+        with pytest.raises(cyberfly_store.AlreadyOpen):
+            cyberfly_store.check(store_path)
+    before = _tree(store_path)
+    report = cyberfly_store.check(store_path)
+    assert report["clean"] is True and report["problems"] == []
+    assert report["keys"] == 2 and report["blob_values"] == 1
+    assert _tree(store_path) == before, "check changed a file"
+
+    # One flipped byte in the big value's data file.
+    [data] = (store_path / "blobs" / "data").glob("*.data")
+    b = bytearray(data.read_bytes())
+    b[len(b) // 2] ^= 0x5A
+    data.write_bytes(bytes(b))
+    report = cyberfly_store.check(store_path)
+    assert report["clean"] is False
+    [p] = report["problems"]
+    assert p["kind"] == "blob_damaged" and p["keys"] == ["big"]
+    assert data.name.startswith(p["hash"]) and p["hash"] in p["message"]
+    async with cyberfly_store.open(store_path, gc_interval=0) as s:
+        with pytest.raises(cyberfly_store.Corrupt, match="damaged"):
+            await s.get("big")
+        assert await s.get("small") == "v"
+
+    with pytest.raises(cyberfly_store.IoError, match="nothing-here"):
+        cyberfly_store.check(store_path / "nothing-here")

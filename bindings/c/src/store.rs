@@ -691,6 +691,35 @@ pub extern "C" fn cfs_store_recovery_json(
     })
 }
 
+/// Verify the closed store in the directory `path` (`path_len` bytes, not
+/// NUL-terminated) without changing it: index, blobs and operation log
+/// against each other. `*out_json` receives the report, an object with
+/// `clean` (true when no problem was found), counts (`keys`,
+/// `blob_values`, `blobs`, `log_entries`, …), `recorded_mark` and
+/// `index_mark`, `unreferenced_blobs` and `stray_blob_files` (not
+/// problems), and `problems`: objects with `kind`, `message` and the
+/// problem's fields. Damage is reported there with `CFS_RESULT_OK`; an
+/// open store is `CFS_RESULT_ALREADY_OPEN`, a directory that cannot be read
+/// `CFS_RESULT_IO`. Free the string with `cfs_string_free`.
+#[no_mangle]
+pub extern "C" fn cfs_check(
+    path: *const c_char,
+    path_len: usize,
+    out_json: *mut cfs_string,
+    err: *mut *mut cfs_error,
+) -> cfs_result {
+    ffi_boundary!(err, {
+        let out = Out::new(out_json, "out_json")?;
+        let p = bytes(path.cast(), path_len, "path")?;
+        if p.is_empty() {
+            return Err(Fail::invalid("path is empty"));
+        }
+        let report = cyberfly_store::check(path_from_bytes(p)?)?;
+        out.write(cfs_string::from_str(&report.to_json().to_string()));
+        Ok(())
+    })
+}
+
 /// Write the 64 lowercase hex digits of `hash` and a NUL into `buf` (at
 /// least 65 bytes, else `CFS_RESULT_BUFFER_TOO_SMALL` and nothing written).
 #[no_mangle]

@@ -37,6 +37,7 @@ use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 
 pub mod blocking;
+pub mod check;
 pub mod config;
 pub mod convert;
 pub mod error;
@@ -378,5 +379,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     verify::register(m)?;
     oplog::register(m)?;
     sync::register(m)?;
+    check::register(m)?;
     Ok(())
 }
