@@ -693,7 +693,7 @@ TARGETS = [
     ("cold_get_after_reopen", "cyberfly", "lmdb", 0.5, "inline sled get + hot admission"),
     ("get_second_pass", "cyberfly", "lmdb", 1.0, "hot hits, shuffled"),
     ("cold_get_many", "cyberfly", "lmdb", 1.0, "inline sled gets without the GIL"),
-    ("get_shuffled", "cyberfly", "lmdb", 1.0, "hot hits, shuffled: 3 dependent cache misses"),
+    ("get_shuffled", "cyberfly", "lmdb", 1.0, "hot hits, shuffled: the slot and the block, one after the other"),
     ("zipf_hit_rate", "cyberfly", "ideal static top-k", 0.95, "CLOCK + TinyLFU admission; 1M reads"),
     ("zipf_hit_rate", "cyberfly", "perfect-history LFU", None, "the best an online policy can know"),
 ]
