@@ -232,8 +232,9 @@ impl From<sled::Error> for Error {
                 format!(
                     "the index (sled) failed: {io}{}; sled stays failed after an I/O \
                      error, so every later write, flush and close fails the same way: \
-                     close the store and open it again once the cause is fixed (for \
-                     example, disk space freed)",
+                     close the store and open it again from a new process once the cause \
+                     is fixed (for example, disk space freed): this process keeps \
+                     sled's lock on the index",
                     errno_name(&io).map_or_else(String::new, |n| format!(" [{n}]")),
                 ),
             )),

@@ -320,6 +320,19 @@ fn a_full_disk_fails_the_index_with_a_reopen_hint() {
         assert!(again.to_string().contains("open it again"), "{again}");
         let closed = s.close().await;
         eprintln!("close: {closed:?}");
+        assert!(msg.contains("new process"), "{msg}");
+        // This process keeps sled's lock (its failed store's drop never
+        // returns): a reopen here is refused as AlreadyOpen, saying so,
+        // after sled's own lock wait (5 s), never hanging.
+        let reopen = tokio::time::timeout(Duration::from_secs(60), Store::open(&dir, cfg()))
+            .await
+            .expect("a reopen after the failure returns");
+        let Err(e) = reopen else {
+            panic!("a reopen in this process succeeded while it holds sled's lock");
+        };
+        eprintln!("reopen in this process: {e}");
+        assert!(matches!(e, Error::AlreadyOpen { .. }), "{e:?}");
+        assert!(e.to_string().contains("new process"), "{e}");
         acked
     });
     assert!(acked > 0);

@@ -93,6 +93,22 @@ impl Index {
                 {
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
+                // Still held: by this process's earlier store whose sled
+                // failed on an I/O error (its flush, and so its drop, never
+                // returns: Inner::shutdown_writer_and_index), or by another
+                // process that bypassed the directory's LOCK.
+                Err(Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    return Err(Error::AlreadyOpen {
+                        path: dir.to_path_buf(),
+                        detail: format!(
+                            "the index's own lock is still held after {} s; a store \
+                             of this process that failed on an I/O error (for example \
+                             ENOSPC) keeps it until the process exits: open the store \
+                             again from a new process",
+                            t0.elapsed().as_secs()
+                        ),
+                    })
+                }
                 r => return r,
             }
         }
