@@ -232,3 +232,47 @@ fn the_off_switch() {
     assert_eq!(s.stats().hot_entries, 0);
     s.close_blocking().unwrap();
 }
+
+/// The snapshot's records are in key order whatever order the keys were
+/// written and read in: the next open allocates the hot tier's entries in
+/// that order, so a pass over keys in order walks memory forwards.
+#[test]
+fn the_snapshot_is_in_key_order() {
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open_blocking(d.path(), config().build().unwrap()).unwrap();
+    // Written and read in a scrambled order (i * 7919 mod N is a
+    // permutation: 7919 is a prime, so coprime to 4 000).
+    let order: Vec<usize> = (0..N).map(|i| i * 7919 % N).collect();
+    for chunk in order.chunks(500) {
+        s.block_on(s.set_many(chunk.iter().map(|&i| (key(i), value("o", i)))))
+            .unwrap();
+    }
+    for &i in &order {
+        s.get_blocking(&key(i)).unwrap().unwrap();
+    }
+    let hot = s.stats().hot_entries;
+    s.close_blocking().unwrap();
+    assert!(hot > 1000, "{hot} hot entries");
+
+    // magic [8] | nonce [16] | count u64 | (klen u32 | key | vlen u32 | value | expires u64)*
+    let data = std::fs::read(d.path().join(FILE)).unwrap();
+    let count = u64::from_le_bytes(data[24..32].try_into().unwrap());
+    assert_eq!(count, hot);
+    let mut at = 32;
+    let mut keys = Vec::new();
+    let u32_at = |at: usize| u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+    for _ in 0..count {
+        let kl = u32_at(at);
+        keys.push(String::from_utf8(data[at + 4..at + 4 + kl].to_vec()).unwrap());
+        at += 4 + kl;
+        at += 4 + u32_at(at) + 8;
+    }
+    assert_eq!(at + 32, data.len(), "records then the checksum");
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "keys out of order");
+
+    // And it loads: every key reads back exactly.
+    let s = Store::open_blocking(d.path(), config().build().unwrap()).unwrap();
+    assert_eq!(outcome(&s, "loaded"), 1);
+    check_values(&s, "o");
+    s.close_blocking().unwrap();
+}

@@ -90,7 +90,12 @@ pub fn write(dir: &Path, index: &Index, cache: &TieredCache, now_ms: u64) -> Res
     buf.extend_from_slice(MAGIC);
     buf.extend_from_slice(&nonce);
     buf.extend_from_slice(&0u64.to_le_bytes());
-    let mut count = 0u64;
+    // The records are serialised shard by shard, then written in key
+    // order: the next open allocates the hot tier's blocks in that order,
+    // so reads in key order (a scan's keys, a range of ids) walk memory
+    // forwards, as they walk a B-tree's leaves.
+    let mut records = Vec::new();
+    let mut body = Vec::with_capacity(1 << 20);
     cache.for_each_hot(|key, value, expires| {
         if matches!(expires, Some(t) if t <= now_ms) {
             return;
@@ -99,13 +104,21 @@ pub fn write(dir: &Path, index: &Index, cache: &TieredCache, now_ms: u64) -> Res
         let (Ok(kl), Ok(vl)) = (u32::try_from(key.len()), u32::try_from(v.len())) else {
             return;
         };
-        buf.extend_from_slice(&kl.to_le_bytes());
-        buf.extend_from_slice(key);
-        buf.extend_from_slice(&vl.to_le_bytes());
-        buf.extend_from_slice(v.as_bytes());
-        buf.extend_from_slice(&expires.unwrap_or(u64::MAX).to_le_bytes());
-        count += 1;
+        let start = body.len();
+        body.extend_from_slice(&kl.to_le_bytes());
+        body.extend_from_slice(key);
+        body.extend_from_slice(&vl.to_le_bytes());
+        body.extend_from_slice(v.as_bytes());
+        body.extend_from_slice(&expires.unwrap_or(u64::MAX).to_le_bytes());
+        records.push((start, body.len(), key.len()));
     });
+    let key_of = |&(start, _, len): &(usize, usize, usize)| &body[start + 4..start + 4 + len];
+    records.sort_unstable_by(|a, b| key_of(a).cmp(key_of(b)));
+    let count = records.len() as u64;
+    buf.reserve(body.len() + TRAILER);
+    for &(start, end, _) in &records {
+        buf.extend_from_slice(&body[start..end]);
+    }
     buf[8 + NONCE..HEADER].copy_from_slice(&count.to_le_bytes());
     let sum = blake3::hash(&buf);
     buf.extend_from_slice(sum.as_bytes());
