@@ -149,7 +149,7 @@ impl Blobs {
     /// A blob-store error, its causes spelled out: iroh-blobs' own message
     /// is often only "inner error: Error::Io"; the OS error (its words and
     /// errno) is further down the source chain.
-    fn fail(&self, e: impl std::error::Error) -> Error {
+    fn fail(&self, e: impl std::error::Error + 'static) -> Error {
         if self.shut.load(Ordering::Acquire) {
             Error::Closed
         } else {
@@ -177,7 +177,7 @@ impl Blobs {
             Ok(b) => Ok(Some(b)),
             Err(e) if self.shut.load(Ordering::Acquire) => Err(self.fail(e)),
             // The store holds it (complete) and cannot read it back.
-            Err(e) => Err(damaged(&h, &e)),
+            Err(e) => Err(damaged(&h, &self.data_dir, &e)),
         }
     }
 
@@ -202,7 +202,7 @@ impl Blobs {
                             file.display()
                         )))
                     }
-                    Ok(true) => Err(damaged(&h, &e)),
+                    Ok(true) => Err(damaged(&h, &self.data_dir, &e)),
                     Ok(false) => Err(Error::BlobMissing(h.to_hex())),
                     Err(e2) => Err(self.fail(e2)),
                 }
@@ -412,28 +412,89 @@ fn orphaned_data_files(dir: &Path) -> Result<usize> {
     }
 }
 
-/// A blob the store holds but cannot read back intact.
-fn damaged(h: &Hash, e: &dyn std::error::Error) -> Error {
+/// A blob the store holds but cannot read back intact; names its data
+/// file when it has one (an inline blob lives in `blobs.db`).
+fn damaged(h: &Hash, data_dir: &Path, e: &(dyn std::error::Error + 'static)) -> Error {
+    let file = data_dir.join(format!("{}.data", h.to_hex()));
+    let file = if file.exists() {
+        format!("; data file {}", file.display())
+    } else {
+        String::new()
+    };
     Error::Corrupt(format!(
         "blob {h} is damaged: the blob store holds it but cannot read it back \
-         intact ({}); run `cyberfly-store check` on the closed store",
+         intact ({}{file}); run `cyberfly-store check` on the closed store",
         causes(e)
     ))
 }
 
-/// `e` and every source under it, `: `-separated, repeats left out.
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
+/// `e` and every source under it, `: `-separated, repeats left out, with
+/// bao-tree's verification errors in words (their `Display` is their
+/// `Debug`: "LeafHashMismatch(0)", "Io(Custom { kind: … })"), wherever an
+/// outer message embeds them.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut next = Some(e);
     while let Some(s) = next {
         let m = s.to_string();
-        if !out.contains(&m) {
-            out.push_str(": ");
-            out.push_str(&m);
+        match bao_words(s) {
+            Some(w) if out.contains(&m) => out = out.replace(&m, &w),
+            Some(w) => push_cause(&mut out, &w),
+            None if out.contains(&m) => {}
+            None => push_cause(&mut out, &m),
         }
         next = s.source();
     }
     out
+}
+
+fn push_cause(out: &mut String, m: &str) {
+    if !out.is_empty() {
+        out.push_str(": ");
+    }
+    out.push_str(m);
+}
+
+/// A bao-tree encode or decode error (also inside an `io::Error`) in words.
+fn bao_words(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use bao_tree::io::{DecodeError as D, EncodeError as E};
+    let node = |n: &bao_tree::TreeNode| {
+        format!(
+            "level {}, around byte offset {}",
+            n.level(),
+            n.mid().to_bytes()
+        )
+    };
+    let at = |c: &bao_tree::ChunkNum| format!("byte offset {}", c.to_bytes());
+    if let Some(e) = e.downcast_ref::<E>() {
+        return Some(match e {
+            E::LeafHashMismatch(c) => format!("the data at {} does not match its hash", at(c)),
+            E::ParentHashMismatch(n) => format!("the outboard's hashes ({}) do not match", node(n)),
+            E::ParentWrite(n) => format!("the reader stopped while sending hashes ({})", node(n)),
+            E::LeafWrite(c) => format!("the reader stopped while sending the data at {}", at(c)),
+            E::SizeMismatch => "the data file's size is not the size the outboard records".into(),
+            E::Io(io) => io_words(io),
+        });
+    }
+    if let Some(e) = e.downcast_ref::<D>() {
+        return Some(match e {
+            D::LeafHashMismatch(c) => format!("the data at {} does not match its hash", at(c)),
+            D::ParentHashMismatch(n) => format!("the outboard's hashes ({}) do not match", node(n)),
+            D::LeafNotFound(c) => format!("the data ends before {}", at(c)),
+            D::ParentNotFound(n) => format!("the outboard ends before its hashes at {}", node(n)),
+            D::Io(io) => io_words(io),
+        });
+    }
+    let io = e.downcast_ref::<std::io::Error>()?;
+    bao_words(io.get_ref()?)
+}
+
+/// An I/O error as its inner error's words, or std's ("No space left on
+/// device (os error 28)").
+fn io_words(e: &std::io::Error) -> String {
+    e.get_ref()
+        .and_then(|inner| bao_words(inner))
+        .unwrap_or_else(|| e.to_string())
 }
 
 /// Remove the partial imports a crash left in `blobs/temp` (iroh-blobs
@@ -458,4 +519,44 @@ pub(crate) fn clear_temp(temp: &Path) -> Result<(u64, u64)> {
         }
     }
     Ok((files, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::causes;
+    use bao_tree::io::{DecodeError, EncodeError};
+    use bao_tree::ChunkNum;
+
+    /// An error whose message embeds its source's, as iroh-blobs' do.
+    #[derive(Debug)]
+    struct Outer(EncodeError);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "encode error: {}", self.0)
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn bao_errors_are_in_words() {
+        let m = causes(&Outer(EncodeError::LeafHashMismatch(ChunkNum(3))));
+        assert_eq!(
+            m,
+            "encode error: the data at byte offset 3072 does not match its hash"
+        );
+        let io = std::io::Error::from_raw_os_error(28);
+        let m = causes(&Outer(EncodeError::Io(io)));
+        assert!(
+            m.starts_with("encode error: No space left on device (os error 28)"),
+            "{m}"
+        );
+        assert!(!m.contains("Os {"), "{m}");
+        // Inside an io::Error, as iroh-blobs also hands them on.
+        let wrapped = std::io::Error::other(DecodeError::LeafNotFound(ChunkNum(2)));
+        assert_eq!(causes(&wrapped), "the data ends before byte offset 2048");
+    }
 }
