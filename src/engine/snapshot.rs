@@ -86,14 +86,12 @@ pub struct Taken {
 pub fn write(dir: &Path, index: &Index, cache: &TieredCache, now_ms: u64) -> Result<u64> {
     let mut nonce = [0u8; NONCE];
     rand_core::OsRng.fill_bytes(&mut nonce);
-    let mut buf = Vec::with_capacity(1 << 20);
-    buf.extend_from_slice(MAGIC);
-    buf.extend_from_slice(&nonce);
-    buf.extend_from_slice(&0u64.to_le_bytes());
     // The records are serialised shard by shard, then written in key
     // order: the next open allocates the hot tier's blocks in that order,
     // so reads in key order (a scan's keys, a range of ids) walk memory
-    // forwards, as they walk a B-tree's leaves.
+    // forwards, as they walk a B-tree's leaves. One copy of the records in
+    // memory: the file is written from it through a buffer, hashed on the
+    // way.
     let mut records = Vec::new();
     let mut body = Vec::with_capacity(1 << 20);
     cache.for_each_hot(|key, value, expires| {
@@ -115,18 +113,24 @@ pub fn write(dir: &Path, index: &Index, cache: &TieredCache, now_ms: u64) -> Res
     let key_of = |&(start, _, len): &(usize, usize, usize)| &body[start + 4..start + 4 + len];
     records.sort_unstable_by(|a, b| key_of(a).cmp(key_of(b)));
     let count = records.len() as u64;
-    buf.reserve(body.len() + TRAILER);
-    for &(start, end, _) in &records {
-        buf.extend_from_slice(&body[start..end]);
-    }
-    buf[8 + NONCE..HEADER].copy_from_slice(&count.to_le_bytes());
-    let sum = blake3::hash(&buf);
-    buf.extend_from_slice(sum.as_bytes());
     let tmp = dir.join(TMP);
     {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&buf)?;
-        f.sync_all()?;
+        let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        let mut sum = blake3::Hasher::new();
+        let mut put = |b: &[u8]| -> std::io::Result<()> {
+            sum.update(b);
+            f.write_all(b)
+        };
+        put(MAGIC)?;
+        put(&nonce)?;
+        put(&count.to_le_bytes())?;
+        for &(start, end, _) in &records {
+            put(&body[start..end])?;
+        }
+        f.write_all(sum.finalize().as_bytes())?;
+        f.into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?
+            .sync_all()?;
     }
     std::fs::rename(&tmp, dir.join(FILE))?;
     if let Ok(d) = std::fs::File::open(dir) {
