@@ -13,6 +13,9 @@
 //! - `set_many_1000/{none,batch}`.
 //! - `get_many_1000/{cached,uncached}`.
 //! - `mixed_90_10_64_tasks/{batch,sync}`: 64 tasks x 100 ops, 90 % get / 10 % set.
+//! - `apply_signed/{many_1000,one_by_one_100}_{batch,sync}_{journal,off}`:
+//!   signed String operations (100-byte values, signed outside the timed
+//!   region), with the operation journal (`Config::oplog_journal`) on and off.
 //! - `sled_raw/{insert_1000,batch_of_1_x1000,batch_1000,get_1000}`: plain sled with the store's
 //!   default sled settings.
 //! - `sled_mode_batch_1000/{low_space,high_throughput}_{plain,zstd}`: growing tree.
@@ -26,7 +29,7 @@ use std::time::{Duration, Instant};
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use cyberfly_store::{Config, Durability, Store};
+use cyberfly_store::{Config, Durability, Keypair, SignedOperation, Store, ValueKind};
 use tempfile::TempDir;
 use tokio::runtime::Runtime;
 
@@ -622,9 +625,81 @@ fn sled_modes(c: &mut Criterion, group: &str, growing: bool) {
     g.finish();
 }
 
+/// Signed operations: `apply_many` of 1 000, and 100 awaited `apply` one
+/// by one (under `sync`, a group and an fsync each), journal on and off.
+fn apply_signed(c: &mut Criterion) {
+    let rt = runtime();
+    let v = value();
+    let kp = Keypair::generate();
+    let db = format!("bench-{}", kp.public_key_hex());
+    let mut g = c.benchmark_group("apply_signed");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(6))
+        .warm_up_time(Duration::from_secs(1));
+    let mut n = 0u64;
+    let mut sign = |count: usize| -> Vec<SignedOperation> {
+        (0..count)
+            .map(|_| {
+                n += 1;
+                let mut o = SignedOperation::new(
+                    db.clone(),
+                    format!("k{}", n % 10_000),
+                    &v,
+                    ValueKind::String,
+                );
+                o.sign(&kp);
+                o
+            })
+            .collect()
+    };
+    for (batch, count) in [("many_1000", 1000usize), ("one_by_one_100", 100)] {
+        for (dname, d) in [("batch", Durability::Batch), ("sync", Durability::Sync)] {
+            for journal in [true, false] {
+                let name = format!(
+                    "{batch}_{dname}_{}",
+                    if journal { "journal" } else { "off" }
+                );
+                let dir = tempfile::tempdir().unwrap();
+                let cfg = Config {
+                    oplog_journal: journal,
+                    ..store_config(d)
+                };
+                let s = open_store(&rt, dir.path(), cfg);
+                g.throughput(Throughput::Elements(count as u64));
+                g.bench_function(BenchmarkId::from_parameter(&name), |b| {
+                    b.to_async(&rt).iter_custom(|iters| {
+                        let inputs: Vec<Vec<SignedOperation>> =
+                            (0..iters).map(|_| sign(count)).collect();
+                        let s = s.clone();
+                        async move {
+                            let mut total = Duration::ZERO;
+                            for ops in inputs {
+                                let t = Instant::now();
+                                if count == 1000 {
+                                    black_box(s.apply_many(ops).await.unwrap());
+                                } else {
+                                    for op in ops {
+                                        black_box(s.apply(op).await.unwrap());
+                                    }
+                                }
+                                total += t.elapsed();
+                            }
+                            total
+                        }
+                    });
+                });
+                close_store(&rt, &format!("apply_signed/{name}"), Some((dir, s)));
+            }
+        }
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     write_1000_items,
+    apply_signed,
     read_1000_items,
     set_many_1000,
     get_many_1000,

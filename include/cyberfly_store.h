@@ -913,6 +913,15 @@ cfs_result cfs_config_set_warm_restart(struct cfs_config *config, bool value);
 cfs_result cfs_config_set_recovery(struct cfs_config *config, bool value);
 
 /**
+ * Keep the journal of applied signed operations, `oplog.journal` beside
+ * the index (default true): a recovery open restores from it the
+ * operations a rolled-back index lost. Costs about the bytes of every
+ * signed operation once more on disk, and under `CFS_DURABILITY_SYNC`
+ * one more fdatasync per group of writes.
+ */
+cfs_result cfs_config_set_oplog_journal(struct cfs_config *config, bool value);
+
+/**
  * Worker threads of the store's own runtime (default 2).
  */
 cfs_result cfs_config_set_runtime_threads(struct cfs_config *config, size_t value);
@@ -1504,10 +1513,13 @@ cfs_result cfs_store_collect_garbage(struct cfs_store *store, struct cfs_error *
 /**
  * After an open with `cfs_config_set_recovery(config, true)` of an index
  * that was behind its durability mark: `*out_json` is an object with
- * `recorded_mark`, `index_mark` (or null) and `unreferenced_blobs` (hex
- * hashes of blobs no key refers to any more: values of lost keys among
- * them, readable with `cfs_store_get_blob` during this open); `null` when
- * nothing was lost. Free it with `cfs_string_free`.
+ * `recorded_mark`, `index_mark` (or null), `marks_lost` (or null),
+ * `unreferenced_blobs` (hex hashes of blobs no key refers to any more:
+ * values of lost keys among them, readable with `cfs_store_get_blob`
+ * during this open) and `journal`: what was restored from the operation
+ * journal, an object with `read`, `restored`, `present`, `rejected`,
+ * `damaged` and `unreadable_bytes` (null when the journal is off);
+ * `null` when nothing was lost. Free it with `cfs_string_free`.
  */
 cfs_result cfs_store_recovery_json(const struct cfs_store *store,
                                    struct cfs_string *out_json,

@@ -117,6 +117,18 @@ pub enum Problem {
         timestamp: u64,
         op_id: String,
     },
+    /// Records of the operation journal (`oplog.journal`) that do not
+    /// verify (checksum, framing), and bytes at its end that cannot be read
+    /// (an unfinished last append after a crash, truncated at the next
+    /// open, or damage to a record's length, past which nothing can be
+    /// read).
+    JournalDamaged {
+        damaged_records: u64,
+        unreadable_bytes: u64,
+    },
+    /// A journal record (numbered from 0) that does not decode as a signed
+    /// operation, or whose signature or owner does not verify.
+    JournalOperationInvalid { record: u64, detail: String },
 }
 
 impl fmt::Display for Problem {
@@ -193,6 +205,16 @@ impl fmt::Display for Problem {
                 f,
                 "{key:?} lists operation {op_id} at {timestamp}, which is not in the log"
             ),
+            JournalDamaged { damaged_records, unreadable_bytes } => write!(
+                f,
+                "{}: {damaged_records} damaged records, {unreadable_bytes} unreadable bytes at its end",
+                crate::engine::journal::FILE
+            ),
+            JournalOperationInvalid { record, detail } => write!(
+                f,
+                "{} record {record}: {detail}",
+                crate::engine::journal::FILE
+            ),
         }
     }
 }
@@ -223,6 +245,10 @@ pub struct CheckReport {
     /// form of the signature (`Config::legacy_signatures`).
     pub log_entries: u64,
     pub log_legacy_signatures: u64,
+    /// Records in the operation journal (`oplog.journal`) that verified;
+    /// `None` when there is no journal (`Config::oplog_journal` off). It
+    /// may hold fewer operations than the log (a journal turned on later).
+    pub journal_records: Option<u64>,
     /// Complete blobs no key or pin refers to (not a problem: deleted or
     /// overwritten values that the next garbage collection removes, or,
     /// with an index behind its mark, the values of lost keys).
@@ -289,6 +315,12 @@ impl fmt::Display for CheckReport {
             f,
             "log        {} entries ({} by legacy signature)",
             self.log_entries, self.log_legacy_signatures
+        )?;
+        writeln!(
+            f,
+            "journal    {}",
+            self.journal_records
+                .map_or_else(|| "none".to_string(), |n| format!("{n} records"))
         )?;
         if self.is_clean() {
             write!(f, "clean      no problem found ({:.2} s)", self.seconds)
@@ -368,8 +400,66 @@ pub fn check(path: impl AsRef<Path>) -> Result<CheckReport> {
         );
     }
     check_blobs(&blobs_dir, &scratch.0, &mut r, &refs)?;
+    check_journal(&dir, &mut r)?;
     r.seconds = t0.elapsed().as_secs_f64();
     Ok(r)
+}
+
+/// Walk the operation journal: every record's framing and checksum, and
+/// every operation's shape, owner and signature (in batches).
+fn check_journal(dir: &Path, r: &mut CheckReport) -> Result<()> {
+    use crate::engine::journal::{Item, Reader};
+    let Some(mut reader) = Reader::open(&dir.join(crate::engine::journal::FILE))? else {
+        return Ok(());
+    };
+    let verifier = Verifier::new(1024);
+    let mut batch: Vec<(u64, SignedOperation)> = Vec::new();
+    let mut n = 0u64;
+    let flush = |batch: &mut Vec<(u64, SignedOperation)>, r: &mut CheckReport| {
+        let items: Vec<_> = batch.iter().map(|(_, op)| op.verify_item()).collect();
+        let verdicts = verifier.verify_many(&items);
+        for ((i, op), ok) in batch.drain(..).zip(verdicts) {
+            if !ok && !op.verify_legacy(&verifier) {
+                r.problems.push(Problem::JournalOperationInvalid {
+                    record: i,
+                    detail: format!("op {}: the signature does not verify", op.op_id),
+                });
+            }
+        }
+    };
+    while let Some(item) = reader.next()? {
+        let i = n;
+        n += 1;
+        let Item::Record(b) = item else { continue };
+        let op = std::str::from_utf8(&b)
+            .map_err(|e| Error::Corrupt(e.to_string()))
+            .and_then(SignedOperation::from_json)
+            .and_then(|op| {
+                op.check_shape()?;
+                check_owner(&op.db_name, &op.public_key)?;
+                Ok(op)
+            });
+        match op {
+            Ok(op) => batch.push((i, op)),
+            Err(e) => r.problems.push(Problem::JournalOperationInvalid {
+                record: i,
+                detail: e.to_string(),
+            }),
+        }
+        if batch.len() >= LOG_BATCH {
+            flush(&mut batch, r);
+        }
+    }
+    flush(&mut batch, r);
+    let scan = reader.scan;
+    r.journal_records = Some(scan.records);
+    if scan.damaged > 0 || scan.unreadable_bytes > 0 {
+        r.problems.push(Problem::JournalDamaged {
+            damaged_records: scan.damaged,
+            unreadable_bytes: scan.unreadable_bytes,
+        });
+    }
+    Ok(())
 }
 
 /// The store's `LOCK`, held shared (not created if absent: no store that

@@ -30,8 +30,9 @@ mod verify;
 
 pub use check::{check, CheckReport, Problem};
 pub use engine::config::{Config, ConfigBuilder, Durability, LogCheck, ThroughputMode};
+pub use engine::journal::FILE as OPLOG_JOURNAL_FILE;
 pub use engine::mark::FILE as DURABILITY_MARK_FILE;
-pub use engine::Recovery;
+pub use engine::{JournalReplay, Recovery};
 pub use error::{Error, ErrorCode, Result};
 pub use oplog::{
     check_owner, new_op_id, parse_store_type, store_type_name, LoadReport, OpLogScan, Outcome,

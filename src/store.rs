@@ -121,6 +121,12 @@ impl Store {
                 "operation log has bad entries (skipped)"
             );
         }
+        // A recovery open of an index behind its durability mark: restore
+        // what the operation journal holds, and reset the sync cursors.
+        if let Err(err) = Self::recover(&e).await {
+            let _ = e.close().await;
+            return Err(err);
+        }
         let store = Store {
             e,
             log_report: Arc::new(Mutex::new(Some(report))),
@@ -128,6 +134,16 @@ impl Store {
         store.spawn_sweeper();
         store.e.start();
         Ok(store)
+    }
+
+    async fn recover(e: &Engine) -> Result<()> {
+        if !e.recovering()? {
+            return Ok(());
+        }
+        if let Some(r) = crate::oplog::restore::restore_from_journal(e).await? {
+            e.set_replay(r);
+        }
+        crate::oplog::restore::reset_sync(e).await
     }
 
     /// The engine beneath (for the crate's tests).
@@ -429,8 +445,9 @@ impl Store {
 
     /// After an open with [`Config::recovery`] of an index that was behind
     /// its durability mark (damaged or rolled back): the marks, and the
-    /// blobs no entry refers to any more (values of lost keys among them).
-    /// `None` when nothing was lost. Blob GC is off for such an open.
+    /// blobs no entry refers to any more (values of lost keys among them),
+    /// and what was restored from the operation journal
+    /// ([`Config::oplog_journal`]). `None` when nothing was lost. Blob GC is off for such an open.
     pub async fn recovery(&self) -> Result<Option<Recovery>> {
         self.e.recovery().await
     }

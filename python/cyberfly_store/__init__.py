@@ -207,7 +207,12 @@ def open(path: str | os.PathLike[str], **config: Any) -> Opener:  # noqa: A001
     at a clean close and load it at the next open), ``recovery`` (bool,
     default False: open an index that is behind the store's durability mark
     — damaged or rolled back, which a normal open refuses with
-    :class:`Corrupt` — to salvage what it holds; see ``Store.recovery()``).
+    :class:`Corrupt` — to salvage what it holds and restore the signed
+    operations it lost from the operation journal; see ``Store.recovery()``),
+    ``oplog_journal`` (bool, default True: keep the journal of applied
+    signed operations, ``oplog.journal`` beside the index, that a recovery
+    open restores from; about the bytes of every signed operation once more
+    on disk).
     An unknown
     keyword or a bad value raises :class:`InvalidConfig`.
 

@@ -200,6 +200,13 @@ pub struct Config {
     /// `Store::recovery`), and the next close records a new mark, so that
     /// the next normal open accepts the recovered index. Default false.
     pub recovery: bool,
+    /// Keep the journal of applied signed operations, the file
+    /// `oplog.journal` beside `index/` (src/engine/journal.rs): outside
+    /// sled, so a recovery open of an index that was rolled back can
+    /// restore the operations it lost. Costs about the bytes of every
+    /// signed operation once more on disk, and under `Durability::Sync`
+    /// one more fdatasync per group of writes. Default true.
+    pub oplog_journal: bool,
 }
 
 impl Default for Config {
@@ -236,6 +243,7 @@ impl Default for Config {
             inline_read_limit: Duration::from_micros(500),
             warm_restart: true,
             recovery: false,
+            oplog_journal: true,
         }
     }
 }
@@ -398,6 +406,7 @@ setters! {
     inline_read_limit: Duration,
     warm_restart: bool,
     recovery: bool,
+    oplog_journal: bool,
 }
 
 impl ConfigBuilder {

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::engine::config::{Config, Durability, ThroughputMode};
+use crate::engine::journal::{self, Journal};
 use crate::engine::mark::{self, Found, Marks};
 use crate::error::{Error, Result};
 use crate::value::{Entry, EntryHeader};
@@ -59,6 +60,10 @@ pub struct Index {
     marks: std::sync::Arc<Marks>,
     /// The durability marks found at open.
     pub(crate) found: Found,
+    /// The journal of applied signed operations (`Config::oplog_journal`),
+    /// and what walking it at open found.
+    pub(crate) journal: Option<std::sync::Arc<Journal>>,
+    pub(crate) journal_scan: Option<journal::Scan>,
     /// The first I/O error sled answered (issue 18, point 7). sled keeps
     /// it and answers it to every later call, and after one its `flush`
     /// never returns (sled 0.34.7: the writer hung in `make_stable` after
@@ -130,7 +135,18 @@ impl Index {
                 "recovery open: the index is behind the durability mark; blob GC is off for this open"
             );
         }
+        // After the index: a store whose index cannot be opened is left as
+        // it was. The journal never fails an open (the index is the
+        // authority) except on an I/O error creating it.
+        let (journal, journal_scan) = if cfg.oplog_journal {
+            let (j, scan) = Journal::open(store_dir)?;
+            (Some(std::sync::Arc::new(j)), Some(scan))
+        } else {
+            (None, None)
+        };
         Ok(Index {
+            journal,
+            journal_scan,
             marks: std::sync::Arc::new(Marks::new(store_dir, found)),
             failed: Default::default(),
             found,
@@ -253,7 +269,24 @@ impl Index {
     /// Flush and fsync everything written so far, and record the
     /// durability mark (at open and close).
     pub fn flush(&self) -> Result<()> {
+        self.sync_journal();
         self.guard(|| self.marks.flush(&self.db, &self.tree, true))
+    }
+
+    /// Append the records a write group staged (after its sled apply).
+    pub fn journal_append(&self, records: &[Vec<u8>]) {
+        if let Some(j) = &self.journal {
+            j.append(records);
+        }
+    }
+
+    /// fdatasync the journal: before every flush of the index the store
+    /// makes, so that an index mark never covers an operation the durable
+    /// journal lacks.
+    fn sync_journal(&self) {
+        if let Some(j) = &self.journal {
+            j.sync();
+        }
     }
 
     /// The I/O error sled failed with, if it did (see `failed`).
@@ -291,6 +324,7 @@ impl Index {
     /// last one is older than [`mark::INTERVAL`] (the writer's flushes,
     /// explicit ones included).
     pub fn flush_routine(&self) -> Result<()> {
+        self.sync_journal();
         self.guard(|| self.marks.flush(&self.db, &self.tree, false))
     }
 
@@ -299,6 +333,7 @@ impl Index {
     /// writes durable in `batch` mode; this keeps the mark near it).
     pub fn mark_if_due(&self) -> Result<()> {
         if self.marks.due() {
+            self.sync_journal();
             self.guard(|| self.marks.flush(&self.db, &self.tree, false))?;
         }
         Ok(())

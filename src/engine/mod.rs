@@ -12,6 +12,7 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod index;
+pub mod journal;
 pub mod mark;
 pub mod memory;
 pub mod metrics;
@@ -194,6 +195,35 @@ pub struct Recovery {
     /// to: values of lost keys among them (hex BLAKE3 hashes; readable
     /// with `get_blob` during this open).
     pub unreferenced_blobs: Vec<String>,
+    /// `recorded_mark - index_mark`: how many durability marks the index
+    /// lost (a mark is made at most once a second, and at every flush and
+    /// close: a lower bound on the flushes lost, not a count of writes);
+    /// `None` when the index holds no mark.
+    pub marks_lost: Option<u64>,
+    /// What the open restored from the operation journal
+    /// (`Config::oplog_journal`); `None` when the journal is off.
+    pub journal: Option<JournalReplay>,
+}
+
+/// What a recovery open restored from the operation journal
+/// (src/engine/journal.rs): each operation read is verified and applied
+/// as a replicated one (last write wins, op_id de-duplication).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalReplay {
+    /// Operations read from the journal.
+    pub read: u64,
+    /// Recorded again (applied, or superseded by a newer write): the
+    /// index had lost them.
+    pub restored: u64,
+    /// Already in the index (duplicates).
+    pub present: u64,
+    /// Refused: a bad signature, shape or owner (nothing applied).
+    pub rejected: u64,
+    /// Records that did not verify (checksum, framing) or decode, skipped.
+    pub damaged: u64,
+    /// Bytes at the journal's end that could not be read (after damage to
+    /// a record's length nothing can be; truncated at open).
+    pub unreadable_bytes: u64,
 }
 
 struct Inner {
@@ -219,6 +249,8 @@ struct Inner {
     guard: InlineGuard,
     /// The hot tier was loaded from a warm-restart snapshot at open.
     warm_loaded: bool,
+    /// What a recovery open restored from the operation journal.
+    replay: Mutex<Option<JournalReplay>>,
 }
 
 /// The result of [`Engine::get_many_cached`].
@@ -433,6 +465,7 @@ impl Engine {
                 handle,
                 runtime: Mutex::new(None),
                 warm_loaded: warm,
+                replay: Mutex::new(None),
                 lock: Mutex::new(Some(lock)),
                 verifier: Arc::new(crate::verify::Verifier::new(config.verdict_cache_entries)),
                 readers,
@@ -1624,11 +1657,30 @@ impl Engine {
             .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string())
             .collect();
         unreferenced.sort();
+        let recorded = found.recorded.unwrap_or(0);
         Ok(Some(Recovery {
-            recorded_mark: found.recorded.unwrap_or(0),
+            recorded_mark: recorded,
             index_mark: found.index,
             unreferenced_blobs: unreferenced,
+            marks_lost: found.index.map(|i| recorded.saturating_sub(i)),
+            journal: self.inner.replay.lock().expect("replay").clone(),
         }))
+    }
+
+    /// Whether this is a recovery open of an index that was behind its
+    /// durability mark.
+    pub(crate) fn recovering(&self) -> Result<bool> {
+        Ok(self.index()?.found.behind())
+    }
+
+    /// What walking the operation journal at open found (`None`: off).
+    pub(crate) fn journal_scan(&self) -> Result<Option<journal::Scan>> {
+        Ok(self.index()?.journal_scan.clone())
+    }
+
+    /// Record what the recovery open restored from the journal.
+    pub(crate) fn set_replay(&self, r: JournalReplay) {
+        *self.inner.replay.lock().expect("replay") = Some(r);
     }
 
     /// Number of blobs in the blob store.

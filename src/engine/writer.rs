@@ -276,6 +276,10 @@ pub struct Txn<'a> {
     /// Hashes of the keys written, for the cache (see `cache.rs`).
     touched: Vec<u64>,
     op_touched: Vec<u64>,
+    /// Records for the operation journal (src/engine/journal.rs), of the
+    /// request and of the current op when ops are independent.
+    journal: Vec<Vec<u8>>,
+    op_journal: Vec<Vec<u8>>,
     /// Wall-clock time of the group, ms since the epoch (one value for the
     /// whole request so that expiry checks agree).
     pub now_ms: u64,
@@ -367,6 +371,16 @@ impl<'a> Txn<'a> {
         self.touch(key);
     }
 
+    /// Stage a record for the operation journal: appended after the
+    /// group's sled apply succeeded, dropped with the op if it fails.
+    pub fn journal(&mut self, record: Vec<u8>) {
+        if self.op_staged.is_some() {
+            self.op_journal.push(record);
+        } else {
+            self.journal.push(record);
+        }
+    }
+
     /// Mark a key for cache invalidation.
     pub fn touch(&mut self, key: &str) {
         let s = crate::engine::cache::key_hash(key);
@@ -386,11 +400,13 @@ impl<'a> Txn<'a> {
             self.staged.extend(m);
         }
         self.touched.append(&mut self.op_touched);
+        self.journal.append(&mut self.op_journal);
     }
 
     fn rollback_op(&mut self) {
         self.op_staged = None;
         self.op_touched.clear();
+        self.op_journal.clear();
     }
 
     /// A fresh container version.
@@ -581,6 +597,7 @@ fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
     let mut touched: Vec<u64> = Vec::new();
     let mut acks = Vec::with_capacity(group.len());
     let mut tags = Vec::new();
+    let mut journal: Vec<Vec<u8>> = Vec::new();
     // Released (the requests counted as applied) when the group is done.
     let mut tokens = Vec::with_capacity(group.len());
     for p in group {
@@ -600,6 +617,8 @@ fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
             op_staged: None,
             touched: Vec::new(),
             op_touched: Vec::new(),
+            journal: Vec::new(),
+            op_journal: Vec::new(),
             now_ms,
         };
         let mut replies = Vec::with_capacity(n);
@@ -632,9 +651,11 @@ fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
                 let Txn {
                     staged,
                     touched: tk,
+                    journal: jr,
                     ..
                 } = txn;
                 pending_writes.extend(staged);
+                journal.extend(jr);
                 touched.extend(tk);
                 tags.extend(t);
                 acks.push((ack, Ok(replies), n));
@@ -679,6 +700,9 @@ fn apply_group(ctx: &Parts<'_>, group: Vec<Pending>, n_ops: usize) {
         } else {
             ctx.index.tree.apply_batch(batch)?;
         }
+        // After the apply succeeded; under `sync` the flush below
+        // fdatasyncs it before the writes are acknowledged.
+        ctx.index.journal_append(&journal);
         if ctx.durability == Durability::Sync {
             ctx.index.flush_routine()?;
         }

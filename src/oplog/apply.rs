@@ -103,6 +103,7 @@ fn apply_in_txn(
     kind: ValueKind,
     prep: Prepared,
     fresh: bool,
+    journal: bool,
 ) -> Result<Reply> {
     let full = op.full_key();
     let owner = replica::owner_of(op);
@@ -184,7 +185,11 @@ fn apply_in_txn(
     // type epoch if it changed.
     let record = |txn: &mut Txn<'_>, epoch: Option<&Epoch>| -> Result<()> {
         txn.put_raw(okey.clone(), lk.clone());
-        txn.put_raw(lk.clone(), op.to_json().into_bytes());
+        let body = op.to_json().into_bytes();
+        if journal {
+            txn.journal(body.clone());
+        }
+        txn.put_raw(lk.clone(), body);
         let n = txn
             .get_raw(LOG_COUNT_KEY)?
             .and_then(|v| v.try_into().ok())
@@ -376,7 +381,7 @@ pub(crate) async fn apply(e: &Engine, op: SignedOperation) -> Result<Outcome> {
 /// Apply newly submitted operations, in order, with one outcome each.
 /// Signatures are verified in parallel batches off the async executor.
 pub(crate) async fn apply_many(e: &Engine, ops: Vec<SignedOperation>) -> Result<Vec<Outcome>> {
-    apply_ops(e, ops, true).await
+    apply_ops(e, ops, true, true).await
 }
 /// Apply operations loaded from a log or received for sync: like
 /// `apply_many` but never rejected for their age.
@@ -384,9 +389,20 @@ pub(crate) async fn apply_replicated(
     e: &Engine,
     ops: Vec<SignedOperation>,
 ) -> Result<Vec<Outcome>> {
-    apply_ops(e, ops, false).await
+    apply_ops(e, ops, false, true).await
 }
-async fn apply_ops(e: &Engine, ops: Vec<SignedOperation>, fresh: bool) -> Result<Vec<Outcome>> {
+/// Apply operations read back from the operation journal by a recovery
+/// open: like `apply_replicated`, but not journaled again (they are
+/// there already).
+pub(crate) async fn apply_restored(e: &Engine, ops: Vec<SignedOperation>) -> Result<Vec<Outcome>> {
+    apply_ops(e, ops, false, false).await
+}
+async fn apply_ops(
+    e: &Engine,
+    ops: Vec<SignedOperation>,
+    fresh: bool,
+    journal: bool,
+) -> Result<Vec<Outcome>> {
     e.check_open()?;
     let n = ops.len();
     let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
@@ -463,7 +479,7 @@ async fn apply_ops(e: &Engine, ops: Vec<SignedOperation>, fresh: bool) -> Result
                     tags.extend(tag);
                     wops.push(WriteOp::Update {
                         key: op.full_key(),
-                        f: Box::new(move |txn| apply_in_txn(txn, &op, kind, prep, fresh)),
+                        f: Box::new(move |txn| apply_in_txn(txn, &op, kind, prep, fresh, journal)),
                     });
                     sent.push(i);
                 }

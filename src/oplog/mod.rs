@@ -53,6 +53,7 @@ mod codec;
 mod lww;
 mod owner;
 pub(crate) mod replica;
+pub(crate) mod restore;
 pub(crate) mod scan;
 
 pub use apply::Outcome;

@@ -407,11 +407,15 @@ static void test_damaged_index(void) {
   cfs_error_free(err);
 
   CHECK_OK(cfs_config_set_recovery(cfg, true));
+  CHECK_OK(cfs_config_set_oplog_journal(cfg, true));
   st = open_store(dir, cfg);
   CHECK(st != NULL);
   if (st) {
     CHECK_OK(cfs_store_recovery_json(st, &json, NULL));
     CHECK(json.data != NULL && strstr(json.data, "\"index_mark\":null") != NULL);
+    /* No signed operation was written: the journal had nothing to restore. */
+    CHECK(json.data != NULL && strstr(json.data, "\"journal\":{\"damaged\":0,") != NULL);
+    CHECK(json.data != NULL && strstr(json.data, "\"restored\":0") != NULL);
     cfs_string_free(&json);
     CHECK_RC(cfs_store_collect_garbage(st, NULL), CFS_RESULT_CORRUPT);
     CHECK_OK(cfs_store_close(st, NULL));

@@ -14,9 +14,12 @@ import cyberfly_store
 
 async def test_deleted_index_is_refused_then_recovered(store_path: pathlib.Path) -> None:
     big = "b" * 10_000
+    kp = cyberfly_store.Keypair.generate()
+    op = cyberfly_store.SignedOperation(db_name=f"db-{kp.public_key}", key="signed", value="sv").sign(kp)
     async with cyberfly_store.open(store_path, inline_threshold=64, gc_interval=0) as s:
         await s.set("small", "v")
         await s.set("big", big)
+        assert (await s.apply(op)).applied
     shutil.rmtree(store_path / "index")
 
     with pytest.raises(cyberfly_store.Corrupt, match=r"behind.*recovery") as e:
@@ -29,6 +32,17 @@ async def test_deleted_index_is_refused_then_recovered(store_path: pathlib.Path)
         assert report is not None
         assert report["index_mark"] is None and report["recorded_mark"] >= 1
         [h] = report["unreferenced_blobs"]  # the lost value's blob
+        assert report["marks_lost"] is None  # the index holds no mark
+        # The signed operation comes back from the journal beside the index.
+        assert report["journal"] == {
+            "read": 1,
+            "restored": 1,
+            "present": 0,
+            "rejected": 0,
+            "damaged": 0,
+            "unreadable_bytes": 0,
+        }
+        assert await s.get(op.full_key) == "sv"
         assert await s.get_blob(h) == big.encode()
         with pytest.raises(cyberfly_store.Corrupt, match="garbage collection is off"):
             await s.collect_garbage()

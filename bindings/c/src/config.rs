@@ -392,6 +392,21 @@ pub extern "C" fn cfs_config_set_recovery(config: *mut cfs_config, value: bool) 
     })
 }
 
+/// Keep the journal of applied signed operations, `oplog.journal` beside
+/// the index (default true): a recovery open restores from it the
+/// operations a rolled-back index lost. Costs about the bytes of every
+/// signed operation once more on disk, and under `CFS_DURABILITY_SYNC`
+/// one more fdatasync per group of writes.
+#[no_mangle]
+pub extern "C" fn cfs_config_set_oplog_journal(config: *mut cfs_config, value: bool) -> cfs_result {
+    ffi_boundary!(code, {
+        set(config, |c| {
+            c.oplog_journal = value;
+            Ok(())
+        })
+    })
+}
+
 /// Worker threads of the store's own runtime (default 2).
 #[no_mangle]
 pub extern "C" fn cfs_config_set_runtime_threads(
@@ -565,6 +580,7 @@ mod tests {
         assert_eq!(cfs_config_set_inline_read_limit_us(p, 25), cfs_result::Ok);
         assert_eq!(cfs_config_set_warm_restart(p, false), cfs_result::Ok);
         assert_eq!(cfs_config_set_recovery(p, true), cfs_result::Ok);
+        assert_eq!(cfs_config_set_oplog_journal(p, false), cfs_result::Ok);
         let expected = Config {
             sled_cache_capacity: 2 << 20,
             flush_every_ms: 7,
@@ -595,6 +611,7 @@ mod tests {
             inline_read_limit: Duration::from_micros(25),
             warm_restart: false,
             recovery: true,
+            oplog_journal: false,
         };
         // SAFETY: the pointer was just returned by the library under test and is valid.
         assert_eq!(unsafe { &(*p).config }, &expected);

@@ -665,10 +665,13 @@ pub extern "C" fn cfs_store_collect_garbage(
 
 /// After an open with `cfs_config_set_recovery(config, true)` of an index
 /// that was behind its durability mark: `*out_json` is an object with
-/// `recorded_mark`, `index_mark` (or null) and `unreferenced_blobs` (hex
-/// hashes of blobs no key refers to any more: values of lost keys among
-/// them, readable with `cfs_store_get_blob` during this open); `null` when
-/// nothing was lost. Free it with `cfs_string_free`.
+/// `recorded_mark`, `index_mark` (or null), `marks_lost` (or null),
+/// `unreferenced_blobs` (hex hashes of blobs no key refers to any more:
+/// values of lost keys among them, readable with `cfs_store_get_blob`
+/// during this open) and `journal`: what was restored from the operation
+/// journal, an object with `read`, `restored`, `present`, `rejected`,
+/// `damaged` and `unreadable_bytes` (null when the journal is off);
+/// `null` when nothing was lost. Free it with `cfs_string_free`.
 #[no_mangle]
 pub extern "C" fn cfs_store_recovery_json(
     store: *const cfs_store,
@@ -684,6 +687,15 @@ pub extern "C" fn cfs_store_recovery_json(
                 "recorded_mark": r.recorded_mark,
                 "index_mark": r.index_mark,
                 "unreferenced_blobs": r.unreferenced_blobs,
+                "marks_lost": r.marks_lost,
+                "journal": r.journal.map(|j| serde_json::json!({
+                    "read": j.read,
+                    "restored": j.restored,
+                    "present": j.present,
+                    "rejected": j.rejected,
+                    "damaged": j.damaged,
+                    "unreadable_bytes": j.unreadable_bytes,
+                })),
             }),
         };
         out.write(cfs_string::from_str(&j.to_string()));

@@ -42,6 +42,7 @@ pub const KEYWORDS: &[&str] = &[
     "inline_read_limit",
     "warm_restart",
     "recovery",
+    "oplog_journal",
 ];
 
 fn int<T: TryFrom<u64>>(field: &'static str, v: &Bound<'_, PyAny>) -> PyResult<T> {
@@ -130,6 +131,7 @@ pub fn from_kwargs(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
             "inline_read_limit" => c.inline_read_limit = duration("inline_read_limit", v)?,
             "warm_restart" => c.warm_restart = boolean("warm_restart", v)?,
             "recovery" => c.recovery = boolean("recovery", v)?,
+            "oplog_journal" => c.oplog_journal = boolean("oplog_journal", v)?,
             other => {
                 return Err(invalid_config(
                     "config",
@@ -190,5 +192,6 @@ pub fn to_dict<'py>(py: Python<'py>, c: &Config) -> PyResult<Bound<'py, PyDict>>
     d.set_item("inline_read_limit", c.inline_read_limit.as_secs_f64())?;
     d.set_item("warm_restart", c.warm_restart)?;
     d.set_item("recovery", c.recovery)?;
+    d.set_item("oplog_journal", c.oplog_journal)?;
     Ok(d)
 }

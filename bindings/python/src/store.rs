@@ -497,10 +497,13 @@ impl PyStore {
 
     /// After an open with ``recovery=True`` of an index that was behind its
     /// durability mark (damaged or rolled back): a dict with
-    /// ``recorded_mark``, ``index_mark`` and ``unreferenced_blobs`` (hex
-    /// hashes of blobs no key refers to any more: values of lost keys among
-    /// them, readable with ``get_blob`` during this open); ``None`` when
-    /// nothing was lost. Blob GC is off for such an open.
+    /// ``recorded_mark``, ``index_mark``, ``marks_lost``,
+    /// ``unreferenced_blobs`` (hex hashes of blobs no key refers to any
+    /// more: values of lost keys among them, readable with ``get_blob``
+    /// during this open) and ``journal``: what the open restored from the
+    /// operation journal, a dict with ``read``, ``restored``, ``present``,
+    /// ``rejected``, ``damaged`` and ``unreadable_bytes`` (``None`` with
+    /// ``oplog_journal=False``); ``None`` when nothing was lost. Blob GC is off for such an open.
     fn recovery<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let s = self.s();
         spawn(py, async move {
@@ -508,6 +511,15 @@ impl PyStore {
                 recorded_mark: r.recorded_mark,
                 index_mark: r.index_mark,
                 unreferenced_blobs: r.unreferenced_blobs,
+                marks_lost: r.marks_lost,
+                journal: r.journal.map(|j| JournalDict {
+                    read: j.read,
+                    restored: j.restored,
+                    present: j.present,
+                    rejected: j.rejected,
+                    damaged: j.damaged,
+                    unreadable_bytes: j.unreadable_bytes,
+                }),
             }))
         })
     }
@@ -730,4 +742,17 @@ struct RecoveryDict {
     recorded_mark: u64,
     index_mark: Option<u64>,
     unreferenced_blobs: Vec<String>,
+    marks_lost: Option<u64>,
+    journal: Option<JournalDict>,
+}
+
+/// `recovery()["journal"]`: what was restored from the operation journal.
+#[derive(IntoPyObject)]
+struct JournalDict {
+    read: u64,
+    restored: u64,
+    present: u64,
+    rejected: u64,
+    damaged: u64,
+    unreadable_bytes: u64,
 }
