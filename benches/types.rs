@@ -11,13 +11,9 @@ use cyberfly_store::SignedOperation;
 use cyberfly_store::{verify_uncached, Keypair, Verifier, VerifyItem};
 use cyberfly_store::{Config, Durability, GeoUnit, LogCheck, RadiusOpts, Store, ValueKind};
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+#[path = "../tests/support/rt.rs"]
+mod support_rt;
+use support_rt::rt;
 
 fn cfg() -> Config {
     Config::builder()

@@ -17,13 +17,9 @@ use std::sync::{Arc, Once};
 
 use cyberfly_store::{check, Config, Error, Keypair, Problem, SignedOperation, Store, ValueKind};
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+#[path = "support/rt.rs"]
+mod support_rt;
+use support_rt::rt;
 
 fn cfg() -> Config {
     Config::builder()
@@ -105,37 +101,14 @@ fn populated(dir: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Every file under `dir` (but `LOCK`'s lock state) with its bytes' hash.
-fn tree_hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    fn walk(d: &Path, base: &Path, out: &mut BTreeMap<PathBuf, String>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let e = e.unwrap();
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                out.insert(p.strip_prefix(base).unwrap().to_path_buf(), "dir".into());
-                walk(&p, base, out);
-            } else {
-                let b = std::fs::read(&p).unwrap();
-                out.insert(
-                    p.strip_prefix(base).unwrap().to_path_buf(),
-                    blake3::hash(&b).to_hex().to_string(),
-                );
-            }
-        }
-    }
-    walk(dir, dir, &mut out);
-    out
-}
-
 #[test]
 fn check_on_an_intact_store_is_clean_and_changes_no_file() {
     let dir = tempfile::tempdir().unwrap();
     populated(dir.path());
-    let before = tree_hashes(dir.path());
+    let before = fs::tree_hashes(dir.path());
     let r = check(dir.path()).unwrap();
     assert!(r.is_clean(), "{r}");
-    assert_eq!(tree_hashes(dir.path()), before, "check changed a file");
+    assert_eq!(fs::tree_hashes(dir.path()), before, "check changed a file");
     assert_eq!(r.keys, 40 + 6 + 3 + 1 + 20, "{r}");
     assert_eq!(r.blob_values, 9, "{r}");
     assert_eq!(r.pins, 1);
@@ -149,7 +122,7 @@ fn check_on_an_intact_store_is_clean_and_changes_no_file() {
     // Twice: a check leaves nothing that changes the next one.
     let again = check(dir.path()).unwrap();
     assert!(again.is_clean());
-    assert_eq!(tree_hashes(dir.path()), before);
+    assert_eq!(fs::tree_hashes(dir.path()), before);
     // The store still opens and reads after being checked.
     rt().block_on(async {
         let s = Store::open(dir.path(), cfg()).await.unwrap();

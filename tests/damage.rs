@@ -13,13 +13,9 @@ use std::path::Path;
 
 use cyberfly_store::{Config, Error, Store, DURABILITY_MARK_FILE};
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+#[path = "support/rt.rs"]
+mod support_rt;
+use support_rt::rt;
 
 const KEYS: usize = 200;
 

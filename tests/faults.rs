@@ -8,13 +8,9 @@ use std::time::Duration;
 
 use cyberfly_store::{Config, Error, Store};
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+#[path = "support/rt.rs"]
+mod support_rt;
+use support_rt::rt;
 
 /// A SIGKILL during a large blob import leaves `blobs/temp/*.temp` (iroh-blobs
 /// writes there first); nothing else ever removes it. Reopening does, under

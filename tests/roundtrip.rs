@@ -22,13 +22,9 @@ fn cfg() -> Config {
         .unwrap()
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+#[path = "support/rt.rs"]
+mod support_rt;
+use support_rt::rt;
 
 /// Write with `w`, then check with `r` on the open store and again after a
 /// close and reopen.
