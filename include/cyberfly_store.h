@@ -1512,8 +1512,11 @@ cfs_result cfs_store_collect_garbage(struct cfs_store *store, struct cfs_error *
 
 /**
  * After an open with `cfs_config_set_recovery(config, true)` of an index
- * that was behind its durability mark: `*out_json` is an object with
+ * that was behind its durability mark, or that could not be opened at all
+ * (moved aside, an empty one started: `damaged_index` is its new path,
+ * otherwise null): `*out_json` is an object with
  * `recorded_mark`, `index_mark` (or null), `marks_lost` (or null),
+ * `damaged_index` (or null),
  * `unreferenced_blobs` (hex hashes of blobs no key refers to any more:
  * values of lost keys among them, readable with `cfs_store_get_blob`
  * during this open) and `journal`: what was restored from the operation

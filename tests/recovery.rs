@@ -14,13 +14,9 @@ use cyberfly_store::{
     SyncConfig, ValueKind, OPLOG_JOURNAL_FILE,
 };
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+#[path = "support/rt.rs"]
+mod support_rt;
+use support_rt::rt;
 
 const OPS: usize = 60;
 
@@ -401,5 +397,91 @@ fn peers_restore_what_a_rolled_back_index_lost() {
     rt.block_on(async {
         b_server.shutdown().await.unwrap();
         b.close().await.unwrap();
+    });
+}
+
+/// An index sled cannot open at all (its config file damaged): a normal
+/// open is `Corrupt` and changes nothing; a recovery open moves the damaged
+/// `index/` aside untouched, starts an empty index, restores every signed
+/// operation from the journal, and reports where the old index went. What
+/// only the index held (an unsigned write) is lost, and said to be.
+#[test]
+fn an_index_sled_cannot_open_is_set_aside_and_the_journal_restores() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let kp = Keypair::generate();
+    let all = ops(&kp, 0..OPS);
+    rt().block_on(async {
+        let s = Store::open(p, cfg(false, true)).await.unwrap();
+        assert!(s
+            .apply_many(all.clone())
+            .await
+            .unwrap()
+            .iter()
+            .all(cyberfly_store::Outcome::is_applied));
+        s.set("plain", "only in the index").await.unwrap();
+        s.close().await.unwrap();
+    });
+    // sled checks its `conf` file at open: every byte of it flipped.
+    let conf = p.join("index").join("conf");
+    let bytes: Vec<u8> = std::fs::read(&conf).unwrap().iter().map(|b| !b).collect();
+    std::fs::write(&conf, &bytes).unwrap();
+    let before = fs::tree_hashes(&p.join("index"));
+
+    let err = rt()
+        .block_on(Store::open(p, cfg(false, true)))
+        .expect_err("a damaged index must not open");
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    assert_eq!(
+        fs::tree_hashes(&p.join("index")),
+        before,
+        "a refused open changed the index"
+    );
+
+    let moved = rt().block_on(async {
+        let s = Store::open(p, cfg(true, true)).await.unwrap();
+        let r = s.recovery().await.unwrap().expect("a recovery");
+        let moved =
+            std::path::PathBuf::from(r.damaged_index.clone().expect("the index was set aside"));
+        assert_eq!(r.index_mark, None);
+        let j: JournalReplay = r.journal.clone().unwrap();
+        assert_eq!(
+            (j.read, j.restored, j.present, j.rejected, j.damaged),
+            (OPS as u64, OPS as u64, 0, 0, 0)
+        );
+        assert_eq!(
+            present(&s, &all).await,
+            OPS,
+            "every signed operation restored"
+        );
+        assert_eq!(s.log_len().await.unwrap(), OPS as u64);
+        assert_eq!(
+            s.get("plain").await.unwrap(),
+            None,
+            "an unsigned write lives only in the index"
+        );
+        // GC stays off while the store recovers: the old index may hold
+        // the only reference to a blob.
+        assert!(matches!(s.collect_garbage().await, Err(Error::Corrupt(_))));
+        s.close().await.unwrap();
+        moved
+    });
+    assert!(
+        moved.starts_with(p) && moved != p.join("index"),
+        "{}",
+        moved.display()
+    );
+    assert_eq!(
+        fs::tree_hashes(&moved),
+        before,
+        "the damaged index is kept as it was"
+    );
+
+    // The recovered store is accepted by a normal open.
+    rt().block_on(async {
+        let s = Store::open(p, cfg(false, true)).await.unwrap();
+        assert!(s.recovery().await.unwrap().is_none());
+        assert_eq!(present(&s, &all).await, OPS);
+        s.close().await.unwrap();
     });
 }

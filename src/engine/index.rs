@@ -63,6 +63,9 @@ pub struct Index {
     /// The journal of applied signed operations (`Config::oplog_journal`),
     /// and what walking it at open found.
     pub(crate) journal: Option<std::sync::Arc<Journal>>,
+    /// A recovery open of an index sled could not open: where the damaged
+    /// index was moved (an empty one was started in its place).
+    pub(crate) salvaged: Option<std::path::PathBuf>,
     pub(crate) journal_scan: Option<journal::Scan>,
     /// The first I/O error sled answered (issue 18, point 7). sled keeps
     /// it and answers it to every later call, and after one its `flush`
@@ -120,12 +123,32 @@ impl Index {
     }
 
     fn open_once(dir: &Path, cfg: &Config, flush_every: Option<u64>) -> Result<Self> {
-        let (db, tree) = crate::engine::quiet::catch("opening the index", dir, || {
+        let opened = crate::engine::quiet::catch("opening the index", dir, || {
             Self::open_sled(dir, cfg, flush_every)
-        })?;
+        });
+        let (db, tree, salvaged) = match opened {
+            Ok((db, tree)) => (db, tree, None),
+            // A file sled itself cannot read (a damaged page, its panic):
+            // a recovery open keeps it aside, untouched, and starts an
+            // empty index, which the operation journal and peers refill
+            // (src/oplog/restore.rs). Anything else (EACCES, a held lock)
+            // is answered as it is.
+            Err(Error::Corrupt(why)) if cfg.recovery && dir.exists() => {
+                let aside = set_aside(dir)?;
+                tracing::error!(
+                    "recovery open: the index at {} cannot be opened ({why}); it was \
+                     moved to {} and an empty index started",
+                    dir.display(),
+                    aside.display()
+                );
+                let (db, tree) = Self::open_sled(dir, cfg, flush_every)?;
+                (db, tree, Some(aside))
+            }
+            Err(e) => return Err(e),
+        };
         let store_dir = dir.parent().unwrap_or(dir);
         let found = mark::check(store_dir, &tree)?;
-        if found.behind() {
+        if found.behind() || salvaged.is_some() {
             if !cfg.recovery {
                 return Err(found.error(dir));
             }
@@ -145,6 +168,7 @@ impl Index {
             (None, None)
         };
         Ok(Index {
+            salvaged,
             journal,
             journal_scan,
             marks: std::sync::Arc::new(Marks::new(store_dir, found)),
@@ -170,7 +194,17 @@ impl Index {
             })
             .use_compression(cfg.compression)
             .compression_factor(cfg.compression_factor)
-            .open()?;
+            .open()
+            .map_err(|e| match e {
+                // What sled says of a `conf` it cannot parse: this store's
+                // own index was made by this sled, so it is damage.
+                sled::Error::Unsupported(why) => Error::Corrupt(format!(
+                    "opening the index at {}: its configuration file (conf) is \
+                     damaged (sled: {why})",
+                    dir.display()
+                )),
+                e => e.into(),
+            })?;
         let tree = db.open_tree(DATA_TREE)?;
         Ok((db, tree))
     }
@@ -273,6 +307,13 @@ impl Index {
         self.guard(|| self.marks.flush(&self.db, &self.tree, true))
     }
 
+    /// Whether this open is a recovery of lost writes: the index is behind
+    /// its durability mark, or was unreadable and started anew. Blob GC is
+    /// off, and the journal is replayed.
+    pub(crate) fn suspect(&self) -> bool {
+        self.found.behind() || self.salvaged.is_some()
+    }
+
     /// Append the records a write group staged (after its sled apply).
     pub fn journal_append(&self, records: &[Vec<u8>]) {
         if let Some(j) = &self.journal {
@@ -338,4 +379,28 @@ impl Index {
         }
         Ok(())
     }
+}
+
+/// Move a damaged index directory to `index.damaged-{unix ms}` beside it
+/// (the parent directory fsynced), so that a recovery open can start an
+/// empty index without destroying anything. Returns the new path.
+fn set_aside(dir: &Path) -> Result<std::path::PathBuf> {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("index");
+    let mut aside =
+        dir.with_file_name(format!("{name}.damaged-{}", crate::engine::clock::now_ms()));
+    let mut n = 1;
+    while aside.exists() {
+        aside = dir.with_file_name(format!(
+            "{name}.damaged-{}-{n}",
+            crate::engine::clock::now_ms()
+        ));
+        n += 1;
+    }
+    std::fs::rename(dir, &aside).map_err(|e| Error::io_at(dir, e))?;
+    if let Some(parent) = dir.parent() {
+        if let Ok(d) = std::fs::File::open(parent) {
+            d.sync_all().map_err(|e| Error::io_at(parent, e))?;
+        }
+    }
+    Ok(aside)
 }

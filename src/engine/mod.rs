@@ -203,6 +203,11 @@ pub struct Recovery {
     /// What the open restored from the operation journal
     /// (`Config::oplog_journal`); `None` when the journal is off.
     pub journal: Option<JournalReplay>,
+    /// When sled could not open the index at all (a damaged page): where
+    /// the damaged `index/` was moved, untouched, before an empty index was
+    /// started in its place (everything in it is then lost but what the
+    /// journal and peers restore).
+    pub damaged_index: Option<String>,
 }
 
 /// What a recovery open restored from the operation journal
@@ -393,7 +398,7 @@ impl Engine {
         let index = Arc::new(index);
         let blobs = Arc::new(Blobs::open(&path.join("blobs"), config.gc_interval).await?);
         let weak_index = Arc::downgrade(&index);
-        let suspect = index.found.behind();
+        let suspect = index.suspect();
         blobs.set_live_source(Arc::new(move || match weak_index.upgrade() {
             // A recovery open: what the index lost is still referenced by
             // nothing, so GC would delete it. Off for the whole open.
@@ -1623,7 +1628,7 @@ impl Engine {
     /// Collect blobs no key or pin refers to, now, and wait for it.
     pub async fn collect_garbage(&self) -> Result<()> {
         self.check_open()?;
-        if self.index()?.found.behind() {
+        if self.index()?.suspect() {
             return Err(Error::Corrupt(SUSPECT.into()));
         }
         self.inner.metrics.op(Op::Gc);
@@ -1633,15 +1638,17 @@ impl Engine {
     }
 
     /// After an open with `Config::recovery` of an index that was behind
-    /// its durability mark: the marks and the blobs nothing refers to any
+    /// its durability mark, or that sled could not open (set aside, an
+    /// empty one started): the marks and the blobs nothing refers to any
     /// more. `None` when the index was not behind (nothing was lost).
     pub async fn recovery(&self) -> Result<Option<Recovery>> {
         self.check_open()?;
         let ix = self.index()?;
         let found = ix.found;
-        if !found.behind() {
+        if !ix.suspect() {
             return Ok(None);
         }
+        let damaged_index = ix.salvaged.as_ref().map(|p| p.display().to_string());
         let live = self
             .inner
             .handle
@@ -1664,13 +1671,14 @@ impl Engine {
             unreferenced_blobs: unreferenced,
             marks_lost: found.index.map(|i| recorded.saturating_sub(i)),
             journal: self.inner.replay.lock().expect("replay").clone(),
+            damaged_index,
         }))
     }
 
     /// Whether this is a recovery open of an index that was behind its
     /// durability mark.
     pub(crate) fn recovering(&self) -> Result<bool> {
-        Ok(self.index()?.found.behind())
+        Ok(self.index()?.suspect())
     }
 
     /// What walking the operation journal at open found (`None`: off).

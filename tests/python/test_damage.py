@@ -33,6 +33,7 @@ async def test_deleted_index_is_refused_then_recovered(store_path: pathlib.Path)
         assert report["index_mark"] is None and report["recorded_mark"] >= 1
         [h] = report["unreferenced_blobs"]  # the lost value's blob
         assert report["marks_lost"] is None  # the index holds no mark
+        assert report["damaged_index"] is None  # deleted, not unreadable
         # The signed operation comes back from the journal beside the index.
         assert report["journal"] == {
             "read": 1,
@@ -50,6 +51,29 @@ async def test_deleted_index_is_refused_then_recovered(store_path: pathlib.Path)
     async with cyberfly_store.open(store_path) as s:
         assert await s.recovery() is None
         assert await s.get("small") is None
+
+
+async def test_an_index_sled_cannot_open_is_set_aside(store_path: pathlib.Path) -> None:
+    kp = cyberfly_store.Keypair.generate()
+    op = cyberfly_store.SignedOperation(db_name=f"db-{kp.public_key}", key="signed", value="sv").sign(kp)
+    async with cyberfly_store.open(store_path) as s:
+        await s.set("plain", "v")
+        assert (await s.apply(op)).applied
+    conf = store_path / "index" / "conf"
+    conf.write_bytes(bytes(b ^ 0xFF for b in conf.read_bytes()))
+    before = _tree(store_path / "index")
+
+    with pytest.raises(cyberfly_store.Corrupt, match="conf"):
+        await cyberfly_store.open(store_path)
+    async with cyberfly_store.open(store_path, recovery=True) as s:
+        report = await s.recovery()
+        assert report is not None
+        moved = pathlib.Path(report["damaged_index"])
+        assert moved.parent == store_path and moved.name.startswith("index.damaged-")
+        assert report["journal"]["restored"] == 1
+        assert await s.get(op.full_key) == "sv"
+        assert await s.get("plain") is None  # unsigned: only the index held it
+    assert _tree(moved) == before, "the damaged index is kept as it was"
 
 
 def _tree(path: pathlib.Path) -> dict[str, bytes]:

@@ -664,8 +664,11 @@ pub extern "C" fn cfs_store_collect_garbage(
 }
 
 /// After an open with `cfs_config_set_recovery(config, true)` of an index
-/// that was behind its durability mark: `*out_json` is an object with
+/// that was behind its durability mark, or that could not be opened at all
+/// (moved aside, an empty one started: `damaged_index` is its new path,
+/// otherwise null): `*out_json` is an object with
 /// `recorded_mark`, `index_mark` (or null), `marks_lost` (or null),
+/// `damaged_index` (or null),
 /// `unreferenced_blobs` (hex hashes of blobs no key refers to any more:
 /// values of lost keys among them, readable with `cfs_store_get_blob`
 /// during this open) and `journal`: what was restored from the operation
@@ -688,6 +691,7 @@ pub extern "C" fn cfs_store_recovery_json(
                 "index_mark": r.index_mark,
                 "unreferenced_blobs": r.unreferenced_blobs,
                 "marks_lost": r.marks_lost,
+                "damaged_index": r.damaged_index,
                 "journal": r.journal.map(|j| serde_json::json!({
                     "read": j.read,
                     "restored": j.restored,

@@ -496,8 +496,10 @@ impl PyStore {
     }
 
     /// After an open with ``recovery=True`` of an index that was behind its
-    /// durability mark (damaged or rolled back): a dict with
-    /// ``recorded_mark``, ``index_mark``, ``marks_lost``,
+    /// durability mark (damaged or rolled back), or that could not be
+    /// opened at all (moved aside, an empty one started: ``damaged_index``
+    /// is where it went, else ``None``): a dict with
+    /// ``recorded_mark``, ``index_mark``, ``marks_lost``, ``damaged_index``,
     /// ``unreferenced_blobs`` (hex hashes of blobs no key refers to any
     /// more: values of lost keys among them, readable with ``get_blob``
     /// during this open) and ``journal``: what the open restored from the
@@ -512,6 +514,7 @@ impl PyStore {
                 index_mark: r.index_mark,
                 unreferenced_blobs: r.unreferenced_blobs,
                 marks_lost: r.marks_lost,
+                damaged_index: r.damaged_index,
                 journal: r.journal.map(|j| JournalDict {
                     read: j.read,
                     restored: j.restored,
@@ -743,6 +746,7 @@ struct RecoveryDict {
     index_mark: Option<u64>,
     unreferenced_blobs: Vec<String>,
     marks_lost: Option<u64>,
+    damaged_index: Option<String>,
     journal: Option<JournalDict>,
 }
 
