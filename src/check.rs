@@ -236,7 +236,9 @@ pub struct CheckReport {
     pub blob_values: u64,
     /// Raw blobs pinned by `add_blob`.
     pub pins: u64,
-    /// Complete blobs in the blob store, and the bytes re-hashed.
+    /// Complete blobs in the blob store (damaged ones included: each is
+    /// also a `BlobDamaged` problem), and the bytes of the intact ones,
+    /// re-hashed.
     pub blobs: u64,
     pub blob_bytes: u64,
     /// Incomplete blobs (an interrupted fetch from a peer).
@@ -302,10 +304,17 @@ impl fmt::Display for CheckReport {
             "index      {} items, {} keys ({} inline, {} blob-backed), {} pins",
             self.index_items, self.keys, self.inline_values, self.blob_values, self.pins
         )?;
+        let damaged = self
+            .problems
+            .iter()
+            .filter(|p| matches!(p, Problem::BlobDamaged { .. }))
+            .count();
         writeln!(
             f,
-            "blobs      {} complete ({} bytes re-hashed), {} partial, {} unreferenced, {} stray files",
+            "blobs      {} complete ({} damaged; {} bytes of the others re-hashed intact), \
+             {} partial, {} unreferenced, {} stray files",
             self.blobs,
+            damaged,
             self.blob_bytes,
             self.partial_blobs,
             self.unreferenced_blobs.len(),
