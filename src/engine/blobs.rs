@@ -468,7 +468,9 @@ fn bao_words(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let at = |c: &bao_tree::ChunkNum| format!("byte offset {}", c.to_bytes());
     if let Some(e) = e.downcast_ref::<E>() {
         return Some(match e {
-            E::LeafHashMismatch(c) => format!("the data at {} does not match its hash", at(c)),
+            E::LeafHashMismatch(c) => {
+                format!("the data of the block at {} does not match its hash", at(c))
+            }
             E::ParentHashMismatch(n) => format!("the outboard's hashes ({}) do not match", node(n)),
             E::ParentWrite(n) => format!("the reader stopped while sending hashes ({})", node(n)),
             E::LeafWrite(c) => format!("the reader stopped while sending the data at {}", at(c)),
@@ -478,7 +480,9 @@ fn bao_words(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     }
     if let Some(e) = e.downcast_ref::<D>() {
         return Some(match e {
-            D::LeafHashMismatch(c) => format!("the data at {} does not match its hash", at(c)),
+            D::LeafHashMismatch(c) => {
+                format!("the data of the block at {} does not match its hash", at(c))
+            }
             D::ParentHashMismatch(n) => format!("the outboard's hashes ({}) do not match", node(n)),
             D::LeafNotFound(c) => format!("the data ends before {}", at(c)),
             D::ParentNotFound(n) => format!("the outboard ends before its hashes at {}", node(n)),
@@ -546,7 +550,7 @@ mod tests {
         let m = causes(&Outer(EncodeError::LeafHashMismatch(ChunkNum(3))));
         assert_eq!(
             m,
-            "encode error: the data at byte offset 3072 does not match its hash"
+            "encode error: the data of the block at byte offset 3072 does not match its hash"
         );
         let io = std::io::Error::from_raw_os_error(28);
         let m = causes(&Outer(EncodeError::Io(io)));
