@@ -60,29 +60,39 @@ async fn present(s: &Store, ops: &[SignedOperation]) -> usize {
     n
 }
 
+/// Apply signed operations; every one must be applied.
+async fn apply_all(s: &Store, ops: &[SignedOperation]) {
+    let out = s.apply_many(ops.to_vec()).await.unwrap();
+    assert!(
+        out.iter().all(cyberfly_store::Outcome::is_applied),
+        "{out:?}"
+    );
+}
+
+/// After a recovery open's close: a normal open accepts the store, has
+/// nothing to report, and holds every key of `all` exactly.
+fn accepted_by_a_normal_open(p: &Path, all: &[SignedOperation]) {
+    rt().block_on(async {
+        let s = Store::open(p, cfg(false, true)).await.unwrap();
+        assert!(s.recovery().await.unwrap().is_none());
+        assert_eq!(present(&s, all).await, OPS);
+        s.close().await.unwrap();
+    });
+}
+
 /// Apply `first` and close, keep a copy of the index, apply `second` and
 /// close, put the old index back: an index that lost `second`.
 fn rolled_back(p: &Path, config: &Config, first: &[SignedOperation], second: &[SignedOperation]) {
     rt().block_on(async {
         let s = Store::open(p, config.clone()).await.unwrap();
-        assert!(s
-            .apply_many(first.to_vec())
-            .await
-            .unwrap()
-            .iter()
-            .all(cyberfly_store::Outcome::is_applied));
+        apply_all(&s, first).await;
         s.close().await.unwrap();
     });
     let old = tempfile::tempdir().unwrap();
     copy_dir(&p.join("index"), old.path());
     rt().block_on(async {
         let s = Store::open(p, config.clone()).await.unwrap();
-        assert!(s
-            .apply_many(second.to_vec())
-            .await
-            .unwrap()
-            .iter()
-            .all(cyberfly_store::Outcome::is_applied));
+        apply_all(&s, second).await;
         s.close().await.unwrap();
     });
     std::fs::remove_dir_all(p.join("index")).unwrap();
@@ -155,12 +165,7 @@ fn signed_operations_a_rolled_back_index_lost_come_back_from_the_journal() {
         OPS,
         "restored operations are not journaled twice"
     );
-    rt().block_on(async {
-        let s = Store::open(p, cfg(false, true)).await.unwrap();
-        assert!(s.recovery().await.unwrap().is_none());
-        assert_eq!(present(&s, &all).await, OPS);
-        s.close().await.unwrap();
-    });
+    accepted_by_a_normal_open(p, &all);
 }
 
 /// (b) With the journal off nothing can be restored, and the recovery
@@ -413,12 +418,7 @@ fn an_index_sled_cannot_open_is_set_aside_and_the_journal_restores() {
     let all = ops(&kp, 0..OPS);
     rt().block_on(async {
         let s = Store::open(p, cfg(false, true)).await.unwrap();
-        assert!(s
-            .apply_many(all.clone())
-            .await
-            .unwrap()
-            .iter()
-            .all(cyberfly_store::Outcome::is_applied));
+        apply_all(&s, &all).await;
         s.set("plain", "only in the index").await.unwrap();
         s.close().await.unwrap();
     });
@@ -478,10 +478,5 @@ fn an_index_sled_cannot_open_is_set_aside_and_the_journal_restores() {
     );
 
     // The recovered store is accepted by a normal open.
-    rt().block_on(async {
-        let s = Store::open(p, cfg(false, true)).await.unwrap();
-        assert!(s.recovery().await.unwrap().is_none());
-        assert_eq!(present(&s, &all).await, OPS);
-        s.close().await.unwrap();
-    });
+    accepted_by_a_normal_open(p, &all);
 }

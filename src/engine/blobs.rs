@@ -466,12 +466,13 @@ fn bao_words(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         )
     };
     let at = |c: &bao_tree::ChunkNum| format!("byte offset {}", c.to_bytes());
+    // The two mismatches both enums report.
+    let leaf = |c| format!("the data of the block at {} does not match its hash", at(c));
+    let parent = |n| format!("the outboard's hashes ({}) do not match", node(n));
     if let Some(e) = e.downcast_ref::<E>() {
         return Some(match e {
-            E::LeafHashMismatch(c) => {
-                format!("the data of the block at {} does not match its hash", at(c))
-            }
-            E::ParentHashMismatch(n) => format!("the outboard's hashes ({}) do not match", node(n)),
+            E::LeafHashMismatch(c) => leaf(c),
+            E::ParentHashMismatch(n) => parent(n),
             E::ParentWrite(n) => format!("the reader stopped while sending hashes ({})", node(n)),
             E::LeafWrite(c) => format!("the reader stopped while sending the data at {}", at(c)),
             E::SizeMismatch => "the data file's size is not the size the outboard records".into(),
@@ -480,10 +481,8 @@ fn bao_words(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     }
     if let Some(e) = e.downcast_ref::<D>() {
         return Some(match e {
-            D::LeafHashMismatch(c) => {
-                format!("the data of the block at {} does not match its hash", at(c))
-            }
-            D::ParentHashMismatch(n) => format!("the outboard's hashes ({}) do not match", node(n)),
+            D::LeafHashMismatch(c) => leaf(c),
+            D::ParentHashMismatch(n) => parent(n),
             D::LeafNotFound(c) => format!("the data ends before {}", at(c)),
             D::ParentNotFound(n) => format!("the outboard ends before its hashes at {}", node(n)),
             D::Io(io) => io_words(io),
