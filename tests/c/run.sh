@@ -59,7 +59,7 @@ failed=0
 fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
 
 cflags=(-std=c99 -Wall -Wextra -Werror -pedantic -I"$root/include" -I"$root/tests/c" -g)
-cxxflags=(-std=c++17 -Wall -Wextra -Werror -pedantic -I"$root/include" -g)
+cxxflags=(-std=c++17 -Wall -Wextra -Werror -pedantic -I"$root/include" -I"$root/tests/cpp" -g)
 shared=(-L"$lib" -Wl,-rpath,"$lib" -lcyberfly_store -lpthread -lm)
 # The libraries rustc asks for with a static Rust library on Linux (as
 # `--print native-static-libs` lists them; also in the pkg-config file).

@@ -15,43 +15,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "cyberfly_store.hpp"
+#include "check.hpp"
 
 namespace {
-
-std::atomic<int> passed{0};
-std::atomic<int> failed{0};
-
-#define EXPECT(cond)                                                              \
-  do {                                                                            \
-    if (cond) {                                                                   \
-      passed++;                                                                   \
-    } else {                                                                      \
-      failed++;                                                                   \
-      std::fprintf(stderr, "%s:%d: EXPECT failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                             \
-  } while (0)
-
-template <class F>
-void expect_error(cfs_result want, F &&f) {
-  try {
-    f();
-    failed++;
-    std::fprintf(stderr, "expected error %u, got none\n", static_cast<unsigned>(want));
-  } catch (const cfs::error &e) {
-    EXPECT(e.code() == want);
-    EXPECT(std::string(e.what()).size() > 0);
-  }
-}
-
-std::string tmpdir() {
-  const char *base = std::getenv("TMPDIR");
-  std::string t = std::string(base && *base ? base : "/tmp") + "/cfs-cpp-XXXXXX";
-  std::vector<char> buf(t.begin(), t.end());
-  buf.push_back('\0');
-  if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp");
-  return std::string(buf.data());
-}
 
 void basics(cfs::store &st) {
   st.set("db:a", "1");
@@ -361,6 +327,5 @@ int main() {
     failed++;
     std::fprintf(stderr, "unexpected exception: %s\n", e.what());
   }
-  std::printf("%d passed, %d failed\n", passed.load(), failed.load());
-  return failed.load() == 0 ? 0 : 1;
+  return finish();
 }

@@ -12,45 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include "cyberfly_store.hpp"
+#include "check.hpp"
 
 namespace {
 
-int passed = 0;
-int failed = 0;
 constexpr uint64_t CONNECT_MS = 120000;
-
-#define EXPECT(cond)                                                              \
-  do {                                                                            \
-    if (cond) {                                                                   \
-      passed++;                                                                   \
-    } else {                                                                      \
-      failed++;                                                                   \
-      std::fprintf(stderr, "%s:%d: EXPECT failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                             \
-  } while (0)
-
-template <class F>
-void expect_error(cfs_result want, F &&f, const char *words = nullptr) {
-  try {
-    f();
-    failed++;
-    std::fprintf(stderr, "expected error %u, got none\n", static_cast<unsigned>(want));
-  } catch (const cfs::error &e) {
-    EXPECT(e.code() == want);
-    if (e.code() != want) std::fprintf(stderr, "  got %u: %s\n", static_cast<unsigned>(e.code()), e.what());
-    EXPECT(!words || std::string(e.what()).find(words) != std::string::npos);
-  }
-}
-
-std::string tmpdir() {
-  const char *base = std::getenv("TMPDIR");
-  std::string t = std::string(base && *base ? base : "/tmp") + "/cfs-cpprepl-XXXXXX";
-  std::vector<char> buf(t.begin(), t.end());
-  buf.push_back('\0');
-  if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp");
-  return std::string(buf.data());
-}
 
 // `n` signed writes of db:item{i} = value{tag}.
 void write_ops(cfs::store &st, const cfs::keypair &kp, const std::string &db, int n, const std::string &tag) {
@@ -144,6 +110,5 @@ int main() {
     failed++;
     std::fprintf(stderr, "unexpected exception: %s\n", e.what());
   }
-  std::printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return finish();
 }
