@@ -377,7 +377,7 @@ pub fn check(path: impl AsRef<Path>) -> Result<CheckReport> {
         ..Default::default()
     };
     match mark::read_file(&dir) {
-        Ok(m) => r.recorded_mark = m,
+        Ok(m) => r.recorded_mark = m.map(|f| f.mark),
         Err(Error::Corrupt(m)) => r.problems.push(Problem::MarkFileDamaged { detail: m }),
         Err(e) => return Err(e),
     }
@@ -398,6 +398,7 @@ pub fn check(path: impl AsRef<Path>) -> Result<CheckReport> {
     let found = Found {
         recorded: r.recorded_mark,
         index: r.index_mark,
+        journal_synced: None,
     };
     if found.behind() && index_dir.exists() {
         r.problems.insert(

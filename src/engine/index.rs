@@ -162,7 +162,7 @@ impl Index {
         // it was. The journal never fails an open (the index is the
         // authority) except on an I/O error creating it.
         let (journal, journal_scan) = if cfg.oplog_journal {
-            let (j, scan) = Journal::open(store_dir)?;
+            let (j, scan) = Journal::open(store_dir, found.journal_synced)?;
             (Some(std::sync::Arc::new(j)), Some(scan))
         } else {
             (None, None)
@@ -303,8 +303,8 @@ impl Index {
     /// Flush and fsync everything written so far, and record the
     /// durability mark (at open and close).
     pub fn flush(&self) -> Result<()> {
-        self.sync_journal();
-        self.guard(|| self.marks.flush(&self.db, &self.tree, true))
+        let j = self.sync_journal();
+        self.guard(|| self.marks.flush(&self.db, &self.tree, true, j))
     }
 
     /// Whether this open is a recovery of lost writes: the index is behind
@@ -323,11 +323,9 @@ impl Index {
 
     /// fdatasync the journal: before every flush of the index the store
     /// makes, so that an index mark never covers an operation the durable
-    /// journal lacks.
-    fn sync_journal(&self) {
-        if let Some(j) = &self.journal {
-            j.sync();
-        }
+    /// journal lacks. Returns the journal's synced length (for the mark).
+    fn sync_journal(&self) -> Option<u64> {
+        self.journal.as_ref().and_then(|j| j.sync())
     }
 
     /// The I/O error sled failed with, if it did (see `failed`).
@@ -365,8 +363,8 @@ impl Index {
     /// last one is older than [`mark::INTERVAL`] (the writer's flushes,
     /// explicit ones included).
     pub fn flush_routine(&self) -> Result<()> {
-        self.sync_journal();
-        self.guard(|| self.marks.flush(&self.db, &self.tree, false))
+        let j = self.sync_journal();
+        self.guard(|| self.marks.flush(&self.db, &self.tree, false, j))
     }
 
     /// Flush and record the mark if the last one is older than
@@ -374,8 +372,8 @@ impl Index {
     /// writes durable in `batch` mode; this keeps the mark near it).
     pub fn mark_if_due(&self) -> Result<()> {
         if self.marks.due() {
-            self.sync_journal();
-            self.guard(|| self.marks.flush(&self.db, &self.tree, false))?;
+            let j = self.sync_journal();
+            self.guard(|| self.marks.flush(&self.db, &self.tree, false, j))?;
         }
         Ok(())
     }

@@ -17,7 +17,11 @@
 //! the durable journal.
 //!
 //! Damage: a crash can leave the last append unfinished. At open, the
-//! records are walked; the first record that does not verify (too short,
+//! records are walked from the length the durability mark records as
+//! synced (src/engine/mark.rs; an unfinished append can only be past it),
+//! or from the start when the mark records none or the walk from there
+//! finds anything amiss (a journal shorter than the mark says, or replaced
+//! since); the first record that does not verify (too short,
 //! zero length, bad checksum) is skipped over by its length when the record
 //! that follows verifies (a damaged record, counted and left in place);
 //! otherwise everything from it on is unreadable (a length cannot be
@@ -54,6 +58,9 @@ pub struct Scan {
     pub unreadable_bytes: u64,
     /// Where the readable part ends.
     pub end: u64,
+    /// Where the walk started: the bytes before were not read (an open
+    /// trusts what the durability mark records as synced).
+    pub from: u64,
 }
 
 /// One item of a walk.
@@ -89,6 +96,13 @@ impl Reader {
             scan: Scan::default(),
             done: false,
         }))
+    }
+
+    /// Start the walk at `at` (a record's start) instead of the file's.
+    fn from(mut self, at: u64) -> Self {
+        self.scan.end = at;
+        self.scan.from = at;
+        self
     }
 
     /// The record at `pos` if it verifies, with its total length.
@@ -180,19 +194,40 @@ pub struct Journal {
 
 struct State {
     file: Option<File>,
-    /// Appended since the last sync.
+    /// The file's length (what this open found readable, and appended).
+    len: u64,
+    /// The length at the last successful sync.
+    synced: u64,
+    /// Appended since the last sync (and at open: what was found is
+    /// synced once before a mark records it).
     dirty: bool,
 }
 
 impl Journal {
-    /// Open (creating) the journal in `store_dir` for appending: walk it,
-    /// truncate an unreadable tail (with a warning), and report the walk.
-    /// The caller holds the store directory's lock.
-    pub fn open(store_dir: &Path) -> Result<(Journal, Scan)> {
+    /// Open (creating) the journal in `store_dir` for appending: walk it
+    /// (from `synced`, the length the durability mark records, when the
+    /// walk from there is clean), truncate an unreadable tail (with a
+    /// warning), and report the walk. The caller holds the store
+    /// directory's lock.
+    pub fn open(store_dir: &Path, synced: Option<u64>) -> Result<(Journal, Scan)> {
         let path = store_dir.join(FILE);
-        let scan = match Reader::open(&path)? {
-            Some(r) => r.finish()?,
-            None => Scan::default(),
+        let whole = || -> Result<Scan> {
+            Ok(match Reader::open(&path)? {
+                Some(r) => r.finish()?,
+                None => Scan::default(),
+            })
+        };
+        let scan = match (Reader::open(&path)?, synced) {
+            (Some(r), Some(at)) if at <= r.len => {
+                let tail = r.from(at).finish()?;
+                if tail.damaged == 0 && tail.unreadable_bytes == 0 {
+                    tail
+                } else {
+                    whole()?
+                }
+            }
+            (Some(r), _) => r.finish()?,
+            (None, _) => Scan::default(),
         };
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -224,7 +259,9 @@ impl Journal {
                 path,
                 state: Mutex::new(State {
                     file: Some(file),
-                    dirty: false,
+                    len: scan.end,
+                    synced: 0,
+                    dirty: true,
                 }),
             },
             scan,
@@ -249,21 +286,25 @@ impl Journal {
             self.stop(&mut s, "append", &e);
             return;
         }
+        s.len += buf.len() as u64;
         s.dirty = true;
     }
 
-    /// fdatasync what was appended since the last sync.
-    pub fn sync(&self) {
+    /// fdatasync what was appended since the last sync; the length synced
+    /// (`None` once the journal stopped: a mark then records none, and the
+    /// next open walks the whole file).
+    pub fn sync(&self) -> Option<u64> {
         let mut s = self.state.lock();
-        if !s.dirty {
-            return;
+        let f = s.file.as_ref()?;
+        if s.dirty {
+            if let Err(e) = f.sync_data() {
+                self.stop(&mut s, "sync", &e);
+                return None;
+            }
+            s.dirty = false;
+            s.synced = s.len;
         }
-        let Some(f) = s.file.as_ref() else { return };
-        if let Err(e) = f.sync_data() {
-            self.stop(&mut s, "sync", &e);
-            return;
-        }
-        s.dirty = false;
+        Some(s.synced)
     }
 
     fn stop(&self, s: &mut State, what: &str, e: &std::io::Error) {
@@ -296,7 +337,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let recs: Vec<Vec<u8>> = (0..5).map(|i| vec![b'a' + i; 10 + i as usize]).collect();
         {
-            let (j, s) = Journal::open(d.path()).unwrap();
+            let (j, s) = Journal::open(d.path(), None).unwrap();
             assert_eq!(s, Scan::default());
             j.append(&recs[..3]);
             j.append(&recs[3..]);
@@ -323,14 +364,48 @@ mod tests {
         assert_eq!(s.unreadable_bytes, full.len() as u64 - 18);
         // A torn tail, then garbage: truncated at open.
         std::fs::write(&path, &full[..full.len() - 3]).unwrap();
-        let (_, s) = Journal::open(d.path()).unwrap();
+        let (_, s) = Journal::open(d.path(), None).unwrap();
         assert_eq!((s.records, s.unreadable_bytes), (4, 14 + 8 - 3));
         let mut b = std::fs::read(&path).unwrap();
         b.extend_from_slice(&[0u8; 7]);
         std::fs::write(&path, &b).unwrap();
-        let (_, s) = Journal::open(d.path()).unwrap();
+        let (_, s) = Journal::open(d.path(), None).unwrap();
         assert_eq!((s.records, s.unreadable_bytes), (4, 7));
         let (got, _) = walk(d.path());
         assert_eq!(got, recs[..4]);
+    }
+
+    /// An open walks only past the length the mark records as synced; a
+    /// torn append past it is cut there; a recorded length that is not a
+    /// record's start here (a journal replaced since) or lies past the
+    /// file's end gives a walk from the start, and nothing is lost.
+    #[test]
+    fn an_open_walks_from_the_synced_length_and_falls_back_to_the_whole_file() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(FILE);
+        let recs: Vec<Vec<u8>> = (0..6).map(|i| vec![b'a' + i; 20]).collect();
+        let synced = {
+            let (j, _) = Journal::open(d.path(), None).unwrap();
+            j.append(&recs[..4]);
+            let n = j.sync().unwrap();
+            j.append(&recs[4..]);
+            assert_eq!(j.sync(), Some(n + 2 * 28));
+            n
+        };
+        assert_eq!(synced, 4 * 28);
+        let (_, s) = Journal::open(d.path(), Some(synced)).unwrap();
+        assert_eq!((s.from, s.records, s.end), (synced, 2, 6 * 28));
+        // A torn last append: cut, the synced part not read.
+        let full = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &full[..full.len() - 3]).unwrap();
+        let (_, s) = Journal::open(d.path(), Some(synced)).unwrap();
+        assert_eq!((s.from, s.records, s.unreadable_bytes), (0, 5, 25));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 5 * 28);
+        // Not a record's start, and past the end: the whole file, intact.
+        for at in [synced + 5, 10 * 28] {
+            let (_, s) = Journal::open(d.path(), Some(at)).unwrap();
+            assert_eq!((s.from, s.records, s.unreadable_bytes), (0, 5, 0), "{at}");
+        }
+        assert_eq!(walk(d.path()).0, recs[..5]);
     }
 }

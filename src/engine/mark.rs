@@ -12,6 +12,11 @@
 //! writer and of sled's schedule, and on every explicit flush and close:
 //! a rollback of writes made durable in the last second before a crash is
 //! not detected (docs/RELIABILITY.md).
+//!
+//! The file also records how much of the operation journal
+//! (src/engine/journal.rs) was fdatasync'ed when the mark was made: a
+//! normal open walks the journal only from there (an unfinished append can
+//! only be past it), so that an open does not read the whole history.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -23,7 +28,10 @@ use crate::keyspace::MARK_KEY;
 /// The file beside `index/`.
 pub const FILE: &str = "index.mark";
 const TMP: &str = "index.mark.tmp";
-const MAGIC: &[u8; 8] = b"CFSMARK1";
+/// A file of `MAGIC_V1` (24 bytes) holds the mark only; one of `MAGIC`
+/// (32 bytes) the mark and the journal's synced length (`u64::MAX`: none).
+const MAGIC_V1: &[u8; 8] = b"CFSMARK1";
+const MAGIC: &[u8; 8] = b"CFSMARK2";
 /// The least time between two marks made by routine flushes.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
@@ -35,6 +43,9 @@ pub struct Found {
     pub recorded: Option<u64>,
     /// The mark in the index (`None`: never marked, or lost).
     pub index: Option<u64>,
+    /// The length of the operation journal the file records as synced
+    /// (`None`: no file, no journal then, or a file without it).
+    pub journal_synced: Option<u64>,
 }
 
 impl Found {
@@ -71,9 +82,11 @@ pub fn check(store_dir: &Path, tree: &sled::Tree) -> Result<Found> {
         })?),
         None => None,
     };
+    let file = read_file(store_dir)?;
     Ok(Found {
-        recorded: read_file(store_dir)?,
+        recorded: file.map(|f| f.mark),
         index,
+        journal_synced: file.and_then(|f| f.journal_synced),
     })
 }
 
@@ -81,9 +94,17 @@ fn decode_u64(v: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(v.try_into().ok()?))
 }
 
-/// The file's mark; `None` if there is no file. A file that is not one
-/// this code wrote is `Corrupt`.
-pub fn read_file(store_dir: &Path) -> Result<Option<u64>> {
+/// What the file records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    pub mark: u64,
+    /// The operation journal's length, synced, when the mark was made.
+    pub journal_synced: Option<u64>,
+}
+
+/// What the file records; `None` if there is no file. A file that is not
+/// one this code wrote is `Corrupt`.
+pub fn read_file(store_dir: &Path) -> Result<Option<Recorded>> {
     let path = store_dir.join(FILE);
     let data = match std::fs::read(&path) {
         Ok(d) => d,
@@ -97,23 +118,33 @@ pub fn read_file(store_dir: &Path) -> Result<Option<u64>> {
             data.len()
         ))
     };
-    if data.len() != 24 || &data[..8] != MAGIC {
+    let body = match (data.len(), data.get(..8)) {
+        (24, Some(m)) if m == MAGIC_V1 => 16,
+        (32, Some(m)) if m == MAGIC => 24,
+        _ => return Err(damaged()),
+    };
+    if blake3::hash(&data[..body]).as_bytes()[..8] != data[body..] {
         return Err(damaged());
     }
-    let n = decode_u64(&data[8..16]).ok_or_else(damaged)?;
-    if blake3::hash(&data[..16]).as_bytes()[..8] != data[16..24] {
-        return Err(damaged());
-    }
-    Ok(Some(n))
+    let mark = decode_u64(&data[8..16]).ok_or_else(damaged)?;
+    let journal_synced = match body {
+        24 => Some(decode_u64(&data[16..24]).ok_or_else(damaged)?).filter(|&n| n != u64::MAX),
+        _ => None,
+    };
+    Ok(Some(Recorded {
+        mark,
+        journal_synced,
+    }))
 }
 
 /// Write the file: a temporary file, fsynced, renamed over the old one, the
 /// directory fsynced.
-fn write_file(store_dir: &Path, n: u64) -> Result<()> {
+fn write_file(store_dir: &Path, n: u64, journal_synced: Option<u64>) -> Result<()> {
     use std::io::Write;
-    let mut data = Vec::with_capacity(24);
+    let mut data = Vec::with_capacity(32);
     data.extend_from_slice(MAGIC);
     data.extend_from_slice(&n.to_be_bytes());
+    data.extend_from_slice(&journal_synced.unwrap_or(u64::MAX).to_be_bytes());
     let sum = blake3::hash(&data);
     data.extend_from_slice(&sum.as_bytes()[..8]);
     let tmp = store_dir.join(TMP);
@@ -163,7 +194,15 @@ impl Marks {
 
     /// Flush the index, and record the mark if `force` or if the last one
     /// is older than [`INTERVAL`]. Marks are serialized; flushes are not.
-    pub fn flush(&self, db: &sled::Db, tree: &sled::Tree, force: bool) -> Result<()> {
+    /// `journal_synced`: how much of the operation journal is synced now
+    /// (read after syncing it), recorded with the mark.
+    pub fn flush(
+        &self,
+        db: &sled::Db,
+        tree: &sled::Tree,
+        force: bool,
+        journal_synced: Option<u64>,
+    ) -> Result<()> {
         let due = force || self.due();
         if !due {
             db.flush()?;
@@ -178,9 +217,45 @@ impl Marks {
         db.flush()?;
         // Only once the index's mark is durable: a crash between the two
         // leaves the index ahead of the file, which is accepted.
-        write_file(&self.dir, n)?;
+        write_file(&self.dir, n, journal_synced)?;
         s.n = n;
         s.at = Some(Instant::now());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Format 2 round-trips the journal length; a file of format 1 (an
+    /// earlier version's) is still read, with no length; a flipped byte
+    /// of either is `Corrupt`.
+    #[test]
+    fn both_formats_read_and_damage_is_corrupt() {
+        let d = tempfile::tempdir().unwrap();
+        let read = || read_file(d.path());
+        assert_eq!(read().unwrap(), None);
+        for j in [Some(4096), None] {
+            write_file(d.path(), 7, j).unwrap();
+            let r = read().unwrap().unwrap();
+            assert_eq!((r.mark, r.journal_synced), (7, j));
+        }
+        let mut v1 = MAGIC_V1.to_vec();
+        v1.extend_from_slice(&9u64.to_be_bytes());
+        let sum = blake3::hash(&v1);
+        v1.extend_from_slice(&sum.as_bytes()[..8]);
+        let path = d.path().join(FILE);
+        std::fs::write(&path, &v1).unwrap();
+        let r = read().unwrap().unwrap();
+        assert_eq!((r.mark, r.journal_synced), (9, None));
+        write_file(d.path(), 7, Some(1)).unwrap();
+        let good = std::fs::read(&path).unwrap();
+        for (file, at) in [(&v1, 12), (&good, 20), (&good, 3)] {
+            let mut b = file.clone();
+            b[at] ^= 1;
+            std::fs::write(&path, &b).unwrap();
+            assert!(matches!(read(), Err(Error::Corrupt(_))), "{at}");
+        }
     }
 }
