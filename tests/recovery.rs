@@ -80,9 +80,15 @@ fn accepted_by_a_normal_open(p: &Path, all: &[SignedOperation]) {
     });
 }
 
-/// Apply `first` and close, keep a copy of the index, apply `second` and
-/// close, put the old index back: an index that lost `second`.
-fn rolled_back(p: &Path, config: &Config, first: &[SignedOperation], second: &[SignedOperation]) {
+/// `OPS` signed operations by a new signer, the first half applied and
+/// the store closed, a copy of the index kept, the second half applied and
+/// closed, the old index put back: an index in `p` that lost the second
+/// half. Returns the signer and every operation.
+fn rolled_back(p: &Path, journal: bool) -> (Keypair, Vec<SignedOperation>) {
+    let kp = Keypair::generate();
+    let all = ops(&kp, 0..OPS);
+    let (first, second) = all.split_at(OPS / 2);
+    let config = cfg(false, journal);
     rt().block_on(async {
         let s = Store::open(p, config.clone()).await.unwrap();
         apply_all(&s, first).await;
@@ -97,6 +103,7 @@ fn rolled_back(p: &Path, config: &Config, first: &[SignedOperation], second: &[S
     });
     std::fs::remove_dir_all(p.join("index")).unwrap();
     copy_dir(old.path(), &p.join("index"));
+    (kp, all)
 }
 
 /// The journal's records: (offset, length with header) of each, walked
@@ -131,10 +138,7 @@ fn frame(payload: &[u8]) -> Vec<u8> {
 fn signed_operations_a_rolled_back_index_lost_come_back_from_the_journal() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    let kp = Keypair::generate();
-    let all = ops(&kp, 0..OPS);
-    let (first, second) = all.split_at(OPS / 2);
-    rolled_back(p, &cfg(false, true), first, second);
+    let (_, all) = rolled_back(p, true);
     assert_eq!(frames(p).len(), OPS, "one record per applied operation");
 
     let e = rt().block_on(Store::open(p, cfg(false, true))).unwrap_err();
@@ -174,10 +178,8 @@ fn signed_operations_a_rolled_back_index_lost_come_back_from_the_journal() {
 fn with_the_journal_off_nothing_is_restored() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    let kp = Keypair::generate();
-    let all = ops(&kp, 0..OPS);
+    let (_, all) = rolled_back(p, false);
     let (first, second) = all.split_at(OPS / 2);
-    rolled_back(p, &cfg(false, false), first, second);
     assert!(!p.join(OPLOG_JOURNAL_FILE).exists());
     rt().block_on(async {
         let s = Store::open(p, cfg(true, false)).await.unwrap();
@@ -244,10 +246,7 @@ fn a_torn_journal_tail_is_truncated_at_open() {
 fn a_damaged_journal_record_is_counted_and_the_rest_restored() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    let kp = Keypair::generate();
-    let all = ops(&kp, 0..OPS);
-    let (first, second) = all.split_at(OPS / 2);
-    rolled_back(p, &cfg(false, true), first, second);
+    let (_, all) = rolled_back(p, true);
     let path = p.join(OPLOG_JOURNAL_FILE);
     let mut b = std::fs::read(&path).unwrap();
     // The 41st record (key k0040, lost with the index): a payload byte.
@@ -278,10 +277,7 @@ fn a_damaged_journal_record_is_counted_and_the_rest_restored() {
 fn a_forged_journal_record_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    let kp = Keypair::generate();
-    let all = ops(&kp, 0..OPS);
-    let (first, second) = all.split_at(OPS / 2);
-    rolled_back(p, &cfg(false, true), first, second);
+    let (kp, all) = rolled_back(p, true);
     let mut forged = ops(&kp, 900..901).remove(0);
     forged.value = "not what was signed".into();
     let mut f = std::fs::OpenOptions::new()
